@@ -1,0 +1,48 @@
+// createApp(deps): the whole HTTP surface as a Hono app, used by main.ts and by tests (app.request).
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { Config } from "./config.ts";
+import type { Db } from "./db/connection.ts";
+import type { Secrets } from "./db/settings-store.ts";
+import { requireAdmin } from "./http/auth.ts";
+import { healthRoutes } from "./http/health.ts";
+import { AppError } from "./lib/errors.ts";
+import type { Logger } from "./lib/logger.ts";
+
+export type Lifecycle = { phase: "starting" | "ready" | "stopping" };
+
+/** Everything the HTTP layer uses; main.ts builds it, tests build it on a temp dir. */
+export type AppDeps = {
+  config: Config;
+  db: Db;
+  secrets: Secrets;
+  version: string;
+  lifecycle: Lifecycle;
+  logger: Logger;
+  modelsServing: () => number;
+  queueDepth: () => number;
+};
+
+/** Build the Hono app. Errors thrown as AppError become `{"error": ...}` with their status; anything else is a logged 500. */
+export function createApp(deps: AppDeps) {
+  const app = new Hono();
+  const api = new Hono();
+  api.use("*", requireAdmin(deps.secrets.adminTokenSha256));
+  api.get("/settings/webhook", (c) =>
+    c.json({ url_path: "/webhook/github", content_type: "application/json", secret: deps.secrets.webhookSecret }),
+  );
+
+  app.route("/health", healthRoutes(deps));
+  app.route("/api", api);
+
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+  app.onError((err, c) => {
+    if (err instanceof AppError) return c.json({ error: err.message, ...err.details }, err.status);
+    if (err instanceof HTTPException) return c.json({ error: err.message || "request failed" }, err.status);
+    deps.logger.error({ err, path: c.req.path }, "unhandled error");
+    return c.json({ error: "internal error; see the server log" }, 500);
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,9 @@
+// Module declarations for files imported as embedded assets.
+declare module "*.sql" {
+  const text: string;
+  export default text;
+}
+declare module "*.py" {
+  const text: string;
+  export default text;
+}

@@ -1,0 +1,101 @@
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "./config.ts";
+import { ConfigError } from "./lib/errors.ts";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "mlops-config-"));
+
+describe("loadConfig", () => {
+  test("defaults from an empty environment", () => {
+    const cwd = tmp();
+    const c = loadConfig({}, cwd);
+    expect(c.port).toBe(8000);
+    expect(c.host).toBe("0.0.0.0");
+    expect(c.dataDir).toBe(join(cwd, "data"));
+    expect(c.databasePath).toBe(join(cwd, "data", "mlops.db"));
+    expect(c.autoDeployOnSuccess).toBe(true);
+    expect(c.minAccuracyThreshold).toBe(0.7);
+    expect(c.workerConcurrency).toBeGreaterThanOrEqual(1);
+    expect(c.pipelineTimeoutSeconds).toBe(3600);
+    expect(c.githubApiUrl).toBe("https://api.github.com");
+    expect(c.mlflowTrackingUri).toBe("");
+    expect(c.python).toBe("python3");
+    expect(c.papermill).toBe("papermill");
+  });
+
+  test("valid values become typed fields", () => {
+    const cwd = tmp();
+    mkdirSync(join(cwd, ".venv", "bin"), { recursive: true });
+    writeFileSync(join(cwd, ".venv", "bin", "python"), "");
+    writeFileSync(join(cwd, ".venv", "bin", "papermill"), "");
+    const c = loadConfig(
+      {
+        PORT: "9001",
+        HOST: "127.0.0.1",
+        DATA_DIR: "state",
+        DATABASE_URL: "sqlite:///other/x.db",
+        AUTO_DEPLOY_ON_SUCCESS: "false",
+        MIN_ACCURACY_THRESHOLD: "0.85",
+        WORKER_CONCURRENCY: "3",
+        PIPELINE_TIMEOUT_SECONDS: "60",
+        MLFLOW_TRACKING_URI: "http://127.0.0.1:5000/",
+        ADMIN_TOKEN: "a-long-enough-admin-token",
+        RUNNER_BACKEND: "local",
+      },
+      cwd,
+    );
+    expect(c).toMatchObject({
+      port: 9001,
+      host: "127.0.0.1",
+      dataDir: join(cwd, "state"),
+      databasePath: join(cwd, "other", "x.db"),
+      autoDeployOnSuccess: false,
+      minAccuracyThreshold: 0.85,
+      workerConcurrency: 3,
+      pipelineTimeoutSeconds: 60,
+      mlflowTrackingUri: "http://127.0.0.1:5000",
+      adminToken: "a-long-enough-admin-token",
+      python: join(cwd, ".venv", "bin", "python"),
+      papermill: join(cwd, ".venv", "bin", "papermill"),
+    });
+  });
+
+  const bad: [string, string, string][] = [
+    ["PORT", "abc", "must be a whole number from 1 to 65535"],
+    ["PORT", "70000", "must be a whole number from 1 to 65535"],
+    ["MIN_ACCURACY_THRESHOLD", "1.5", "must be a number from 0 to 1"],
+    ["MIN_ACCURACY_THRESHOLD", "high", "must be a number from 0 to 1"],
+    ["AUTO_DEPLOY_ON_SUCCESS", "maybe", "must be true or false"],
+    ["WORKER_CONCURRENCY", "0", "must be a whole number from 1 to 64"],
+    ["PIPELINE_TIMEOUT_SECONDS", "-5", "must be a whole number of seconds"],
+    ["RUNNER_BACKEND", "kubernetes", "kubernetes is not available yet"],
+    ["MLFLOW_TRACKING_URI", "not a url", "must be an http(s) URL"],
+    ["DATABASE_URL", "postgres://x/y", "only SQLite is supported"],
+    ["ADMIN_TOKEN", "short", "at least 16 characters"],
+    ["LOG_LEVEL", "loud", "must be debug, info"],
+  ];
+  for (const [name, value, message] of bad) {
+    test(`${name}=${value} is refused with the variable named`, () => {
+      let err: unknown;
+      try {
+        loadConfig({ [name]: value }, tmp());
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      const text = (err as Error).message;
+      expect(text).toContain(`invalid ${name}=${JSON.stringify(value)}`);
+      expect(text).toContain(message);
+      expect(text.split("\n")).toHaveLength(1);
+    });
+  }
+
+  test("an unwritable data dir is refused", () => {
+    const cwd = tmp();
+    const file = join(cwd, "not-a-dir");
+    writeFileSync(file, "x");
+    expect(() => loadConfig({ DATA_DIR: join(file, "data") }, cwd)).toThrow(/invalid DATA_DIR=.*must be a directory this process can create, read and write/);
+  });
+});

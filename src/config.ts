@@ -1,0 +1,141 @@
+// Environment → typed, validated Config (SPEC §5). A bad value stops start-up with one line per variable.
+import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { ConfigError } from "./lib/errors.ts";
+
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ["true", "false", "1", "0", "yes", "no"].includes(v), "must be true or false")
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const int = (min: number, max: number, what: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `must be ${what}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be ${what}`);
+
+const url = (what: string) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => v === "" || URL.canParse(v), `must be ${what}, or empty`);
+
+const schema = z.object({
+  PORT: int(1, 65535, "a whole number from 1 to 65535").default(8000),
+  HOST: z.string().trim().min(1, "must be a host name or address").default("0.0.0.0"),
+  DATA_DIR: z.string().trim().min(1, "must be a directory path").default("./data"),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .refine((v) => v === "" || v.startsWith("sqlite:///"), "must be sqlite:///<path> (only SQLite is supported)")
+    .default(""),
+  GITHUB_WEBHOOK_SECRET: z.string().default(""),
+  GITHUB_TOKEN: z.string().trim().default(""),
+  GITHUB_API_URL: url("an http(s) URL").default("https://api.github.com"),
+  MLFLOW_TRACKING_URI: url("an http(s) URL of an MLflow server").default(""),
+  AUTO_DEPLOY_ON_SUCCESS: bool.default(true),
+  MIN_ACCURACY_THRESHOLD: z
+    .string()
+    .trim()
+    .refine((v) => v !== "" && Number.isFinite(Number(v)) && Number(v) >= 0 && Number(v) <= 1, "must be a number from 0 to 1")
+    .transform(Number)
+    .default(0.7),
+  WORKER_CONCURRENCY: int(1, 64, "a whole number from 1 to 64").optional(),
+  PIPELINE_TIMEOUT_SECONDS: int(1, 7 * 24 * 3600, "a whole number of seconds from 1 to 604800").default(3600),
+  RUNNER_BACKEND: z
+    .string()
+    .trim()
+    .refine((v) => v === "local", "must be local (kubernetes is not available yet)")
+    .default("local"),
+  ADMIN_TOKEN: z
+    .string()
+    .trim()
+    .refine((v) => v === "" || v.length >= 16, "must be at least 16 characters, or empty to generate one")
+    .default(""),
+  FRONTEND_URL: url("an http(s) origin such as http://localhost:3000").default(""),
+  PYTHON: z.string().trim().default(""),
+  PAPERMILL: z.string().trim().default(""),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"], { error: "must be debug, info, warn, error or silent" }).default("info"),
+});
+
+export type Config = {
+  port: number;
+  host: string;
+  dataDir: string;
+  databasePath: string;
+  githubWebhookSecret: string;
+  githubToken: string;
+  githubApiUrl: string;
+  mlflowTrackingUri: string;
+  autoDeployOnSuccess: boolean;
+  minAccuracyThreshold: number;
+  workerConcurrency: number;
+  pipelineTimeoutSeconds: number;
+  runnerBackend: "local";
+  adminToken: string;
+  frontendUrl: string;
+  python: string;
+  papermill: string;
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+};
+
+/** Parse and check the environment; throws ConfigError naming each bad variable and what it allows. Creates DATA_DIR. */
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+  // Empty strings mean "unset" for variables with defaults, as in a typical .env file.
+  const present = Object.fromEntries(
+    Object.keys(schema.shape)
+      .filter((k) => env[k] !== undefined && env[k] !== "")
+      .map((k) => [k, env[k]]),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const name = String(i.path[0]);
+      return `invalid ${name}=${JSON.stringify(env[name] ?? "")}: ${i.message}`;
+    });
+    throw new ConfigError(lines.join("\n"));
+  }
+  const v = parsed.data;
+  const dataDir = resolve(cwd, v.DATA_DIR);
+  checkWritableDir("DATA_DIR", dataDir);
+  const databasePath = v.DATABASE_URL ? resolve(cwd, v.DATABASE_URL.slice("sqlite:///".length) || "mlops.db") : join(dataDir, "mlops.db");
+  const venvBin = join(cwd, ".venv", "bin");
+  const python = v.PYTHON || (existsSync(join(venvBin, "python")) ? join(venvBin, "python") : "python3");
+  const papermill = v.PAPERMILL || (existsSync(join(venvBin, "papermill")) ? join(venvBin, "papermill") : "papermill");
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    dataDir,
+    databasePath,
+    githubWebhookSecret: v.GITHUB_WEBHOOK_SECRET,
+    githubToken: v.GITHUB_TOKEN,
+    githubApiUrl: v.GITHUB_API_URL.replace(/\/+$/, ""),
+    mlflowTrackingUri: v.MLFLOW_TRACKING_URI.replace(/\/+$/, ""),
+    autoDeployOnSuccess: v.AUTO_DEPLOY_ON_SUCCESS,
+    minAccuracyThreshold: v.MIN_ACCURACY_THRESHOLD,
+    workerConcurrency: v.WORKER_CONCURRENCY ?? Math.max(1, availableParallelism() - 1),
+    pipelineTimeoutSeconds: v.PIPELINE_TIMEOUT_SECONDS,
+    runnerBackend: "local",
+    adminToken: v.ADMIN_TOKEN,
+    frontendUrl: v.FRONTEND_URL,
+    python,
+    papermill,
+    logLevel: v.LOG_LEVEL,
+  };
+}
+
+function checkWritableDir(name: string, dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (e) {
+    const why = e instanceof Error && "code" in e ? String((e as NodeJS.ErrnoException).code) : "not accessible";
+    throw new ConfigError(`invalid ${name}=${JSON.stringify(dir)}: must be a directory this process can create, read and write (${why})`);
+  }
+}

@@ -1,0 +1,7 @@
+// The ordered list of schema migrations, embedded as text so the executable never reads a folder.
+import init from "./0001_init.sql" with { type: "text" };
+
+export type Migration = { id: number; name: string; sql: string };
+
+/** Append new migrations at the end; never edit one that has shipped. */
+export const migrations: readonly Migration[] = [{ id: 1, name: "0001_init", sql: init }];

@@ -1,0 +1,140 @@
+// Drizzle table definitions; the SQL that creates them is in ./migrations (checked against this file by schema.test.ts).
+import { sql } from "drizzle-orm";
+import { integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+const createdAt = (name = "created_at") => text(name).notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`);
+
+/** Key/value settings kept by the server itself (generated secrets). */
+export const settings = sqliteTable("settings", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});
+
+export const repositories = sqliteTable("repositories", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  fullName: text("full_name").notNull().unique(),
+  cloneUrl: text("clone_url").notNull(),
+  branch: text("branch").notNull(),
+  notebookGlob: text("notebook_glob").notNull(),
+  deployMetric: text("deploy_metric").notNull(),
+  deployThreshold: real("deploy_threshold"),
+  createdAt: createdAt(),
+  updatedAt: text("updated_at").notNull(),
+});
+
+export const webhookDeliveries = sqliteTable("webhook_deliveries", {
+  id: text("id").primaryKey(),
+  event: text("event").notNull(),
+  repoFullName: text("repo_full_name"),
+  outcome: text("outcome").notNull(),
+  detail: text("detail").notNull().default(""),
+  payload: text("payload"),
+  receivedAt: createdAt("received_at"),
+});
+
+export const jobs = sqliteTable("jobs", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  kind: text("kind").notNull(),
+  payload: text("payload").notNull(),
+  state: text("state").notNull(),
+  dedupeKey: text("dedupe_key"),
+  attempts: integer("attempts").notNull().default(0),
+  maxAttempts: integer("max_attempts").notNull().default(1),
+  runAt: integer("run_at").notNull(),
+  lockedBy: text("locked_by"),
+  lockedUntil: integer("locked_until"),
+  lastError: text("last_error"),
+  createdAt: createdAt(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+export const pipelines = sqliteTable("pipelines", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  repoId: integer("repo_id").references(() => repositories.id, { onDelete: "set null" }),
+  deliveryId: text("delivery_id"),
+  trigger: text("trigger").notNull(),
+  ref: text("ref").notNull(),
+  commitSha: text("commit_sha").notNull(),
+  beforeSha: text("before_sha"),
+  notebookPath: text("notebook_path").notNull(),
+  modelName: text("model_name"),
+  status: text("status").notNull(),
+  error: text("error"),
+  metrics: text("metrics"),
+  modelVersion: integer("model_version"),
+  retryOf: integer("retry_of"),
+  createdAt: createdAt(),
+  startedAt: text("started_at"),
+  finishedAt: text("finished_at"),
+});
+
+export const pipelinePhases = sqliteTable(
+  "pipeline_phases",
+  {
+    pipelineId: integer("pipeline_id").notNull().references(() => pipelines.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    position: integer("position").notNull(),
+    status: text("status").notNull(),
+    startedAt: text("started_at"),
+    finishedAt: text("finished_at"),
+    error: text("error"),
+  },
+  (t) => [primaryKey({ columns: [t.pipelineId, t.name] })],
+);
+
+export const pipelineLogLines = sqliteTable(
+  "pipeline_log_lines",
+  {
+    pipelineId: integer("pipeline_id").notNull().references(() => pipelines.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    stream: text("stream").notNull(),
+    line: text("line").notNull(),
+    at: integer("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.pipelineId, t.seq] })],
+);
+
+/** Processes a pipeline started, with their start times, so a restarted server can kill what a dead one left. */
+export const pipelineProcesses = sqliteTable(
+  "pipeline_processes",
+  {
+    pipelineId: integer("pipeline_id").notNull().references(() => pipelines.id, { onDelete: "cascade" }),
+    pid: integer("pid").notNull(),
+    startTime: text("start_time").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.pipelineId, t.pid] })],
+);
+
+export const modelVersions = sqliteTable(
+  "model_versions",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    modelName: text("model_name").notNull(),
+    version: integer("version").notNull(),
+    status: text("status").notNull(),
+    reason: text("reason"),
+    path: text("path").notNull(),
+    sha256: text("sha256").notNull(),
+    format: text("format").notNull(),
+    metrics: text("metrics").notNull().default("{}"),
+    signature: text("signature"),
+    repoId: integer("repo_id"),
+    commitSha: text("commit_sha"),
+    notebookPath: text("notebook_path"),
+    pipelineId: integer("pipeline_id"),
+    notebookVersion: text("notebook_version"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("model_versions_name_version").on(t.modelName, t.version)],
+);
+
+/** Deployment history: the newest row per model says what serves (version NULL = undeployed). */
+export const deployments = sqliteTable("deployments", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  modelName: text("model_name").notNull(),
+  version: integer("version"),
+  reason: text("reason").notNull(),
+  pipelineId: integer("pipeline_id"),
+  actor: text("actor"),
+  at: createdAt("at"),
+});

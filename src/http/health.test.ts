@@ -1,0 +1,29 @@
+import { describe, expect, test } from "bun:test";
+import { makeTestApp } from "./test-app.ts";
+
+describe("GET /health", () => {
+  test("200 with status, version, database, models serving and queue depth", async () => {
+    const { app } = makeTestApp({}, { modelsServing: () => 2, queueDepth: () => 5 });
+    const res = await app.request("/health");
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: "ok", version: "0.0.0-test", database: "ok", models_serving: 2, queue_depth: 5 });
+  });
+
+  test("503 while starting and while stopping", async () => {
+    const { app, deps } = makeTestApp();
+    for (const phase of ["starting", "stopping"] as const) {
+      deps.lifecycle.phase = phase;
+      const res = await app.request("/health");
+      expect(res.status).toBe(503);
+      expect((await res.json()).status).toBe(phase);
+    }
+  });
+
+  test("503 degraded when the database is gone", async () => {
+    const { app, deps } = makeTestApp();
+    deps.db.$client.close();
+    const res = await app.request("/health");
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ status: "degraded", database: "error" });
+  });
+});

@@ -1,0 +1,20 @@
+// GET /health: liveness and readiness in one JSON answer; 503 while starting or stopping.
+import { Hono } from "hono";
+import type { AppDeps } from "../app.ts";
+import { databaseOk } from "../db/connection.ts";
+
+/** Routes for /health. */
+export function healthRoutes(deps: AppDeps) {
+  return new Hono().get("/", (c) => {
+    const phase = deps.lifecycle.phase;
+    const database = databaseOk(deps.db);
+    const body = {
+      status: phase === "ready" && database ? "ok" : phase === "ready" ? "degraded" : phase,
+      version: deps.version,
+      database: database ? "ok" : "error",
+      models_serving: deps.modelsServing(),
+      queue_depth: deps.queueDepth(),
+    };
+    return c.json(body, body.status === "ok" ? 200 : 503);
+  });
+}

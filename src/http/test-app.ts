@@ -1,0 +1,34 @@
+// Test support: a real app on a real SQLite file in a temp dir, with a known admin token.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp, type AppDeps } from "../app.ts";
+import { loadConfig } from "../config.ts";
+import { migrate, openDatabase } from "../db/connection.ts";
+import { ensureSecrets } from "../db/settings-store.ts";
+import { createLogger } from "../lib/logger.ts";
+
+export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
+export const TEST_WEBHOOK_SECRET = "test-webhook-secret";
+
+/** A fresh app and its deps on a new temp data dir; `env` adds configuration variables. */
+export function makeTestApp(env: Record<string, string> = {}, overrides: Partial<AppDeps> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "mlops-app-"));
+  const config = loadConfig({ DATA_DIR: join(dir, "data"), ADMIN_TOKEN: TEST_ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, LOG_LEVEL: "silent", ...env }, dir);
+  const db = openDatabase(config.databasePath);
+  migrate(db);
+  const deps: AppDeps = {
+    config,
+    db,
+    secrets: ensureSecrets(db, config),
+    version: "0.0.0-test",
+    lifecycle: { phase: "ready" },
+    logger: createLogger("silent"),
+    modelsServing: () => 0,
+    queueDepth: () => 0,
+    ...overrides,
+  };
+  const app = createApp(deps);
+  const auth = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
+  return { app, deps, dir, auth };
+}

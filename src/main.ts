@@ -1,0 +1,76 @@
+#!/usr/bin/env bun
+// The command line: `mlops [serve]`, `mlops --version`, `mlops --help`, `mlops reset-admin-token`.
+import { loadConfig } from "./config.ts";
+import { migrate, openDatabase } from "./db/connection.ts";
+import { resetAdminToken } from "./db/settings-store.ts";
+import { ConfigError } from "./lib/errors.ts";
+import { VERSION } from "./lib/version.ts";
+import { startServer } from "./server.ts";
+
+const HELP = `mlops ${VERSION} — push a notebook to GitHub, get a deployed model.
+
+Usage:
+  mlops [serve]              start the server (configuration from the environment; see README)
+  mlops reset-admin-token    replace the admin token and print the new one
+  mlops --version            print the version
+  mlops --help               print this help
+
+Main settings: PORT (8000), HOST (0.0.0.0), DATA_DIR (./data), ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET,
+MLFLOW_TRACKING_URI, WORKER_CONCURRENCY, PIPELINE_TIMEOUT_SECONDS, MIN_ACCURACY_THRESHOLD.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command = "serve", ...rest] = argv;
+  if (command === "--version" || command === "-v" || command === "version") {
+    console.log(VERSION);
+    return 0;
+  }
+  if (command === "--help" || command === "-h" || command === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  if (command === "reset-admin-token") {
+    const config = loadConfig(process.env);
+    const db = openDatabase(config.databasePath);
+    migrate(db);
+    console.log(`new admin token: ${resetAdminToken(db)}`);
+    db.$client.close();
+    return 0;
+  }
+  if (command !== "serve" || rest.length > 0) {
+    console.error(`mlops: unknown command "${argv.join(" ")}"; see mlops --help`);
+    return 2;
+  }
+  const config = loadConfig(process.env);
+  const server = await startServer(config);
+  if (server.generatedAdminToken) {
+    console.log(`\nmlops is running at ${server.url}\nadmin token (shown once, keep it): ${server.generatedAdminToken}\n`);
+  }
+  const shutdown = (signal: string) => {
+    server.logger.info({ signal }, "stopping");
+    server.stop().then(
+      () => process.exit(0),
+      (err) => {
+        server.logger.error({ err }, "stop failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  return -1; // keep running
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exit(code);
+  },
+  (err) => {
+    if (err instanceof ConfigError) {
+      console.error(`mlops: cannot start: ${err.message.split("\n").join("\nmlops: cannot start: ")}`);
+      process.exit(2);
+    }
+    console.error(`mlops: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);
