@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs everything mlops needs, idempotently: JavaScript dependencies (bun comes from npm, pinned
+# in package.json) and the Python environment notebooks run in. `--test` also installs what the test
+# suite needs (Debian's chromium for browser tests, git). Safe to run again: each step checks first.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+say() { printf 'setup: %s\n' "$*"; }
+
+for tool in node npm python3 git; do
+  command -v "$tool" >/dev/null || { echo "setup: $tool is required but not installed" >&2; exit 1; }
+done
+
+# JavaScript dependencies: reinstall only when package-lock.json changed since the last install.
+stamp="node_modules/.mlops-lock.sha256"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [[ ! -x node_modules/.bin/bun || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+  say "installing JavaScript dependencies (npm ci)"
+  # onnxruntime-node's postinstall would try to download GPU binaries; the CPU ones ship in the package.
+  ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" >"$stamp"
+else
+  say "JavaScript dependencies up to date"
+fi
+
+bash scripts/setup-python.sh
+
+if [[ "${1:-}" == "--test" ]]; then
+  if ! command -v chromium >/dev/null; then
+    say "installing Debian's chromium for browser tests"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    say "chromium present"
+  fi
+fi

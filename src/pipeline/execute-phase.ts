@@ -1,0 +1,35 @@
+// Phase 3: papermill runs the notebook with the platform's parameters; output streams to the log.
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
+
+/** Run the notebook; throws PhaseError (status timed_out / cancelled / failed) unless it succeeds. */
+export async function executePhase(ctx: PipelineContext): Promise<void> {
+  const { services, pipeline } = ctx;
+  const outDir = join(ctx.workDir, "output");
+  mkdirSync(outDir, { recursive: true });
+  const outputs = { model: join(outDir, "model"), metrics: join(outDir, "metrics.json"), executed: join(ctx.workDir, "executed.ipynb") };
+  ctx.outputs = outputs;
+  const parameters: Record<string, string> = {
+    MODEL_OUTPUT_PATH: outputs.model,
+    METRICS_OUTPUT_PATH: outputs.metrics,
+    PIPELINE_ID: String(pipeline.id),
+  };
+  if (services.config.mlflowTrackingUri) parameters.MLFLOW_TRACKING_URI = services.config.mlflowTrackingUri;
+  const timeoutMs = services.config.pipelineTimeoutSeconds * 1000;
+  const result = await services.runNotebook({
+    input: ctx.notebookFile!,
+    output: outputs.executed,
+    cwd: dirname(ctx.notebookFile!),
+    parameters,
+    env: { ...parameters },
+    timeoutMs,
+    signal: ctx.signal,
+    onLine: (stream, line) => services.bus.append(pipeline.id, stream, line),
+    onSpawn: (procs) => services.store.recordProcesses(pipeline.id, procs),
+  });
+  ctx.log(`notebook finished: ${result.status} in ${(result.durationMs / 1000).toFixed(1)} s`);
+  if (result.status === "timed_out") throw new PhaseError(`the notebook ran past PIPELINE_TIMEOUT_SECONDS (${services.config.pipelineTimeoutSeconds} s) and was stopped`, "timed_out");
+  if (result.status === "cancelled") throw new PhaseError("cancelled", "cancelled");
+  if (result.status === "failed") throw new PhaseError(result.error ?? `papermill exited with code ${result.exitCode}`);
+}

@@ -1,0 +1,71 @@
+// What a running pipeline's phases share: its row, its work dir, its services, and a way to log.
+import type { Config } from "../config.ts";
+import type { Deployer } from "../models/deployer.ts";
+import type { ModelStore } from "../models/model-store.ts";
+import type { ModelLoader } from "../serving/model-registry.ts";
+import type { LogBus } from "./log-bus.ts";
+import type { PipelineStatus } from "./pipeline-states.ts";
+import type { PipelineRow, PipelineStore } from "./pipeline-store.ts";
+
+/** A registered repository as the pipeline needs it. */
+export type RepoInfo = { id: number; full_name: string; clone_url: string; deploy_metric: string; deploy_threshold: number | null };
+
+export type NotebookRunResult = {
+  status: "succeeded" | "failed" | "timed_out" | "cancelled";
+  exitCode: number | null;
+  durationMs: number;
+  error?: string;
+};
+
+export type NotebookRunOptions = {
+  input: string;
+  output: string;
+  cwd: string;
+  parameters: Record<string, string>;
+  env: Record<string, string>;
+  timeoutMs: number;
+  signal: AbortSignal;
+  onLine: (stream: "stdout" | "stderr", line: string) => void;
+  onSpawn: (procs: { pid: number; startTime: string }[]) => void;
+};
+
+/** The services a pipeline run uses; built once in the composition root. */
+export type PipelineServices = {
+  config: Config;
+  store: PipelineStore;
+  bus: LogBus;
+  models: ModelStore;
+  deployer: Deployer;
+  loadModel: ModelLoader;
+  findRepo(id: number): RepoInfo | undefined;
+  /** Make the commit's tree available in `dest` (fetching it first when needed). */
+  checkout(repo: RepoInfo, sha: string, dest: string): Promise<void>;
+  runNotebook(opts: NotebookRunOptions): Promise<NotebookRunResult>;
+  /** Convert a joblib scikit-learn model to ONNX, checking agreement; rejects with the reason. */
+  convertJoblib(input: string, output: string, log: (line: string) => void): Promise<void>;
+};
+
+export type PipelineContext = {
+  services: PipelineServices;
+  pipeline: PipelineRow;
+  repo: RepoInfo;
+  workDir: string;
+  signal: AbortSignal;
+  log(line: string): void;
+  modelName?: string;
+  notebookVersion?: string;
+  notebookFile?: string;
+  outputs?: { model: string; metrics: string; executed: string };
+  registered?: { version: number; path: string; metrics: Record<string, number> };
+};
+
+/** A phase failure whose message is the reason a user can act on; `status` overrides the pipeline's final status. */
+export class PhaseError extends Error {
+  constructor(
+    message: string,
+    readonly status: PipelineStatus = "failed",
+  ) {
+    super(message);
+    this.name = "PhaseError";
+  }
+}

@@ -1,0 +1,169 @@
+// Pipelines, their phases, log lines and recorded processes in SQLite; the one place pipeline state changes.
+import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
+import type { Db } from "../db/connection.ts";
+import { pipelineLogLines, pipelinePhases, pipelineProcesses, pipelines } from "../db/schema.ts";
+import { NotFoundError } from "../lib/errors.ts";
+import { PHASES, TERMINAL_STATUSES, type PhaseName, type PhaseStatus, type PipelineStatus } from "./pipeline-states.ts";
+
+export type NewPipeline = {
+  repoId: number | null;
+  deliveryId?: string | null;
+  trigger: "push" | "manual" | "retry";
+  ref: string;
+  commitSha: string;
+  beforeSha?: string | null;
+  notebookPath: string;
+  modelName?: string | null;
+  retryOf?: number | null;
+};
+
+export type PipelineRow = typeof pipelines.$inferSelect;
+export type PhaseRow = typeof pipelinePhases.$inferSelect;
+export type LogLine = { seq: number; stream: string; line: string; at: number };
+
+const nowIso = () => new Date().toISOString();
+
+/** Storage for pipelines. All methods are synchronous (bun:sqlite). */
+export class PipelineStore {
+  constructor(private readonly db: Db) {}
+
+  /** Insert a queued pipeline with its five pending phases; returns the row. */
+  create(p: NewPipeline): PipelineRow {
+    return this.db.transaction(
+      (tx) => {
+        const row = tx
+          .insert(pipelines)
+          .values({ ...p, deliveryId: p.deliveryId ?? null, beforeSha: p.beforeSha ?? null, modelName: p.modelName ?? null, retryOf: p.retryOf ?? null, status: "queued" })
+          .returning()
+          .get();
+        tx.insert(pipelinePhases)
+          .values(PHASES.map((name, position) => ({ pipelineId: row.id, name, position, status: "pending" })))
+          .run();
+        return row;
+      },
+      { behavior: "immediate" },
+    );
+  }
+
+  /** The pipeline or undefined. */
+  find(id: number): PipelineRow | undefined {
+    return this.db.select().from(pipelines).where(eq(pipelines.id, id)).get();
+  }
+
+  /** The pipeline; throws NotFoundError when missing. */
+  get(id: number): PipelineRow {
+    const row = this.find(id);
+    if (!row) throw new NotFoundError(`pipeline ${id} does not exist`);
+    return row;
+  }
+
+  /** Newest first, filtered. */
+  list(filter: { repoId?: number; status?: string; model?: string; limit?: number } = {}): PipelineRow[] {
+    const where: SQL[] = [];
+    if (filter.repoId !== undefined) where.push(eq(pipelines.repoId, filter.repoId));
+    if (filter.status) where.push(eq(pipelines.status, filter.status));
+    if (filter.model) where.push(eq(pipelines.modelName, filter.model));
+    return this.db
+      .select()
+      .from(pipelines)
+      .where(where.length ? and(...where) : undefined)
+      .orderBy(desc(pipelines.id))
+      .limit(filter.limit ?? 100)
+      .all();
+  }
+
+  /** Phases in order. */
+  phases(id: number): PhaseRow[] {
+    return this.db.select().from(pipelinePhases).where(eq(pipelinePhases.pipelineId, id)).orderBy(pipelinePhases.position).all();
+  }
+
+  /** Mark the pipeline running (sets started_at once). */
+  markRunning(id: number): void {
+    const row = this.get(id);
+    this.db.update(pipelines).set({ status: "running", startedAt: row.startedAt ?? nowIso() }).where(eq(pipelines.id, id)).run();
+  }
+
+  /** Set fields of a pipeline that is not yet terminal (model name, metrics, version). */
+  update(id: number, fields: Partial<Pick<PipelineRow, "modelName" | "metrics" | "modelVersion">>): void {
+    this.db.update(pipelines).set(fields).where(eq(pipelines.id, id)).run();
+  }
+
+  /**
+   * Move a pipeline to a terminal status with an optional reason; pending/running phases are
+   * closed (running → the same failure, pending → skipped). Returns false when it was already terminal.
+   */
+  finish(id: number, status: PipelineStatus, error?: string | null): boolean {
+    return this.db.transaction(
+      (tx) => {
+        const row = tx.select().from(pipelines).where(eq(pipelines.id, id)).get();
+        if (!row || TERMINAL_STATUSES.includes(row.status as PipelineStatus)) return false;
+        const at = nowIso();
+        tx.update(pipelines).set({ status, error: error ?? null, finishedAt: at }).where(eq(pipelines.id, id)).run();
+        tx.update(pipelinePhases)
+          .set({ status: status === "succeeded" ? "succeeded" : "failed", finishedAt: at, error: status === "succeeded" ? null : (error ?? status) })
+          .where(and(eq(pipelinePhases.pipelineId, id), eq(pipelinePhases.status, "running")))
+          .run();
+        tx.update(pipelinePhases)
+          .set({ status: "skipped" })
+          .where(and(eq(pipelinePhases.pipelineId, id), eq(pipelinePhases.status, "pending")))
+          .run();
+        return true;
+      },
+      { behavior: "immediate" },
+    );
+  }
+
+  /** Record a phase transition; starting sets started_at, ending sets finished_at and the error. */
+  setPhase(id: number, name: PhaseName, status: PhaseStatus, error?: string): void {
+    const at = nowIso();
+    const fields =
+      status === "running" ? { status, startedAt: at, finishedAt: null, error: null } : { status, finishedAt: at, error: error ?? null };
+    this.db
+      .update(pipelinePhases)
+      .set(fields)
+      .where(and(eq(pipelinePhases.pipelineId, id), eq(pipelinePhases.name, name)))
+      .run();
+  }
+
+  /** Pipelines in one of `statuses`. */
+  withStatus(statuses: PipelineStatus[]): PipelineRow[] {
+    return this.db.select().from(pipelines).where(inArray(pipelines.status, statuses)).all();
+  }
+
+  /** Append log lines with consecutive sequence numbers after `lastSeq`; one transaction. */
+  appendLogs(id: number, lines: LogLine[]): void {
+    if (!lines.length) return;
+    const stmt = this.db.$client.prepare("INSERT INTO pipeline_log_lines (pipeline_id, seq, stream, line, at) VALUES (?, ?, ?, ?, ?)");
+    this.db.$client.transaction(() => {
+      for (const l of lines) stmt.run(id, l.seq, l.stream, l.line, l.at);
+    })();
+  }
+
+  /** Log lines with seq > afterSeq, in order. */
+  logs(id: number, afterSeq = 0, limit = 100_000): LogLine[] {
+    return this.db.$client
+      .query<LogLine, [number, number, number]>("SELECT seq, stream, line, at FROM pipeline_log_lines WHERE pipeline_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+      .all(id, afterSeq, limit);
+  }
+
+  /** The highest log sequence number stored, 0 when none. */
+  lastLogSeq(id: number): number {
+    return this.db.$client.query<{ s: number | null }, [number]>("SELECT max(seq) AS s FROM pipeline_log_lines WHERE pipeline_id = ?").get(id)?.s ?? 0;
+  }
+
+  /** Remember processes started for a pipeline (idempotent per pid). */
+  recordProcesses(id: number, procs: { pid: number; startTime: string }[]): void {
+    if (!procs.length) return;
+    this.db.insert(pipelineProcesses).values(procs.map((p) => ({ pipelineId: id, ...p }))).onConflictDoNothing().run();
+  }
+
+  /** Processes recorded for a pipeline. */
+  processes(id: number): { pid: number; startTime: string }[] {
+    return this.db.select({ pid: pipelineProcesses.pid, startTime: pipelineProcesses.startTime }).from(pipelineProcesses).where(eq(pipelineProcesses.pipelineId, id)).all();
+  }
+
+  /** Forget the processes of a pipeline once they are known to be gone. */
+  clearProcesses(id: number): void {
+    this.db.delete(pipelineProcesses).where(eq(pipelineProcesses.pipelineId, id)).run();
+  }
+}

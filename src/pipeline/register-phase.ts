@@ -1,0 +1,98 @@
+// Phase 4: the exported model becomes a new stored version (ONNX file, sha256, metrics, lineage).
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
+
+/** Sniff the exported file: ONNX protobufs start with field 1 (ir_version) as a varint, tag byte 0x08. */
+export function modelFormat(path: string): "onnx" | "joblib" {
+  const head = readFileSync(path).subarray(0, 1);
+  return head[0] === 0x08 ? "onnx" : "joblib";
+}
+
+/** Read METRICS_OUTPUT_PATH: a flat JSON object; numbers are kept, other values are reported and dropped. */
+export function readMetrics(path: string, log: (line: string) => void): Record<string, number> {
+  if (!existsSync(path)) {
+    log("no metrics file was written to METRICS_OUTPUT_PATH");
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    throw new PhaseError("the metrics file at METRICS_OUTPUT_PATH is not valid JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new PhaseError("the metrics file at METRICS_OUTPUT_PATH must hold a JSON object of numbers");
+  }
+  const metrics: Record<string, number> = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (typeof v === "number" && Number.isFinite(v)) metrics[k] = v;
+    else log(`metric "${k}" ignored: not a finite number`);
+  }
+  return metrics;
+}
+
+/** Convert if needed, check the ONNX model loads, then store it as the model's next version. Throws PhaseError. */
+export async function registerPhase(ctx: PipelineContext): Promise<void> {
+  const { services, pipeline, outputs } = ctx;
+  const modelName = ctx.modelName!;
+  if (!outputs || !existsSync(outputs.model) || statSync(outputs.model).size === 0) {
+    throw new PhaseError("the notebook wrote no model: the mlops:export cell must save it to MODEL_OUTPUT_PATH");
+  }
+  const metrics = readMetrics(outputs.metrics, ctx.log);
+  const format = modelFormat(outputs.model);
+  let onnxPath = outputs.model;
+  if (format === "joblib") {
+    onnxPath = `${outputs.model}.onnx`;
+    ctx.log("converting the scikit-learn model to ONNX (skl2onnx) and checking it agrees with the original");
+    try {
+      await services.convertJoblib(outputs.model, onnxPath, ctx.log);
+    } catch (e) {
+      throw new PhaseError(`could not convert the exported model to ONNX: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  let signature: string;
+  try {
+    const model = await services.loadModel(onnxPath);
+    signature = JSON.stringify(model.signature);
+    await model.release();
+  } catch (e) {
+    throw new PhaseError(`the exported model is not a loadable ONNX model: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const bytes = readFileSync(onnxPath);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+
+  // Files go to a staging dir first; the rename to <name>/<version> happens inside the insert's transaction.
+  const modelsDir = join(services.config.dataDir, "models", modelName);
+  const staging = join(modelsDir, `.staging-${pipeline.id}`);
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  copyFileSync(onnxPath, join(staging, "model.onnx"));
+  if (format === "joblib") copyFileSync(outputs.model, join(staging, "model.joblib"));
+  const row = services.models.register(
+    {
+      modelName,
+      status: "registered",
+      path: join(modelsDir, "{version}", "model.onnx"),
+      sha256,
+      format,
+      metrics: JSON.stringify(metrics),
+      signature,
+      repoId: ctx.repo.id,
+      commitSha: pipeline.commitSha,
+      notebookPath: pipeline.notebookPath,
+      pipelineId: pipeline.id,
+      notebookVersion: ctx.notebookVersion ?? null,
+    },
+    (version) => {
+      const dir = join(modelsDir, String(version));
+      rmSync(dir, { recursive: true, force: true });
+      renameSync(staging, dir);
+      return join(dir, "model.onnx");
+    },
+  );
+  services.store.update(pipeline.id, { metrics: JSON.stringify(metrics), modelVersion: row.version });
+  ctx.registered = { version: row.version, path: row.path, metrics };
+  ctx.log(`registered ${modelName} version ${row.version} (${format}, sha256 ${sha256.slice(0, 12)}, metrics ${JSON.stringify(metrics)})`);
+}
