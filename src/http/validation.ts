@@ -1,0 +1,15 @@
+// Shared request-validation pieces: the zod-validator hook that turns issues into one clear 400, and common params.
+import { z } from "zod";
+import { BadRequestError } from "../lib/errors.ts";
+
+type ValidationResult = { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } };
+
+/** zValidator hook: on failure throw BadRequestError naming each field and what is wrong. */
+export function onInvalid(result: ValidationResult): void {
+  if (result.success || !result.error) return;
+  const problems = result.error.issues.map((i) => (i.path.length ? `${i.path.map(String).join(".")}: ${i.message}` : i.message));
+  throw new BadRequestError(`invalid request: ${problems.join("; ")}`, { problems });
+}
+
+/** `:id` as a positive integer. */
+export const idParam = z.object({ id: z.coerce.number().int().positive({ message: "must be a positive whole number" }) });

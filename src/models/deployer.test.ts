@@ -1,0 +1,111 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { migrate, openDatabase } from "../db/connection.ts";
+import { ModelRegistry } from "../serving/model-registry.ts";
+import { openModelSession } from "../serving/model-session.ts";
+import { makeTestModel, type TestModel } from "../serving/test-models.ts";
+import { Deployer } from "./deployer.ts";
+import { ModelStore } from "./model-store.ts";
+
+let model: TestModel;
+beforeAll(async () => {
+  model = await makeTestModel(mkdtempSync(join(tmpdir(), "mlops-deployer-model-")));
+}, 60_000);
+
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), "mlops-deployer-"));
+  const db = openDatabase(join(dir, "mlops.db"));
+  migrate(db);
+  const store = new ModelStore(db);
+  const registry = new ModelRegistry(openModelSession);
+  const deployer = new Deployer(store, registry);
+  const addVersion = (file = model.onnxPath) => {
+    const v = store.register({ modelName: "iris", status: "registered", path: "", sha256: "x", format: "onnx" }, (version) => {
+      const d = join(dir, "models", String(version));
+      mkdirSync(d, { recursive: true });
+      copyFileSync(file, join(d, "model.onnx"));
+      return join(d, "model.onnx");
+    });
+    return v.version;
+  };
+  return { dir, db, store, registry, deployer, addVersion };
+}
+
+describe("Deployer", () => {
+  test("deploys, answers like scikit-learn, records the history, and restores after a restart", async () => {
+    const { db, store, deployer, registry, addVersion } = setup();
+    const v1 = addVersion();
+    await deployer.deploy("iris", v1, { reason: "pipeline", pipelineId: 7 });
+    const lease = registry.acquire("iris")!;
+    const out = await lease.model.predictRows(model.expected.rows);
+    lease.done();
+    expect(out.predictions).toEqual(model.expected.labels);
+    expect(store.history("iris").map((d) => [d.version, d.reason, d.pipelineId])).toEqual([[1, "pipeline", 7]]);
+
+    const restarted = new ModelRegistry(openModelSession);
+    const result = await new Deployer(new ModelStore(db), restarted).restoreAll();
+    expect(result).toEqual({ restored: ["iris@1"], failed: [] });
+    expect(restarted.version("iris")).toBe(1);
+  });
+
+  test("a corrupt version fails to deploy and the serving version keeps serving, unrecorded", async () => {
+    const { dir, store, deployer, registry, addVersion } = setup();
+    const v1 = addVersion();
+    await deployer.deploy("iris", v1, { reason: "pipeline" });
+    const bad = join(dir, "corrupt.onnx");
+    writeFileSync(bad, "this is not an onnx model");
+    const v2 = addVersion(bad);
+    await expect(deployer.deploy("iris", v2, { reason: "manual" })).rejects.toThrow(/could not load ONNX model/);
+    expect(registry.version("iris")).toBe(1);
+    expect(store.deployedVersion("iris")).toBe(1);
+    expect(store.history("iris")).toHaveLength(1);
+  });
+
+  test("swapping versions under concurrent requests fails none of them", async () => {
+    const { deployer, registry, addVersion } = setup();
+    const versions = [addVersion(), addVersion(), addVersion()];
+    await deployer.deploy("iris", versions[0]!, { reason: "pipeline" });
+    let failures = 0;
+    let answered = 0;
+    const seen = new Set<number>();
+    let running = true;
+    const client = async () => {
+      while (running) {
+        const lease = registry.acquire("iris");
+        if (!lease) {
+          failures++;
+          continue;
+        }
+        try {
+          const out = await lease.model.predictRows(model.expected.rows);
+          if (JSON.stringify(out.predictions) !== JSON.stringify(model.expected.labels)) failures++;
+          seen.add(lease.version);
+          answered++;
+        } catch {
+          failures++;
+        } finally {
+          lease.done();
+        }
+      }
+    };
+    const clients = Array.from({ length: 8 }, client);
+    for (let i = 0; i < 6; i++) await deployer.deploy("iris", versions[i % 3]!, { reason: "manual" });
+    running = false;
+    await Promise.all(clients);
+    expect(failures).toBe(0);
+    expect(answered).toBeGreaterThan(50);
+    expect(seen.size).toBeGreaterThanOrEqual(2);
+  });
+
+  test("undeploy stops serving and survives a restart", async () => {
+    const { db, deployer, registry, addVersion } = setup();
+    await deployer.deploy("iris", addVersion(), { reason: "pipeline" });
+    expect(await deployer.undeploy("iris")).toBe(true);
+    expect(registry.acquire("iris")).toBeUndefined();
+    const restarted = new ModelRegistry(openModelSession);
+    await new Deployer(new ModelStore(db), restarted).restoreAll();
+    expect(restarted.count()).toBe(0);
+  });
+});

@@ -1,0 +1,40 @@
+// The JSON shape of a pipeline in the API (and the data pages render).
+import type { PhaseRow, PipelineRow } from "./pipeline-store.ts";
+
+export type PipelineJson = ReturnType<typeof pipelineJson>;
+
+const durationMs = (start: string | null, end: string | null) => (start && end ? Date.parse(end) - Date.parse(start) : null);
+
+/** A pipeline row and its phases as API JSON. */
+export function pipelineJson(p: PipelineRow, phases?: PhaseRow[]) {
+  return {
+    id: p.id,
+    repo_id: p.repoId,
+    delivery_id: p.deliveryId,
+    trigger: p.trigger,
+    ref: p.ref,
+    commit: p.commitSha,
+    before: p.beforeSha,
+    notebook_path: p.notebookPath,
+    model_name: p.modelName,
+    status: p.status,
+    error: p.error,
+    metrics: p.metrics ? (JSON.parse(p.metrics) as Record<string, number>) : null,
+    model_version: p.modelVersion,
+    retry_of: p.retryOf,
+    created_at: p.createdAt,
+    started_at: p.startedAt,
+    finished_at: p.finishedAt,
+    duration_ms: durationMs(p.startedAt, p.finishedAt),
+    ...(phases && {
+      phases: phases.map((ph) => ({
+        name: ph.name,
+        status: ph.status,
+        started_at: ph.startedAt,
+        finished_at: ph.finishedAt,
+        duration_ms: durationMs(ph.startedAt, ph.finishedAt),
+        error: ph.error,
+      })),
+    }),
+  };
+}
