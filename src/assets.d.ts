@@ -7,3 +7,11 @@ declare module "*.py" {
   const text: string;
   export default text;
 }
+declare module "*.so.1" {
+  const path: string;
+  export default path;
+}
+declare module "*.css" {
+  const path: string;
+  export default path;
+}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bun
-// The command line: `mlops [serve]`, `mlops --version`, `mlops --help`, `mlops reset-admin-token`.
+// The command line: `mlops [serve]`, `mlops --version`, `mlops --help`, `mlops reset-admin-token`, `mlops check-model`.
+import { checkModel } from "./cli/check-model.ts";
 import { loadConfig } from "./config.ts";
 import { migrate, openDatabase } from "./db/connection.ts";
 import { resetAdminToken } from "./db/settings-store.ts";
@@ -12,6 +13,7 @@ const HELP = `mlops ${VERSION} — push a notebook to GitHub, get a deployed mod
 Usage:
   mlops [serve]              start the server (configuration from the environment; see README)
   mlops reset-admin-token    replace the admin token and print the new one
+  mlops check-model <file>   load an ONNX model, print its inputs and outputs, predict a row of zeros
   mlops --version            print the version
   mlops --help               print this help
 
@@ -36,6 +38,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(`new admin token: ${resetAdminToken(db)}`);
     db.$client.close();
     return 0;
+  }
+  if (command === "check-model") {
+    if (rest.length !== 1) {
+      console.error("usage: mlops check-model <model.onnx>");
+      return 2;
+    }
+    return await checkModel(rest[0]!);
   }
   if (command !== "serve" || rest.length > 0) {
     console.error(`mlops: unknown command "${argv.join(" ")}"; see mlops --help`);

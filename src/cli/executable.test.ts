@@ -1,0 +1,114 @@
+// The compiled executable, copied alone into an empty directory, with an environment that points
+// nowhere near node_modules: proves everything it needs is embedded.
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
+import { buildExecutable } from "../../scripts/build.ts";
+import { makeTestModel, type TestModel } from "../serving/test-models.ts";
+
+let root: string;
+let runDir: string;
+let exe: string;
+let fixture: TestModel;
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), "mlops-executable-"));
+  // Built into the temp dir, not dist/, so a test run never replaces the developer's build.
+  const built = await buildExecutable(join(root, "build", "mlops"));
+  runDir = join(root, "run");
+  mkdirSync(runDir);
+  exe = join(runDir, "mlops");
+  copyFileSync(built.outfile, exe);
+  fixture = await makeTestModel(join(root, "model"));
+}, 180_000);
+
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+// A fresh HOME: the first use extracts libonnxruntime into an empty cache, as on a new machine.
+function env(extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: "/usr/bin:/bin", HOME: join(root, "home"), ...extra };
+}
+
+async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn([exe, ...args], { cwd: runDir, env: env(), stdout: "pipe", stderr: "pipe" });
+  const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code, stdout, stderr };
+}
+
+function freePort(): number {
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = probe.port!;
+  probe.stop(true);
+  return port;
+}
+
+test("the executable sits alone in its directory", () => {
+  expect(readdirSync(runDir)).toEqual(["mlops"]);
+});
+
+test("--version prints package.json's version", async () => {
+  const { code, stdout } = await run(["--version"]);
+  expect(code).toBe(0);
+  expect(stdout.trim()).toBe(pkg.version);
+}, 30_000);
+
+test("check-model loads and runs an ONNX model with the embedded onnxruntime", async () => {
+  const { code, stdout, stderr } = await run(["check-model", fixture.onnxPath]);
+  expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
+  expect(stdout).toContain("input: float32 [?, 4]");
+  expect(stdout).toContain('"predictions":[');
+  expect(stdout).toContain('"probabilities":[[');
+}, 60_000);
+
+test("check-model on a missing file exits 1 with the reason", async () => {
+  const { code, stderr } = await run(["check-model", join(root, "nope.onnx")]);
+  expect(code).toBe(1);
+  expect(stderr).toContain("could not load ONNX model: no file at");
+}, 30_000);
+
+test("serves /health from an empty directory and exits 0 on SIGTERM", async () => {
+  const port = freePort();
+  const started = performance.now();
+  const proc = Bun.spawn([exe], {
+    cwd: runDir,
+    env: env({ DATA_DIR: join(root, "data"), PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: "executable-test-admin-token", LOG_LEVEL: "warn" }),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const output = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  try {
+    const health = await pollHealth(`http://127.0.0.1:${port}/health`, proc, 15_000);
+    console.log(`executable: start to /health 200 in ${Math.round(performance.now() - started)} ms`);
+    expect(health).toMatchObject({ status: "ok", version: pkg.version, database: "ok", models_serving: 0 });
+    expect(health.queue_depth).toBeNumber();
+  } catch (e) {
+    proc.kill("SIGKILL");
+    const [stdout, stderr] = await output;
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+  }
+  proc.kill("SIGTERM");
+  const code = await Promise.race([proc.exited, Bun.sleep(10_000).then(() => "still running after SIGTERM")]);
+  if (code !== 0) proc.kill("SIGKILL");
+  expect(code).toBe(0);
+}, 60_000);
+
+async function pollHealth(url: string, proc: Bun.Subprocess, timeoutMs: number): Promise<Record<string, unknown>> {
+  const deadline = performance.now() + timeoutMs;
+  let last = "no answer";
+  while (performance.now() < deadline) {
+    if (proc.exitCode !== null) throw new Error(`the server exited with code ${proc.exitCode} before /health answered`);
+    try {
+      const res = await fetch(url);
+      if (res.status === 200) return (await res.json()) as Record<string, unknown>;
+      last = `${res.status} ${await res.text()}`;
+    } catch (e) {
+      last = e instanceof Error ? e.message : String(e);
+    }
+    await Bun.sleep(20);
+  }
+  throw new Error(`GET ${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+}
