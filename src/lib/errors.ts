@@ -57,3 +57,11 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+/** A failure worth retrying (e.g. git fetch): the job queue re-queues the job with backoff while attempts remain. */
+export class TransientError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TransientError";
+  }
+}
