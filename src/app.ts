@@ -6,8 +6,19 @@ import type { Db } from "./db/connection.ts";
 import type { Secrets } from "./db/settings-store.ts";
 import { requireAdmin } from "./http/auth.ts";
 import { healthRoutes } from "./http/health.ts";
+import { repoRoutes, type RunRepo } from "./http/repos.ts";
+import { deliveryRoutes, webhookRoutes, type AcceptPush } from "./http/webhook.ts";
+import { modelRoutes } from "./http/models.ts";
+import { pipelineRoutes, type PipelineActions } from "./http/pipelines.ts";
+import { predictRoutes } from "./http/predict.ts";
 import { AppError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
+import type { Deployer } from "./models/deployer.ts";
+import type { ModelStore } from "./models/model-store.ts";
+import type { LogBus } from "./pipeline/log-bus.ts";
+import type { PipelineStore } from "./pipeline/pipeline-store.ts";
+import { RepoStore } from "./repos/repo-store.ts";
+import type { ModelRegistry } from "./serving/model-registry.ts";
 
 export type Lifecycle = { phase: "starting" | "ready" | "stopping" };
 
@@ -21,6 +32,16 @@ export type AppDeps = {
   logger: Logger;
   modelsServing: () => number;
   queueDepth: () => number;
+  /** POST /api/repos/{id}/run: start pipelines for the head of the repository's branch. */
+  runRepo: RunRepo;
+  /** A verified push to a registered branch: enqueue its work, synchronously, inside the delivery's transaction. */
+  acceptPush: AcceptPush;
+  pipelineStore: PipelineStore;
+  bus: LogBus;
+  pipelineActions: PipelineActions;
+  modelStore: ModelStore;
+  deployer: Deployer;
+  registry: ModelRegistry;
 };
 
 /** Build the Hono app. Errors thrown as AppError become `{"error": ...}` with their status; anything else is a logged 500. */
@@ -32,8 +53,16 @@ export function createApp(deps: AppDeps) {
     c.json({ url_path: "/webhook/github", content_type: "application/json", secret: deps.secrets.webhookSecret }),
   );
 
+  const repos = new RepoStore(deps.db);
+  api.route("/repos", repoRoutes({ repos, runRepo: deps.runRepo }));
+  api.route("/deliveries", deliveryRoutes(deps));
+  api.route("/pipelines", pipelineRoutes(deps));
+  api.route("/models", modelRoutes(deps));
+
   app.route("/health", healthRoutes(deps));
+  app.route("/webhook", webhookRoutes({ ...deps, repos, webhookSecret: deps.secrets.webhookSecret }));
   app.route("/api", api);
+  app.route("/models", predictRoutes(deps));
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
   app.onError((err, c) => {

@@ -63,8 +63,8 @@ describe("loadConfig", () => {
   });
 
   const bad: [string, string, string][] = [
-    ["PORT", "abc", "must be a whole number from 1 to 65535"],
-    ["PORT", "70000", "must be a whole number from 1 to 65535"],
+    ["PORT", "abc", "must be a whole number from 0 to 65535"],
+    ["PORT", "70000", "must be a whole number from 0 to 65535"],
     ["MIN_ACCURACY_THRESHOLD", "1.5", "must be a number from 0 to 1"],
     ["MIN_ACCURACY_THRESHOLD", "high", "must be a number from 0 to 1"],
     ["AUTO_DEPLOY_ON_SUCCESS", "maybe", "must be true or false"],

@@ -27,7 +27,7 @@ const url = (what: string) =>
     .refine((v) => v === "" || URL.canParse(v), `must be ${what}, or empty`);
 
 const schema = z.object({
-  PORT: int(1, 65535, "a whole number from 1 to 65535").default(8000),
+  PORT: int(0, 65535, "a whole number from 0 to 65535 (0 picks a free port)").default(8000),
   HOST: z.string().trim().min(1, "must be a host name or address").default("0.0.0.0"),
   DATA_DIR: z.string().trim().min(1, "must be a directory path").default("./data"),
   DATABASE_URL: z

@@ -1,28 +1,99 @@
-// Composition root: config → db → secrets → app → listening server; stop() undoes it in reverse.
+// Composition root: config → db → queue → pipeline services → model registry → workers → HTTP; stop() undoes it.
+import { eq } from "drizzle-orm";
+import { join } from "node:path";
 import { createApp, type Lifecycle } from "./app.ts";
 import type { Config } from "./config.ts";
 import { migrate, openDatabase } from "./db/connection.ts";
+import { webhookDeliveries } from "./db/schema.ts";
 import { ensureSecrets } from "./db/settings-store.ts";
+import { GitMirror, gitTokenScope } from "./git/git-mirror.ts";
+import { notebooksToRun } from "./git/notebook-paths.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
+import { Deployer } from "./models/deployer.ts";
+import { ModelStore } from "./models/model-store.ts";
+import { convertJoblib } from "./pipeline/convert-joblib.ts";
+import { LogBus } from "./pipeline/log-bus.ts";
+import { describeFailedCell } from "./pipeline/notebook-errors.ts";
+import { runPapermill } from "./pipeline/papermill-runner.ts";
+import type { PipelineServices } from "./pipeline/pipeline-context.ts";
+import { JobKind, PipelineService } from "./pipeline/pipeline-service.ts";
+import { PipelineStore } from "./pipeline/pipeline-store.ts";
+import { JobStore } from "./queue/job-store.ts";
+import { WorkerPool } from "./queue/worker-pool.ts";
+import { RepoStore } from "./repos/repo-store.ts";
+import { ModelRegistry } from "./serving/model-registry.ts";
+import { openModelSession } from "./serving/model-session.ts";
 
 export type RunningServer = {
   url: string;
+  port: number;
   /** Set when this start generated the admin token (first start): shown once. */
   generatedAdminToken?: string;
   logger: Logger;
-  /** Stop accepting work, finish requests in flight, close the database. Idempotent. */
+  repos: RepoStore;
+  pipelines: PipelineService;
+  /** Stop accepting work, abort running notebooks (killing their processes), close the database. Idempotent. */
   stop(): Promise<void>;
 };
 
-/** Start everything for `config` and listen. Throws if the port cannot be bound. */
-export async function startServer(config: Config): Promise<RunningServer> {
-  const logger = createLogger(config.logLevel);
+/** Start everything for `config` and listen. Deployed models are loaded before the port opens. Throws if the port cannot be bound. */
+export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
   const lifecycle: Lifecycle = { phase: "starting" };
   const db = openDatabase(config.databasePath);
   const applied = migrate(db);
   if (applied.length) logger.info({ applied }, "database migrated");
   const secrets = ensureSecrets(db, config);
+
+  const jobs = new JobStore(db);
+  const repos = new RepoStore(db);
+  const pipelineStore = new PipelineStore(db);
+  const bus = new LogBus(pipelineStore);
+  const modelStore = new ModelStore(db);
+  const registry = new ModelRegistry(openModelSession);
+  const deployer = new Deployer(modelStore, registry, logger);
+  const mirror = new GitMirror(join(config.dataDir, "git"), { token: config.githubToken || undefined, tokenScope: gitTokenScope(config.githubApiUrl) });
+
+  const services: PipelineServices = {
+    config,
+    store: pipelineStore,
+    bus,
+    models: modelStore,
+    deployer,
+    loadModel: openModelSession,
+    findRepo: (id) => repos.find(id),
+    async checkout(repo, sha, dest) {
+      await mirror.fetch(repo.clone_url, repo.full_name, sha);
+      await mirror.exportTree(repo.full_name, sha, dest);
+    },
+    async runNotebook(o) {
+      const r = await runPapermill({ papermill: config.papermill, ...o });
+      if (r.failedCell) for (const line of describeFailedCell(r.failedCell).split("\n")) o.onLine("stderr", line);
+      return r;
+    },
+    convertJoblib: (input, output, log) => convertJoblib({ python: config.python, runtimeDir: join(config.dataDir, "runtime"), input, output, log }),
+  };
+
+  let pools: WorkerPool[] = [];
+  const pipelines = new PipelineService(services, jobs, mirror, {
+    findIntakeRepo: (id) => repos.find(id),
+    notebooksToRun,
+    noteDelivery: (id, detail) => db.update(webhookDeliveries).set({ detail }).where(eq(webhookDeliveries.id, id)).run(),
+    wake: () => queueMicrotask(() => pools.forEach((p) => p.wake())),
+    logger,
+  });
+  const interrupted = pipelines.recoverAtStart();
+  if (interrupted.length) logger.warn({ pipelines: interrupted }, "pipelines interrupted by the previous stop were marked failed");
+  const handlers = pipelines.handlers();
+  // Git intake has a pool of its own so a push is turned into queued pipelines even while notebooks fill every worker.
+  pools = [
+    new WorkerPool({ store: jobs, handlers: { [JobKind.push]: handlers.push }, concurrency: 1, onlyOwnKinds: true, logger }),
+    new WorkerPool({ store: jobs, handlers: { [JobKind.pipeline]: handlers.pipeline }, concurrency: config.workerConcurrency, onlyOwnKinds: true, logger }),
+  ];
+
+  const restored = await deployer.restoreAll();
+  if (restored.restored.length) logger.info({ models: restored.restored }, "deployed models restored");
 
   const app = createApp({
     config,
@@ -31,24 +102,38 @@ export async function startServer(config: Config): Promise<RunningServer> {
     version: VERSION,
     lifecycle,
     logger,
-    modelsServing: () => 0,
-    queueDepth: () => 0,
+    modelsServing: () => registry.count(),
+    queueDepth: () => jobs.depth(),
+    acceptPush: ({ deliveryId, repo, payload }) => pipelines.acceptPush({ deliveryId, repo, sha: payload.after, before: payload.created ? null : payload.before, ref: payload.ref }),
+    runRepo: (repo) => pipelines.runRepo(repo),
+    pipelineStore,
+    bus,
+    pipelineActions: pipelines,
+    modelStore,
+    deployer,
+    registry,
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
+  for (const p of pools) p.start();
   lifecycle.phase = "ready";
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   const url = `http://${shownHost}:${server.port}`;
-  logger.info({ url, version: VERSION, data_dir: config.dataDir }, "mlops ready");
+  logger.info({ url, version: VERSION, data_dir: config.dataDir, workers: config.workerConcurrency }, "mlops ready");
 
   let stopping: Promise<void> | undefined;
   return {
     url,
+    port: server.port ?? config.port,
     generatedAdminToken: secrets.generatedAdminToken,
     logger,
+    repos,
+    pipelines,
     stop() {
       stopping ??= (async () => {
         lifecycle.phase = "stopping";
+        await Promise.all(pools.map((p) => p.stop()));
         await server.stop();
+        await registry.close();
         db.$client.close();
       })();
       return stopping;

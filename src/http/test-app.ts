@@ -7,6 +7,12 @@ import { loadConfig } from "../config.ts";
 import { migrate, openDatabase } from "../db/connection.ts";
 import { ensureSecrets } from "../db/settings-store.ts";
 import { createLogger } from "../lib/logger.ts";
+import { Deployer } from "../models/deployer.ts";
+import { ModelStore } from "../models/model-store.ts";
+import { LogBus } from "../pipeline/log-bus.ts";
+import { PipelineStore } from "../pipeline/pipeline-store.ts";
+import { ModelRegistry } from "../serving/model-registry.ts";
+import { openModelSession } from "../serving/model-session.ts";
 
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
 export const TEST_WEBHOOK_SECRET = "test-webhook-secret";
@@ -17,6 +23,9 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
   const config = loadConfig({ DATA_DIR: join(dir, "data"), ADMIN_TOKEN: TEST_ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, LOG_LEVEL: "silent", ...env }, dir);
   const db = openDatabase(config.databasePath);
   migrate(db);
+  const pipelineStore = new PipelineStore(db);
+  const modelStore = new ModelStore(db);
+  const registry = new ModelRegistry(openModelSession);
   const deps: AppDeps = {
     config,
     db,
@@ -26,6 +35,19 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
     logger: createLogger("silent"),
     modelsServing: () => 0,
     queueDepth: () => 0,
+    runRepo: () => Promise.reject(new Error("runRepo is not set up in this test: pass it in makeTestApp overrides")),
+    acceptPush: () => {
+      throw new Error("acceptPush is not set up in this test: pass it in makeTestApp overrides");
+    },
+    pipelineStore,
+    bus: new LogBus(pipelineStore),
+    pipelineActions: {
+      cancel: () => Promise.reject(new Error("pipelineActions are not set up in this test: pass them in makeTestApp overrides")),
+      retry: () => Promise.reject(new Error("pipelineActions are not set up in this test: pass them in makeTestApp overrides")),
+    },
+    modelStore,
+    registry,
+    deployer: new Deployer(modelStore, registry),
     ...overrides,
   };
   const app = createApp(deps);

@@ -1,0 +1,66 @@
+// Reading the failure out of a notebook papermill executed: papermill writes the output notebook even when a
+// cell raises, with the failing cell's error output and `metadata.papermill.exception = true`.
+import { stripANSI } from "bun";
+
+/** The cell that stopped a notebook run, as a user needs it to find and fix the problem. */
+export type FailedCell = {
+  /** 0-based position in the notebook as pushed (papermill's injected-parameters and error-banner cells are not counted). */
+  index: number;
+  /** The `In [n]` number papermill shows in its log, when the cell ran. */
+  executionCount: number | null;
+  tags: string[];
+  /** The first lines of the cell's source. */
+  source: string;
+  ename: string;
+  evalue: string;
+  /** The traceback as plain text (ANSI colour codes removed). */
+  traceback: string;
+};
+
+const SOURCE_LINES = 8;
+// Cells papermill adds to the output notebook; they do not exist in the user's notebook.
+const ADDED_TAGS = ["injected-parameters", "papermill-error-cell-tag"];
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const text = (v: unknown): string => (Array.isArray(v) ? v.filter((s) => typeof s === "string").join("") : typeof v === "string" ? v : "");
+
+/** The first failed code cell of an executed notebook (parsed JSON), or undefined when no cell failed or the JSON is not a notebook. Never throws. */
+export function findFailedCell(notebook: unknown): FailedCell | undefined {
+  if (!isObject(notebook) || !Array.isArray(notebook.cells)) return undefined;
+  let index = -1;
+  for (const cell of notebook.cells) {
+    if (!isObject(cell)) continue;
+    const meta = isObject(cell.metadata) ? cell.metadata : {};
+    const tags = Array.isArray(meta.tags) ? meta.tags.filter((t): t is string => typeof t === "string") : [];
+    if (tags.some((t) => ADDED_TAGS.includes(t))) continue;
+    index++;
+    if (cell.cell_type !== "code") continue;
+    const error = (Array.isArray(cell.outputs) ? cell.outputs : []).find((o): o is Json => isObject(o) && o.output_type === "error");
+    const flagged = isObject(meta.papermill) && meta.papermill.exception === true;
+    if (!error && !flagged) continue;
+    const traceback = Array.isArray(error?.traceback)
+      ? error.traceback
+          .filter((l): l is string => typeof l === "string")
+          .map((l) => stripANSI(l).replace(/\n$/, ""))
+          .join("\n")
+      : "";
+    return {
+      index,
+      executionCount: typeof cell.execution_count === "number" ? cell.execution_count : null,
+      tags,
+      source: text(cell.source).split("\n").slice(0, SOURCE_LINES).join("\n"),
+      // A cell flagged without an error output was interrupted (per-cell timeout, dead kernel).
+      ename: typeof error?.ename === "string" ? error.ename : "CellExecutionError",
+      evalue: typeof error?.evalue === "string" ? error.evalue : "the cell did not finish",
+      traceback,
+    };
+  }
+  return undefined;
+}
+
+/** One line naming the failed cell (counted from 1, as a reader counts) and its exception, for a pipeline's failure reason. */
+export function describeFailedCell(cell: FailedCell): string {
+  const tags = cell.tags.length > 0 ? ` [${cell.tags.join(", ")}]` : "";
+  return `cell ${cell.index + 1} of the notebook${tags} raised ${cell.ename}: ${cell.evalue}`;
+}

@@ -1,0 +1,40 @@
+// Decoded tensors → one onnxruntime run. The only place request tensors become ort.Tensor objects.
+import type { Tensor } from "onnxruntime-node";
+import { UnprocessableError } from "../lib/errors.ts";
+import type { ModelSignature } from "./model-session.ts";
+import type { Outputs } from "./model-outputs.ts";
+import { loadOnnxRuntime } from "./onnx-runtime.ts";
+import { allocate, isSupportedType, type TensorValue } from "./tensor-types.ts";
+
+/** What a run needs of a loaded model (ModelSession satisfies it). */
+export type Runnable = { readonly signature: ModelSignature; run(feeds: Record<string, Tensor>): Promise<Outputs> };
+
+/**
+ * Run `model` on `feeds` (one decoded tensor per model input). onnxruntime's own refusals (e.g. inputs with
+ * different batch sizes) become UnprocessableError (422) with its first line: the request, not the server, is at fault.
+ */
+export async function runFeeds(model: Runnable, feeds: Record<string, TensorValue>): Promise<Outputs> {
+  const ort = await loadOnnxRuntime();
+  const tensors: Record<string, Tensor> = {};
+  for (const name in feeds) {
+    const f = feeds[name]!;
+    tensors[name] = new ort.Tensor(f.type, f.data as Float32Array, f.dims);
+  }
+  try {
+    return await model.run(tensors);
+  } catch (e) {
+    const first = (e instanceof Error ? e.message : String(e)).split("\n")[0]!.trim();
+    throw new UnprocessableError(`the model could not run on this input: ${first}`);
+  }
+}
+
+/** One row of zeros (empty strings, false) for every input: a warm-up run that any model can take. Throws for types it cannot build. */
+export function zeroFeeds(signature: ModelSignature): Record<string, TensorValue> {
+  const feeds: Record<string, TensorValue> = {};
+  for (const input of signature.inputs) {
+    if (!isSupportedType(input.type)) throw new Error(`input ${input.name} has type ${input.type}, which this server cannot feed`);
+    const dims = input.shape.map((d) => d ?? 1);
+    feeds[input.name] = { type: input.type, data: allocate(input.type, dims.reduce((a, b) => a * b, 1)), dims };
+  }
+  return feeds;
+}

@@ -1,0 +1,148 @@
+// Test support for end-to-end tests: a real server on a temp data dir, real git repositories, signed pushes.
+import { createHmac, randomUUID } from "node:crypto";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { loadConfig } from "../config.ts";
+import { startServer, type RunningServer } from "../server.ts";
+
+export const ROOT = resolve(import.meta.dir, "..", "..");
+export const VENV_BIN = join(ROOT, ".venv", "bin");
+export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
+export const WEBHOOK_SECRET = "e2e-webhook-secret";
+export const ZERO_SHA = "0".repeat(40);
+
+/** Run git in `cwd`; throws with stderr on failure; returns stdout trimmed. */
+export function git(cwd: string, ...args: string[]): string {
+  const r = Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main", ...args], { cwd });
+  if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr.toString()}`);
+  return r.stdout.toString().trim();
+}
+
+/** A new git repository holding `files` (path → content, or a path of notebooks/ to copy); returns its dir and head sha. */
+export function makeRepo(files: Record<string, string>): { dir: string; sha: string } {
+  const dir = mkdtempSync(join(tmpdir(), "mlops-e2e-repo-"));
+  git(dir, "init", "-q");
+  return { dir, sha: commit(dir, files, "initial") };
+}
+
+/** Write files and commit them; returns the new sha. */
+export function commit(dir: string, files: Record<string, string>, message: string): string {
+  for (const [path, content] of Object.entries(files)) writeFileSync(join(dir, path), content);
+  git(dir, "add", "-A");
+  git(dir, "commit", "-q", "-m", message);
+  return git(dir, "rev-parse", "HEAD");
+}
+
+/** The text of an example notebook in notebooks/. */
+export function exampleNotebook(name: string): string {
+  return readFileSync(join(ROOT, "notebooks", name), "utf8");
+}
+
+/** A notebook with the given tagged code cells (nbformat 4). */
+export function notebook(cells: { tags: string[]; source: string }[]): string {
+  return JSON.stringify({
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
+    cells: cells.map((c, i) => ({ id: `c${i}`, cell_type: "code", metadata: { tags: c.tags }, source: c.source, outputs: [], execution_count: null })),
+  });
+}
+
+export type TestServer = RunningServer & { dataDir: string; api(path: string, init?: RequestInit): Promise<Response>; base: string };
+
+/** Start a real server on a free loopback port with a temp data dir (or `dataDir`). */
+export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), "mlops-e2e-data-"));
+  const config = loadConfig(
+    {
+      DATA_DIR: dir,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      ADMIN_TOKEN,
+      GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      PAPERMILL: join(VENV_BIN, "papermill"),
+      PYTHON: join(VENV_BIN, "python"),
+      LOG_LEVEL: "silent",
+      WORKER_CONCURRENCY: "2",
+      ...env,
+    },
+    ROOT,
+  );
+  const server = await startServer(config);
+  const base = `http://127.0.0.1:${server.port}`;
+  return {
+    ...server,
+    dataDir: dir,
+    base,
+    api: (path, init = {}) =>
+      fetch(base + path, { ...init, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json", ...(init.headers as Record<string, string>) } }),
+  };
+}
+
+/** POST a signed push delivery for `repo` to the server; returns the response. */
+export function sendPush(
+  base: string,
+  p: { fullName: string; cloneUrl: string; after: string; before?: string; ref?: string; deliveryId?: string; created?: boolean },
+): Promise<Response> {
+  const body = JSON.stringify({
+    ref: p.ref ?? "refs/heads/main",
+    before: p.before ?? ZERO_SHA,
+    after: p.after,
+    created: p.created ?? p.before === undefined,
+    deleted: false,
+    forced: false,
+    repository: { full_name: p.fullName, clone_url: p.cloneUrl, name: p.fullName.split("/")[1] },
+    head_commit: { id: p.after },
+    commits: [],
+  });
+  return fetch(`${base}/webhook/github`, {
+    method: "POST",
+    body,
+    headers: {
+      "Content-Type": "application/json",
+      "X-GitHub-Event": "push",
+      "X-GitHub-Delivery": p.deliveryId ?? randomUUID(),
+      "X-Hub-Signature-256": `sha256=${createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex")}`,
+    },
+  });
+}
+
+type PipelineJson = { id: number; status: string; error: string | null; notebook_path: string; model_name: string | null; phases: { name: string; status: string; error: string | null }[]; model_version: number | null; metrics: Record<string, number> | null };
+
+/** Poll the API until `count` pipelines exist (filtered by `query`) and all have ended; returns them (with phases). */
+export async function waitForPipelines(server: TestServer, query: string, count: number, timeoutMs = 90_000): Promise<PipelineJson[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const list = ((await (await server.api(`/api/pipelines?${query}`)).json()) as { pipelines: PipelineJson[] }).pipelines;
+    const ended = list.filter((p) => !["queued", "running"].includes(p.status));
+    if (list.length >= count && ended.length === list.length) {
+      return Promise.all(list.map(async (p) => (await (await server.api(`/api/pipelines/${p.id}`)).json()) as PipelineJson));
+    }
+    if (Date.now() > deadline) throw new Error(`pipelines did not end in time: ${JSON.stringify(list.map((p) => [p.id, p.status]))}`);
+    await Bun.sleep(100);
+  }
+}
+
+/** Poll until pipeline `id` reaches one of `statuses`. */
+export async function waitForStatus(server: TestServer, id: number, statuses: string[], timeoutMs = 60_000): Promise<PipelineJson> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const p = (await (await server.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
+    if (statuses.includes(p.status)) return p;
+    if (Date.now() > deadline) throw new Error(`pipeline ${id} stayed ${p.status}`);
+    await Bun.sleep(50);
+  }
+}
+
+/** Run python code with the notebook environment; returns parsed JSON from its last stdout line. */
+export function python<T>(code: string, args: string[] = []): T {
+  const r = Bun.spawnSync([join(VENV_BIN, "python"), "-c", code, ...args], { cwd: ROOT });
+  if (r.exitCode !== 0) throw new Error(`python failed: ${r.stderr.toString()}`);
+  return JSON.parse(r.stdout.toString().trim().split("\n").pop()!) as T;
+}
+
+/** Copy the whole directory (used to hand a data dir to a second server). */
+export function copyDir(from: string, to: string): void {
+  cpSync(from, to, { recursive: true });
+}
