@@ -4,4 +4,4 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
-exec node_modules/.bin/bun src/main.ts serve "$@"
+exec node_modules/.bin/bun src/main.ts serve --examples "$@"

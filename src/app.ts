@@ -10,7 +10,7 @@ import { repoRoutes, type RunRepo } from "./http/repos.ts";
 import { deliveryRoutes, webhookRoutes, type AcceptPush } from "./http/webhook.ts";
 import { modelRoutes } from "./http/models.ts";
 import { pipelineRoutes, type PipelineActions } from "./http/pipelines.ts";
-import { predictRoutes } from "./http/predict.ts";
+import { mountServing } from "./http/serving-routes.ts";
 import { AppError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
 import type { Deployer } from "./models/deployer.ts";
@@ -42,6 +42,8 @@ export type AppDeps = {
   modelStore: ModelStore;
   deployer: Deployer;
   registry: ModelRegistry;
+  /** Pipelines by status for /metrics; optional until the pipeline store provides it. */
+  pipelineCounts?: () => Record<string, number>;
 };
 
 /** Build the Hono app. Errors thrown as AppError become `{"error": ...}` with their status; anything else is a logged 500. */
@@ -62,7 +64,7 @@ export function createApp(deps: AppDeps) {
   app.route("/health", healthRoutes(deps));
   app.route("/webhook", webhookRoutes({ ...deps, repos, webhookSecret: deps.secrets.webhookSecret }));
   app.route("/api", api);
-  app.route("/models", predictRoutes(deps));
+  mountServing(app, deps); // /models/{name}/predict|invocations, /v2, /metrics
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
   app.onError((err, c) => {

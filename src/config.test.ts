@@ -23,6 +23,8 @@ describe("loadConfig", () => {
     expect(c.mlflowTrackingUri).toBe("");
     expect(c.python).toBe("python3");
     expect(c.papermill).toBe("papermill");
+    expect(c.maxBatchRows).toBe(10_000);
+    expect(c.maxRequestBytes).toBe(10 * 1024 * 1024);
   });
 
   test("valid values become typed fields", () => {
@@ -43,6 +45,8 @@ describe("loadConfig", () => {
         MLFLOW_TRACKING_URI: "http://127.0.0.1:5000/",
         ADMIN_TOKEN: "a-long-enough-admin-token",
         RUNNER_BACKEND: "local",
+        MAX_BATCH_ROWS: "500",
+        MAX_REQUEST_BYTES: "65536",
       },
       cwd,
     );
@@ -59,6 +63,8 @@ describe("loadConfig", () => {
       adminToken: "a-long-enough-admin-token",
       python: join(cwd, ".venv", "bin", "python"),
       papermill: join(cwd, ".venv", "bin", "papermill"),
+      maxBatchRows: 500,
+      maxRequestBytes: 65536,
     });
   });
 
@@ -75,6 +81,9 @@ describe("loadConfig", () => {
     ["DATABASE_URL", "postgres://x/y", "only SQLite is supported"],
     ["ADMIN_TOKEN", "short", "at least 16 characters"],
     ["LOG_LEVEL", "loud", "must be debug, info"],
+    ["MAX_BATCH_ROWS", "0", "must be a whole number of rows from 1 to 10000000"],
+    ["MAX_BATCH_ROWS", "lots", "must be a whole number of rows"],
+    ["MAX_REQUEST_BYTES", "10MB", "must be a whole number of bytes from 1024"],
   ];
   for (const [name, value, message] of bad) {
     test(`${name}=${value} is refused with the variable named`, () => {

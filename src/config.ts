@@ -61,6 +61,8 @@ const schema = z.object({
   FRONTEND_URL: url("an http(s) origin such as http://localhost:3000").default(""),
   PYTHON: z.string().trim().default(""),
   PAPERMILL: z.string().trim().default(""),
+  MAX_BATCH_ROWS: int(1, 10_000_000, "a whole number of rows from 1 to 10000000").default(10_000),
+  MAX_REQUEST_BYTES: int(1024, 2 * 1024 ** 3, "a whole number of bytes from 1024 to 2147483648").default(10 * 1024 * 1024),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"], { error: "must be debug, info, warn, error or silent" }).default("info"),
 });
 
@@ -83,6 +85,10 @@ export type Config = {
   python: string;
   papermill: string;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** Most rows (first dimension) one prediction request may carry; more → 413. */
+  maxBatchRows: number;
+  /** Largest prediction request body in bytes; larger → 413. */
+  maxRequestBytes: number;
 };
 
 /** Parse and check the environment; throws ConfigError naming each bad variable and what it allows. Creates DATA_DIR. */
@@ -127,6 +133,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     python,
     papermill,
     logLevel: v.LOG_LEVEL,
+    maxBatchRows: v.MAX_BATCH_ROWS,
+    maxRequestBytes: v.MAX_REQUEST_BYTES,
   };
 }
 

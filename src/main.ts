@@ -2,6 +2,7 @@
 // The command line: `mlops [serve]`, `mlops --version`, `mlops --help`, `mlops reset-admin-token`, `mlops check-model`.
 import { checkModel } from "./cli/check-model.ts";
 import { loadConfig } from "./config.ts";
+import { offerExamples } from "./examples/first-run.ts";
 import { migrate, openDatabase } from "./db/connection.ts";
 import { resetAdminToken } from "./db/settings-store.ts";
 import { ConfigError } from "./lib/errors.ts";
@@ -12,6 +13,8 @@ const HELP = `mlops ${VERSION} — push a notebook to GitHub, get a deployed mod
 
 Usage:
   mlops [serve]              start the server (configuration from the environment; see README)
+  mlops serve --examples     the same; on a data dir with no repositories, register and run the bundled
+                             example notebooks and print a curl line to try (used by scripts/start.sh)
   mlops reset-admin-token    replace the admin token and print the new one
   mlops check-model <file>   load an ONNX model, print its inputs and outputs, predict a row of zeros
   mlops --version            print the version
@@ -46,7 +49,8 @@ async function main(argv: string[]): Promise<number> {
     }
     return await checkModel(rest[0]!);
   }
-  if (command !== "serve" || rest.length > 0) {
+  const examples = rest[0] === "--examples";
+  if (command !== "serve" || rest.length > (examples ? 1 : 0)) {
     console.error(`mlops: unknown command "${argv.join(" ")}"; see mlops --help`);
     return 2;
   }
@@ -54,6 +58,11 @@ async function main(argv: string[]): Promise<number> {
   const server = await startServer(config);
   if (server.generatedAdminToken) {
     console.log(`\nmlops is running at ${server.url}\nadmin token (shown once, keep it): ${server.generatedAdminToken}\n`);
+  }
+  if (examples) {
+    await offerExamples({ ...server, dataDir: config.dataDir, print: (line) => console.log(line) }).catch((err) =>
+      console.error(`mlops: could not start the examples: ${err instanceof Error ? err.message : String(err)}`),
+    );
   }
   const shutdown = (signal: string) => {
     server.logger.info({ signal }, "stopping");

@@ -33,6 +33,7 @@ export type RunningServer = {
   logger: Logger;
   repos: RepoStore;
   pipelines: PipelineService;
+  pipelineStore: PipelineStore;
   /** Stop accepting work, abort running notebooks (killing their processes), close the database. Idempotent. */
   stop(): Promise<void>;
 };
@@ -128,6 +129,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     logger,
     repos,
     pipelines,
+    pipelineStore,
     stop() {
       stopping ??= (async () => {
         lifecycle.phase = "stopping";

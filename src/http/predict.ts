@@ -1,57 +1,47 @@
-// POST /models/:name/predict: rows in, predictions (and probabilities) out, from the model serving in memory.
-import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { BadRequestError, NotFoundError, PayloadTooLargeError, UnprocessableError } from "../lib/errors.ts";
-import type { ModelRegistry } from "../serving/model-registry.ts";
+// POST /models/{name}/predict and /models/{name}/versions/{v}/predict: rows or named inputs in, predictions (and
+// probabilities) out, checked against the model's signature first.
+import { Hono, type Context } from "hono";
+import { decodePredictBody } from "../serving/decode-rows.ts";
+import { planOutputs, readPredictions } from "../serving/model-outputs.ts";
+import type { Lease } from "../serving/model-registry.ts";
+import { runFeeds } from "../serving/run-feeds.ts";
+import { acquireServing, acquireVersion, limitBody, measure, parseJsonBody, requireServing, type ServedVars, type ServingDeps } from "./serving-support.ts";
 
-export const MAX_PREDICT_BODY_BYTES = 10 * 1024 * 1024;
-
-/** Check `{"inputs": [[numbers...], ...]}`; throws UnprocessableError saying what was expected. */
-export function decodeRows(body: unknown): number[][] {
-  const inputs = (body as { inputs?: unknown } | null)?.inputs;
-  if (!Array.isArray(inputs)) throw new UnprocessableError('expected {"inputs": [[number, ...], ...]}: "inputs" must be an array of rows');
-  if (!inputs.length) throw new UnprocessableError("inputs is empty: send at least one row");
-  const rows = inputs.every((r) => typeof r === "number") ? [inputs as number[]] : inputs;
-  let width: number | undefined;
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
-    if (!Array.isArray(row)) throw new UnprocessableError(`inputs[${i}] must be an array of numbers`);
-    if (width === undefined) width = row.length;
-    else if (row.length !== width) throw new UnprocessableError(`rows have different lengths: inputs[0] has ${width} values, inputs[${i}] has ${row.length}`);
-    for (let j = 0; j < row.length; j++) {
-      if (typeof row[j] !== "number" || !Number.isFinite(row[j])) throw new UnprocessableError(`inputs[${i}][${j}] must be a finite number, got ${JSON.stringify(row[j])}`);
-    }
-  }
-  return rows as number[][];
+/** Routes under /models for the native protocol. */
+export function predictRoutes(deps: ServingDeps) {
+  // Per route, not use("*"): other route groups are mounted under /models too.
+  const before = [measure(deps.metrics, "predict"), limitBody(deps.limits.maxRequestBytes)] as const;
+  return new Hono<ServedVars>()
+    .post("/:name/predict", ...before, async (c) => {
+      const name = c.req.param("name");
+      requireServing(deps, name);
+      const body = parseJsonBody(await c.req.text());
+      return answer(c, deps, acquireServing(deps, name), body);
+    })
+    .post("/:name/versions/:version/predict", ...before, async (c) => {
+      const lease = await acquireVersion(deps, c.req.param("name"), c.req.param("version"));
+      let body: unknown;
+      try {
+        body = parseJsonBody(await c.req.text());
+      } catch (e) {
+        lease.done();
+        throw e;
+      }
+      return answer(c, deps, lease, body);
+    });
 }
 
-/** Routes under /models. */
-export function predictRoutes(deps: { registry: ModelRegistry }) {
-  return new Hono().post(
-    "/:name/predict",
-    bodyLimit({
-      maxSize: MAX_PREDICT_BODY_BYTES,
-      onError: () => {
-        throw new PayloadTooLargeError(`request body is larger than ${MAX_PREDICT_BODY_BYTES} bytes`);
-      },
-    }),
-    async (c) => {
-      const name = c.req.param("name");
-      const lease = deps.registry.acquire(name);
-      if (!lease) throw new NotFoundError(`no model named "${name}" is serving`);
-      try {
-        let body: unknown;
-        try {
-          body = await c.req.json();
-        } catch {
-          throw new BadRequestError("request body is not valid JSON");
-        }
-        const out = await lease.model.predictRows(decodeRows(body));
-        c.header("X-Model-Version", String(lease.version));
-        return c.json({ model: name, version: lease.version, predictions: out.predictions, ...(out.probabilities && { probabilities: out.probabilities }) });
-      } finally {
-        lease.done();
-      }
-    },
-  );
+/** Decode, run and answer with `lease`; releases it. The version goes in the body and in X-Model-Version, errors included. */
+async function answer(c: Context<ServedVars>, deps: ServingDeps, lease: Lease, body: unknown) {
+  try {
+    const version = String(lease.version);
+    c.set("served", { model: lease.name, version });
+    c.header("X-Model-Version", version);
+    const { signature } = lease.model;
+    const feeds = decodePredictBody(body, signature, deps.limits);
+    const out = readPredictions(planOutputs(signature), await runFeeds(lease.model, feeds));
+    return c.json({ model: lease.name, version: lease.version, predictions: out.predictions, ...(out.probabilities && { probabilities: out.probabilities }) });
+  } finally {
+    lease.done();
+  }
 }

@@ -35,6 +35,7 @@ type Answer = { status: 200 | 202; body: Record<string, unknown> };
 /** Route for /webhook: `POST /github`. */
 export function webhookRoutes(deps: { db: Db; repos: RepoStore; webhookSecret: string; acceptPush: AcceptPush; logger: Logger }) {
   const verifier = new WebhookVerifier(deps.webhookSecret);
+  const receive = deliveryIntake(deps);
   return new Hono().post("/github", async (c) => {
     const raw = await readBodyCapped(c.req.raw, MAX_WEBHOOK_BYTES);
     const text = await verifier.verify(raw, c.req.header("x-hub-signature-256"));
@@ -43,49 +44,58 @@ export function webhookRoutes(deps: { db: Db; repos: RepoStore; webhookSecret: s
     const deliveryId = c.req.header("x-github-delivery")?.trim();
     if (!event || event.length > 100) throw new BadRequestError("missing or invalid X-GitHub-Event header");
     if (!deliveryId || deliveryId.length > 200) throw new BadRequestError("missing or invalid X-GitHub-Delivery header");
-    const json = payloadText(text, c.req.header("content-type"));
-    const answer = receiveDelivery(deps, { deliveryId, event, json });
+    const answer = receive({ deliveryId, event, json: payloadText(text, c.req.header("content-type")) });
     return c.json(answer.body, answer.status);
   });
 }
 
 /**
- * Decide a verified delivery and record it in one immediate transaction: the row is inserted first
- * (primary key = delivery id), so a repeated id — even two arriving at once — is a duplicate and starts
- * nothing. Throws BadRequestError for malformed JSON or a push payload missing fields we use.
+ * The service behind the route: `receive({ deliveryId, event, json })` decides a verified delivery and
+ * records it in one immediate transaction. The row is inserted first (primary key = delivery id), so a
+ * repeated id — even two arriving at once — is a duplicate and starts nothing. Throws BadRequestError for
+ * malformed JSON or a push payload missing fields we use (nothing stored).
  */
-export function receiveDelivery(
-  deps: { db: Db; repos: RepoStore; acceptPush: AcceptPush; logger: Logger },
-  input: { deliveryId: string; event: string; json: string },
-): Answer {
-  const { deliveryId, event, json } = input;
-  const payload = parseJson(json);
-  const repoFullName = repositoryName(payload);
-  const { outcome, answer } = deps.db.transaction(
-    (tx): { outcome: DeliveryOutcome; answer: Answer } => {
-      const decision = decide(deps.repos, event, payload);
-      const inserted = tx
-        .insert(webhookDeliveries)
-        .values({
-          id: deliveryId,
-          event,
-          repoFullName,
-          outcome: decision.outcome,
-          detail: decision.detail,
-          payload: decision.outcome === "accepted" ? json : null,
-        })
-        .onConflictDoNothing()
-        .returning({ id: webhookDeliveries.id })
-        .get();
-      if (!inserted) return { outcome: "duplicate", answer: { status: 200, body: { duplicate: true, delivery: deliveryId } } };
-      if (decision.outcome !== "accepted") return { outcome: decision.outcome, answer: { status: 200, body: decision.body } };
-      const result = deps.acceptPush({ deliveryId, repo: decision.repo, payload: decision.payload });
-      return { outcome: "accepted", answer: { status: 202, body: result } };
-    },
-    { behavior: "immediate" },
-  );
-  deps.logger[outcome === "accepted" ? "info" : "debug"]({ delivery: deliveryId, event, repo: repoFullName, outcome }, "webhook delivery");
-  return answer;
+export function deliveryIntake(deps: { db: Db; repos: RepoStore; acceptPush: AcceptPush; logger: Logger }) {
+  // Prepared once: this runs for every delivery (SPEC §7 asks for thousands per second).
+  const insert = deps.db
+    .insert(webhookDeliveries)
+    .values({
+      id: sql.placeholder("id"),
+      event: sql.placeholder("event"),
+      repoFullName: sql.placeholder("repoFullName"),
+      outcome: sql.placeholder("outcome"),
+      detail: sql.placeholder("detail"),
+      payload: sql.placeholder("payload"),
+    })
+    .onConflictDoNothing()
+    .returning({ id: webhookDeliveries.id })
+    .prepare();
+
+  const decideAndRecord = deps.db.$client.transaction((deliveryId: string, event: string, json: string, payload: unknown): { outcome: DeliveryOutcome; answer: Answer } => {
+    const decision = decide(deps.repos, event, payload);
+    const inserted = insert.get({
+      id: deliveryId,
+      event,
+      repoFullName: repositoryName(payload),
+      outcome: decision.outcome,
+      detail: decision.detail,
+      payload: decision.outcome === "accepted" ? json : null,
+    });
+    if (!inserted) return { outcome: "duplicate", answer: { status: 200, body: { duplicate: true, delivery: deliveryId } } };
+    if (decision.outcome !== "accepted") return { outcome: decision.outcome, answer: { status: 200, body: decision.body } };
+    const result = deps.acceptPush({ deliveryId, repo: decision.repo, payload: decision.payload });
+    return { outcome: "accepted", answer: { status: 202, body: result } };
+  });
+
+  return (input: { deliveryId: string; event: string; json: string }): Answer => {
+    const { deliveryId, event, json } = input;
+    const payload = parseJson(json);
+    const { outcome, answer } = decideAndRecord.immediate(deliveryId, event, json, payload);
+    if (outcome === "accepted" || deps.logger.isLevelEnabled("debug")) {
+      deps.logger[outcome === "accepted" ? "info" : "debug"]({ delivery: deliveryId, event, repo: repositoryName(payload), outcome }, "webhook delivery");
+    }
+    return answer;
+  };
 }
 
 function decide(repos: RepoStore, event: string, payload: unknown): Decision {

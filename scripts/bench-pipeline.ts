@@ -1,0 +1,130 @@
+// Benchmark: push-to-serving overhead over bare papermill, and webhook intake rate against a bare verify-and-insert handler.
+// Run: node_modules/.bin/bun run scripts/bench-pipeline.ts   (needs .venv: scripts/setup-python.sh; installs wrk if missing)
+import { Database } from "bun:sqlite";
+import { Webhooks } from "@octokit/webhooks";
+import { createHmac, randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { commit, exampleNotebook, makeRepo, sendPush, startTestServer, VENV_BIN, WEBHOOK_SECRET } from "../src/testing/e2e.ts";
+import { ensureWrk, median, table, wrk } from "./bench-support.ts";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const nb = exampleNotebook("iris-onnx.ipynb");
+
+async function barePapermill(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), "mlops-bench-pm-"));
+  Bun.write(join(dir, "in.ipynb"), nb);
+  const t = performance.now();
+  const r = Bun.spawnSync(
+    [join(VENV_BIN, "papermill"), join(dir, "in.ipynb"), join(dir, "out.ipynb"), "-r", "MODEL_OUTPUT_PATH", join(dir, "model.onnx"), "-r", "METRICS_OUTPUT_PATH", join(dir, "m.json"), "--log-output", "--no-progress-bar", "--cwd", dir],
+    { stdout: "ignore", stderr: "ignore" },
+  );
+  if (r.exitCode !== 0) throw new Error("papermill failed");
+  return performance.now() - t;
+}
+
+async function pushToServing(): Promise<number[]> {
+  const server = await startTestServer({ WORKER_CONCURRENCY: "1" });
+  const repo = makeRepo({ "iris.ipynb": nb });
+  await server.api("/api/repos", { method: "POST", body: JSON.stringify({ full_name: "bench/iris", clone_url: repo.dir }) });
+  const times: number[] = [];
+  let before: string | undefined;
+  let sha = repo.sha;
+  for (let i = 1; i <= RUNS; i++) {
+    if (i > 1) {
+      before = sha;
+      sha = commit(repo.dir, { "iris.ipynb": nb.replace('VERSION = \\"1.0.0\\"', `VERSION = \\"1.0.${i}\\"`) }, `run ${i}`);
+    }
+    const t = performance.now();
+    await sendPush(server.base, { fullName: "bench/iris", cloneUrl: repo.dir, after: sha, before });
+    for (;;) {
+      const res = await fetch(`${server.base}/models/iris/predict`, { method: "POST", body: '{"inputs": [[5.1, 3.5, 1.4, 0.2]]}' });
+      await res.arrayBuffer();
+      if (res.headers.get("x-model-version") === String(i)) break;
+      await Bun.sleep(5);
+    }
+    times.push(performance.now() - t);
+  }
+  await server.stop();
+  return times;
+}
+
+function intakeLua(): string {
+  // Each request gets a fresh delivery id, so every one is stored; the body and signature stay the same.
+  const body = JSON.stringify({ ref: "refs/heads/main", before: "0".repeat(40), after: "1".repeat(40), repository: { full_name: "nobody/unregistered", clone_url: "https://example.invalid/x.git" }, commits: [] });
+  const sig = `sha256=${createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex")}`;
+  return `
+wrk.method = "POST"
+wrk.body = ${JSON.stringify(body)}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-GitHub-Event"] = "push"
+wrk.headers["X-Hub-Signature-256"] = "${sig}"
+local n = 0
+local prefix = "${randomUUID()}-" .. tostring(math.random(1, 1000000000)) .. "-"
+request = function()
+  n = n + 1
+  wrk.headers["X-GitHub-Delivery"] = prefix .. n
+  return wrk.format()
+end
+`;
+}
+
+/** The baseline: Bun.serve + @octokit/webhooks verify + one INSERT, nothing else. */
+function bareIntakeServer() {
+  const db = new Database(join(mkdtempSync(join(tmpdir(), "mlops-bench-bare-")), "bare.db"));
+  db.exec("PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL");
+  db.exec("CREATE TABLE d (id TEXT PRIMARY KEY, event TEXT, repo TEXT, outcome TEXT)");
+  const insert = db.prepare("INSERT INTO d VALUES (?, ?, ?, ?)");
+  const hooks = new Webhooks({ secret: WEBHOOK_SECRET });
+  const server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    async fetch(req) {
+      const body = await req.text();
+      if (!(await hooks.verify(body, req.headers.get("x-hub-signature-256") ?? ""))) return new Response("no", { status: 401 });
+      const p = JSON.parse(body);
+      insert.run(req.headers.get("x-github-delivery"), req.headers.get("x-github-event"), p.repository.full_name, "ignored");
+      return Response.json({ ignored: "unregistered" });
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}/`, count: () => (db.query("SELECT count(*) AS n FROM d").get() as { n: number }).n, stop: () => server.stop(true) };
+}
+
+async function intake() {
+  ensureWrk();
+  const bare = bareIntakeServer();
+  const bareRun = wrk(bare.url, { connections: 32, seconds: SECONDS, lua: intakeLua() });
+  const bareStored = bare.count();
+  bare.stop();
+
+  const server = await startTestServer();
+  const ours = wrk(`${server.base}/webhook/github`, { connections: 32, seconds: SECONDS, lua: intakeLua() });
+  const db = new Database(join(server.dataDir, "mlops.db"), { readonly: true });
+  const stored = (db.query("SELECT count(*) AS n FROM webhook_deliveries").get() as { n: number }).n;
+  db.close();
+  await server.stop();
+  return { bareRun, bareStored, ours, stored };
+}
+
+console.log(`bench-pipeline: ${RUNS} runs each; ${SECONDS} s of load per intake run (wrk, 1 thread, 32 connections)\n`);
+const bare: number[] = [];
+for (let i = 0; i < RUNS; i++) bare.push(await barePapermill());
+const push = await pushToServing();
+const bareMs = median(bare);
+const pushMs = median(push);
+console.log("push to serving (iris-onnx notebook)");
+table([
+  ["bare papermill (median)", `${(bareMs / 1000).toFixed(2)} s   runs: ${bare.map((t) => (t / 1000).toFixed(2)).join(", ")}`],
+  ["push → predict answers new version", `${(pushMs / 1000).toFixed(2)} s   runs: ${push.map((t) => (t / 1000).toFixed(2)).join(", ")}`],
+  ["overhead (goal ≤ 1 s)", `${((pushMs - bareMs) / 1000).toFixed(2)} s`],
+]);
+
+const r = await intake();
+console.log("\nwebhook intake (signed pushes to an unregistered repository, each stored)");
+table([
+  ["bare verify-and-insert Bun handler", `${r.bareRun.requestsPerSec.toFixed(0)} deliveries/s  (stored ${r.bareStored} of ${r.bareRun.requests}, non-2xx ${r.bareRun.non2xx})`],
+  ["mlops POST /webhook/github", `${r.ours.requestsPerSec.toFixed(0)} deliveries/s  (stored ${r.stored} of ${r.ours.requests}, non-2xx ${r.ours.non2xx}, p99 ${r.ours.p99Ms.toFixed(2)} ms)`],
+  ["ratio to the bare handler (goal ≥ 5,000/s absolute)", `${(r.ours.requestsPerSec / r.bareRun.requestsPerSec).toFixed(2)}×`],
+]);

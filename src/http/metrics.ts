@@ -1,0 +1,65 @@
+// GET /metrics: Prometheus text format from one prom-client Registry per app, with gauges read at scrape time.
+import { count } from "drizzle-orm";
+import { Hono } from "hono";
+import { Gauge, Registry } from "prom-client";
+import type { Db } from "../db/connection.ts";
+import { pipelines } from "../db/schema.ts";
+
+export type MetricSources = {
+  version: string;
+  /** Sessions loaded: serving models, and pinned versions loaded for explicit-version requests. */
+  modelsLoaded: () => { serving: number; pinned: number };
+  queueDepth: () => number;
+  /** Pipelines by status, e.g. {"queued": 2, "running": 1}. */
+  pipelineCounts?: () => Record<string, number>;
+};
+
+/** A fresh Registry with the gauges read from `sources` at each scrape. Callbacks run only on scrape, never per request. */
+export function createMetricsRegistry(sources: MetricSources): Registry {
+  const registry = new Registry();
+  new Gauge({ name: "mlops_info", help: "Always 1; the server version as a label.", labelNames: ["version"], registers: [registry] }).set({ version: sources.version }, 1);
+  new Gauge({
+    name: "mlops_models_loaded",
+    help: 'Model sessions loaded in memory: kind="serving" (deployed versions) and kind="pinned" (other versions loaded for /versions/{v} requests).',
+    labelNames: ["kind"],
+    registers: [registry],
+    collect() {
+      const { serving, pinned } = sources.modelsLoaded();
+      this.set({ kind: "serving" }, serving);
+      this.set({ kind: "pinned" }, pinned);
+    },
+  });
+  new Gauge({
+    name: "mlops_queue_depth",
+    help: "Jobs waiting in the queue.",
+    registers: [registry],
+    collect() {
+      this.set(sources.queueDepth());
+    },
+  });
+  const { pipelineCounts } = sources;
+  if (pipelineCounts) {
+    new Gauge({
+      name: "mlops_pipelines",
+      help: "Pipelines by status.",
+      labelNames: ["status"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [status, n] of Object.entries(pipelineCounts())) this.set({ status }, n);
+      },
+    });
+  }
+  return registry;
+}
+
+/** Routes for /metrics. */
+export function metricsRoutes(registry: Registry) {
+  return new Hono().get("/", async (c) => c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
+}
+
+/** Pipelines by status, read from the database (one GROUP BY; called only when /metrics is scraped). */
+export function countPipelinesByStatus(db: Db): Record<string, number> {
+  const rows = db.select({ status: pipelines.status, n: count() }).from(pipelines).groupBy(pipelines.status).all();
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}

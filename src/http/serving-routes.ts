@@ -1,0 +1,45 @@
+// Mounts everything that answers predictions: /models (native and MLflow), /v2 (Open Inference Protocol), /metrics.
+import type { Hono } from "hono";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connection.ts";
+import type { ModelRegistry } from "../serving/model-registry.ts";
+import { PredictMetrics } from "../serving/predict-metrics.ts";
+import type { Lifecycle } from "../app.ts";
+import { invocationRoutes } from "./invocations.ts";
+import { countPipelinesByStatus, createMetricsRegistry, metricsRoutes } from "./metrics.ts";
+import { oipRoutes } from "./oip.ts";
+import { predictRoutes } from "./predict.ts";
+import type { VersionStore } from "./serving-support.ts";
+
+export type ServingAppDeps = {
+  config: Pick<Config, "maxBatchRows" | "maxRequestBytes">;
+  db: Db;
+  version: string;
+  lifecycle: Lifecycle;
+  registry: ModelRegistry;
+  modelStore: VersionStore;
+  queueDepth: () => number;
+  /** Pipelines by status; by default counted in the database at each scrape. */
+  pipelineCounts?: () => Record<string, number>;
+};
+
+/** Add the prediction routes and /metrics to `app`, with a metrics registry of its own. */
+export function mountServing(app: Hono, deps: ServingAppDeps): void {
+  const { registry } = deps;
+  const prom = createMetricsRegistry({
+    version: deps.version,
+    modelsLoaded: () => ({ serving: registry.count(), pinned: registry.pinnedCount() }),
+    queueDepth: deps.queueDepth,
+    pipelineCounts: deps.pipelineCounts ?? (() => countPipelinesByStatus(deps.db)),
+  });
+  const serving = {
+    registry,
+    modelStore: deps.modelStore,
+    metrics: new PredictMetrics(prom),
+    limits: { maxBatchRows: deps.config.maxBatchRows, maxRequestBytes: deps.config.maxRequestBytes },
+  };
+  app.route("/models", predictRoutes(serving));
+  app.route("/models", invocationRoutes(serving));
+  app.route("/v2", oipRoutes({ ...serving, version: deps.version, lifecycle: deps.lifecycle }));
+  app.route("/metrics", metricsRoutes(prom));
+}
