@@ -95,12 +95,12 @@ function bareIntakeServer() {
 async function intake() {
   ensureWrk();
   const bare = bareIntakeServer();
-  const bareRun = wrk(bare.url, { connections: 32, seconds: SECONDS, lua: intakeLua() });
+  const bareRun = await wrk(bare.url, { connections: 32, seconds: SECONDS, lua: intakeLua() });
   const bareStored = bare.count();
   bare.stop();
 
   const server = await startTestServer();
-  const ours = wrk(`${server.base}/webhook/github`, { connections: 32, seconds: SECONDS, lua: intakeLua() });
+  const ours = await wrk(`${server.base}/webhook/github`, { connections: 32, seconds: SECONDS, lua: intakeLua() });
   const db = new Database(join(server.dataDir, "mlops.db"), { readonly: true });
   const stored = (db.query("SELECT count(*) AS n FROM webhook_deliveries").get() as { n: number }).n;
   db.close();

@@ -20,8 +20,11 @@ export function ensureWrk(): void {
 
 export type WrkResult = { requestsPerSec: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number; requests: number };
 
-/** Run wrk against `url` with an optional Lua script; parses requests/s, latency percentiles and errors. */
-export function wrk(url: string, opts: { connections: number; seconds: number; threads?: number; lua?: string }): WrkResult {
+/**
+ * Run wrk against `url` with an optional Lua script; parses requests/s, latency percentiles and errors.
+ * Asynchronous on purpose: the server under test may live in this very process.
+ */
+export async function wrk(url: string, opts: { connections: number; seconds: number; threads?: number; lua?: string }): Promise<WrkResult> {
   const args = ["wrk", `-t${opts.threads ?? 1}`, `-c${opts.connections}`, `-d${opts.seconds}s`, "--latency"];
   if (opts.lua) {
     const file = join(mkdtempSync(join(tmpdir(), "mlops-wrk-")), "script.lua");
@@ -29,9 +32,9 @@ export function wrk(url: string, opts: { connections: number; seconds: number; t
     args.push("-s", file);
   }
   args.push(url);
-  const r = Bun.spawnSync(args, { stdout: "pipe", stderr: "pipe" });
-  const out = r.stdout.toString();
-  if (r.exitCode !== 0) throw new Error(`wrk failed: ${r.stderr.toString()}${out}`);
+  const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0) throw new Error(`wrk failed: ${err}${out}`);
   const ms = (s: string | undefined) => {
     const m = /([\d.]+)(us|ms|s)/.exec(s ?? "");
     if (!m) return NaN;

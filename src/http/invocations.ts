@@ -5,23 +5,21 @@ import { AppError } from "../lib/errors.ts";
 import { decodeCsv, decodeMlflowJson } from "../serving/decode-mlflow.ts";
 import { planOutputs, readPredictions } from "../serving/model-outputs.ts";
 import { runFeeds } from "../serving/run-feeds.ts";
-import { acquireServing, limitBody, measure, parseJsonBody, requireServing, type ServedVars, type ServingDeps } from "./serving-support.ts";
+import { acquireServing, limitBody, measure, parseJsonBody, type ServedVars, type ServingDeps } from "./serving-support.ts";
 
 /** Routes under /models for MLflow clients. */
 export function invocationRoutes(deps: ServingDeps) {
   return new Hono<ServedVars>().post("/:name/invocations", measure(deps.metrics, "invocations"), limitBody(deps.limits.maxRequestBytes), async (c) => {
     const name = c.req.param("name");
-    requireServing(deps, name);
-    const kind = contentKind(c.req.header("content-type"));
-    const text = await c.req.text();
-    const json = kind === "json" ? parseJsonBody(text) : undefined;
     const lease = acquireServing(deps, name);
     try {
       const version = String(lease.version);
       c.set("served", { model: name, version });
       c.header("X-Model-Version", version);
+      const kind = contentKind(c.req.header("content-type"));
+      const text = await c.req.text();
       const { signature } = lease.model;
-      const feeds = kind === "csv" ? decodeCsv(text, signature, deps.limits) : decodeMlflowJson(json, signature, deps.limits);
+      const feeds = kind === "csv" ? decodeCsv(text, signature, deps.limits) : decodeMlflowJson(parseJsonBody(text), signature, deps.limits);
       const { predictions } = readPredictions(planOutputs(signature), await runFeeds(lease.model, feeds));
       return c.json({ predictions, model: name, version: lease.version });
     } finally {

@@ -2,12 +2,11 @@
 // metadata, model readiness, and inference with tensor JSON (or Triton's binary tensor data extension).
 import { Hono, type Context } from "hono";
 import type { Lifecycle } from "../app.ts";
-import { UnavailableError } from "../lib/errors.ts";
 import type { Lease } from "../serving/model-registry.ts";
 import { decodeInferRequest, encodeInferResponse, HEADER_LENGTH, splitBody } from "../serving/oip-tensors.ts";
 import { runFeeds } from "../serving/run-feeds.ts";
 import { oipDatatype } from "../serving/tensor-types.ts";
-import { acquireServing, acquireVersion, limitBody, measure, requireServing, type ServedVars, type ServingDeps } from "./serving-support.ts";
+import { acquireServing, acquireVersion, limitBody, measure, type ServedVars, type ServingDeps } from "./serving-support.ts";
 
 /** Extensions this server implements (Triton's names). */
 export const OIP_EXTENSIONS = ["binary_tensor_data"];
@@ -30,31 +29,17 @@ export function oipRoutes(deps: OipDeps) {
     .get("/models/:name/versions/:version/ready", async (c) =>
       withLease(await acquireVersion(deps, c.req.param("name"), c.req.param("version")), (l) => c.json({ name: l.name, ready: true })),
     )
-    .post("/models/:name/infer", ...infer, async (c) => {
-      const name = c.req.param("name");
-      requireServing(deps, name);
-      const bytes = new Uint8Array(await c.req.arrayBuffer());
-      return inferWith(c, deps, acquireServing(deps, name), bytes);
-    })
-    .post("/models/:name/versions/:version/infer", ...infer, async (c) => {
-      const lease = await acquireVersion(deps, c.req.param("name"), c.req.param("version"));
-      let bytes: Uint8Array;
-      try {
-        bytes = new Uint8Array(await c.req.arrayBuffer());
-      } catch (e) {
-        lease.done();
-        throw e;
-      }
-      return inferWith(c, deps, lease, bytes);
-    });
+    .post("/models/:name/infer", ...infer, (c) => inferWith(c, deps, acquireServing(deps, c.req.param("name"))))
+    .post("/models/:name/versions/:version/infer", ...infer, async (c) => inferWith(c, deps, await acquireVersion(deps, c.req.param("name"), c.req.param("version"))));
 }
 
-async function inferWith(c: Context<ServedVars>, deps: OipDeps, lease: Lease, bytes: Uint8Array) {
+/** Read, decode, run and answer one infer request with `lease`; releases it. */
+async function inferWith(c: Context<ServedVars>, deps: OipDeps, lease: Lease) {
   try {
-    if (deps.lifecycle.phase === "stopping") throw new UnavailableError("the server is stopping");
     const version = String(lease.version);
     c.set("served", { model: lease.name, version });
     c.header("X-Model-Version", version);
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
     const { json, binary } = splitBody(bytes, c.req.header(HEADER_LENGTH));
     const plan = decodeInferRequest(json, binary, lease.model.signature, deps.limits);
     const outputs = await runFeeds(lease.model, plan.feeds);

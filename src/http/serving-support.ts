@@ -43,9 +43,10 @@ export function limitBody(max: number): MiddlewareHandler {
   });
 }
 
-/** Throws NotFoundError unless `name` serves; the message says which versions exist or which models serve. */
-export function requireServing(deps: ServingDeps, name: string): void {
-  if (deps.registry.version(name) !== undefined) return;
+/** Check out the serving version of `name`; throws NotFoundError (404) saying which versions exist or which models serve. */
+export function acquireServing(deps: ServingDeps, name: string): Lease {
+  const lease = deps.registry.acquire(name);
+  if (lease) return lease;
   const versions = deps.modelStore.versions(name).map((v) => v.version);
   if (versions.length) {
     throw new NotFoundError(`model "${name}" has versions ${versions.join(", ")} but none is deployed; deploy one, or pin one in the URL (.../${name}/versions/${versions[0]}/...)`, {
@@ -54,14 +55,6 @@ export function requireServing(deps: ServingDeps, name: string): void {
   }
   const serving = deps.registry.serving().map((s) => s.name);
   throw new NotFoundError(`no model named "${name}"; ${serving.length ? `models serving: ${serving.join(", ")}` : "no model is serving yet"}`, { serving });
-}
-
-/** Check out the serving version of `name`; throws NotFoundError (404) like requireServing. */
-export function acquireServing(deps: ServingDeps, name: string): Lease {
-  const lease = deps.registry.acquire(name);
-  if (lease) return lease;
-  requireServing(deps, name);
-  throw new NotFoundError(`no model named "${name}" is serving`); // undeployed in between
 }
 
 /**

@@ -79,6 +79,7 @@ export function checkSameBatch(signature: ModelSignature, feeds: Record<string, 
   }
 }
 
+/** Whether `v` is a plain JSON object (not null, not a list). */
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }

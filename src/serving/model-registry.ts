@@ -1,8 +1,7 @@
 // The in-memory registry of serving models: one loaded session per model name, swapped atomically, and a small
 // LRU cache of other stored versions that requests pin explicitly.
 import type { Tensor } from "onnxruntime-node";
-import type { Outputs } from "./model-outputs.ts";
-import { planOutputs } from "./model-outputs.ts";
+import { planOutputs, type Outputs } from "./model-outputs.ts";
 import { runFeeds, zeroFeeds } from "./run-feeds.ts";
 
 type Spec = { name: string; type: string; shape: (number | null)[] };

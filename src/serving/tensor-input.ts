@@ -12,9 +12,9 @@ export function describeShape(shape: readonly (number | null)[]): string {
   return `[${shape.map((d) => d ?? "?").join(", ")}]`;
 }
 
-/** "input (float32 [?, 4])": one input as users see it in messages. */
+/** '"input" (float32 [?, 4])': one input as users see it in messages. */
 export function describeInput(spec: TensorSpec): string {
-  return `${spec.name} (${spec.type} ${describeShape(spec.shape)})`;
+  return `"${spec.name}" (${spec.type} ${describeShape(spec.shape)})`;
 }
 
 /** What a model input expects, as error details. */
@@ -119,7 +119,7 @@ export function binaryTensor(spec: TensorSpec, bytes: Uint8Array, shape: number[
 export function checkShape(spec: TensorSpec, shape: readonly number[], where: string, limits: InputLimits): void {
   const want = spec.shape;
   const mismatch = (why: string) =>
-    new UnprocessableError(`${where} ${why}; input ${describeInput(spec)} takes shape ${describeShape(want)}, got ${describeShape(shape)}`, {
+    new UnprocessableError(`${where} ${why} (input ${describeInput(spec)}); got shape ${describeShape(shape)}`, {
       ...expectedDetails(spec),
       got: { shape },
     });

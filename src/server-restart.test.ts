@@ -1,0 +1,200 @@
+// The server as a real child process, SIGKILLed while a notebook runs and started again on the same data dir:
+// deployed models serve again within a second, the interrupted pipeline is failed (not left running), the
+// notebook's leftover processes are killed from their recorded pids, and queued work still runs.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "./db/connection.ts";
+import { JobKind } from "./pipeline/pipeline-service.ts";
+import { PipelineStore } from "./pipeline/pipeline-store.ts";
+import { JobStore } from "./queue/job-store.ts";
+import { ADMIN_TOKEN, makeRepo, ROOT, sendPush, startTestServer, VENV_BIN, waitForPipelines, WEBHOOK_SECRET } from "./testing/e2e.ts";
+import { modelNotebook, predict, processesMentioning, registerRepo, sleeperNotebook, tinyOnnxBase64, waitForCreated, waitForLog, workDirOf } from "./testing/pipeline-fixtures.ts";
+
+const BUN = process.execPath;
+const dataDir = mkdtempSync(join(tmpdir(), "mlops-restart-"));
+const port = freePort();
+const base = `http://127.0.0.1:${port}`;
+const children: Bun.Subprocess[] = [];
+let leftovers: number[] = [];
+
+function freePort(): number {
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const p = probe.port!;
+  probe.stop(true);
+  return p;
+}
+
+/** `bun src/main.ts serve` on the shared data dir and port; its output goes to a file in the data dir. */
+function spawnServer(n: number): Bun.Subprocess {
+  const child = Bun.spawn([BUN, join(ROOT, "src", "main.ts"), "serve"], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? dataDir,
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      ADMIN_TOKEN,
+      GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      PAPERMILL: join(VENV_BIN, "papermill"),
+      PYTHON: join(VENV_BIN, "python"),
+      LOG_LEVEL: "warn",
+      WORKER_CONCURRENCY: "1",
+    },
+    stdin: "ignore",
+    stdout: Bun.file(join(dataDir, `server-${n}.out`)),
+    stderr: Bun.file(join(dataDir, `server-${n}.err`)),
+  });
+  children.push(child);
+  return child;
+}
+
+const api = {
+  api: (path: string, init: RequestInit = {}) =>
+    fetch(base + path, { ...init, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json", ...(init.headers as Record<string, string>) } }),
+};
+
+type PipelineJson = { id: number; status: string; error: string | null; phases: { name: string; status: string; error: string | null }[] };
+const getPipeline = async (id: number) => (await (await api.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
+
+async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(everyMs);
+  }
+}
+
+async function waitForEnd(id: number, timeoutMs = 60_000): Promise<PipelineJson> {
+  return waitUntil(`pipeline ${id} to end`, async () => {
+    const p = await getPipeline(id);
+    return ["queued", "running"].includes(p.status) ? undefined : p;
+  }, timeoutMs);
+}
+
+afterAll(async () => {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+    await c.exited;
+  }
+  // Only if the test failed before the restart killed them: never leave a sleeping kernel behind.
+  for (const pid of leftovers) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
+test(
+  "SIGKILL while a notebook runs, then restart: serving within 1 s, interrupted pipeline failed, its processes killed, queued work runs",
+  async () => {
+    const onnxB64 = await tinyOnnxBase64();
+    const first = spawnServer(1);
+    await waitUntil("the first server", async () => ((await fetch(`${base}/health`)).status === 200 ? true : undefined), 20_000);
+
+    // A deployed model to keep serving across the crash.
+    const iris = makeRepo({ "iris.ipynb": modelNotebook("iris", onnxB64) });
+    const irisRepo = await registerRepo(api, "acme/iris", iris.dir);
+    await sendPush(base, { fullName: "acme/iris", cloneUrl: iris.dir, after: iris.sha });
+    const [{ id: irisPipeline }] = (await waitForCreated(api, irisRepo)) as [{ id: number }];
+    expect((await waitForEnd(irisPipeline)).status).toBe("succeeded");
+    const served = await predict(base, "iris");
+    expect(served.status).toBe(200);
+
+    // A sleeper holds the only worker; a second notebook waits queued behind it.
+    const sleepy = makeRepo({ "sleepy.ipynb": sleeperNotebook("sleepy", "the kernel is sleeping") });
+    const sleepyRepo = await registerRepo(api, "acme/sleepy", sleepy.dir);
+    await sendPush(base, { fullName: "acme/sleepy", cloneUrl: sleepy.dir, after: sleepy.sha });
+    const [{ id: sleeper }] = (await waitForCreated(api, sleepyRepo)) as [{ id: number }];
+    await waitForLog(api, sleeper, "the kernel is sleeping");
+    const later = makeRepo({ "later.ipynb": modelNotebook("later", onnxB64) });
+    const laterRepo = await registerRepo(api, "acme/later", later.dir);
+    await sendPush(base, { fullName: "acme/later", cloneUrl: later.dir, after: later.sha });
+    const [{ id: queued }] = (await waitForCreated(api, laterRepo)) as [{ id: number }];
+    expect((await getPipeline(queued)).status).toBe("queued");
+
+    const marker = workDirOf(dataDir, sleeper);
+    leftovers = processesMentioning(marker);
+    expect(leftovers.length).toBeGreaterThanOrEqual(2); // papermill and the kernel
+
+    first.kill("SIGKILL");
+    await first.exited;
+    expect(first.signalCode).toBe("SIGKILL");
+    // That is the point: papermill (its own session) and the kernel (another) outlive the server.
+    await Bun.sleep(200);
+    expect(processesMentioning(marker).sort()).toEqual([...leftovers].sort());
+
+    const spawnedAt = performance.now();
+    spawnServer(2);
+    const answer = await waitUntil("predict after restart", async () => {
+      const r = await predict(base, "iris");
+      return r.status === 200 ? r : undefined;
+    }, 20_000, 5);
+    const startToServe = performance.now() - spawnedAt;
+    console.log(`restart: /models/iris/predict answered ${Math.round(startToServe)} ms after the new process was spawned`);
+    expect(startToServe).toBeLessThan(1_000);
+    expect(answer).toEqual(served);
+
+    // Killed at start from the recorded pids + start times, before the port opened.
+    expect(processesMentioning(marker)).toEqual([]);
+    leftovers = [];
+
+    const interrupted = await getPipeline(sleeper);
+    expect(interrupted.status).toBe("failed");
+    expect(interrupted.error).toContain("interrupted");
+    expect(interrupted.phases.find((ph) => ph.name === "execute")).toMatchObject({ status: "failed" });
+    expect(interrupted.phases.find((ph) => ph.name === "execute")!.error).toContain("interrupted");
+
+    // The queued pipeline runs after the restart; nothing was duplicated or re-run.
+    const ran = await waitForEnd(queued);
+    expect(ran.status).toBe("succeeded");
+    expect((await predict(base, "later")).status).toBe(200);
+    for (const repoId of [irisRepo, sleepyRepo, laterRepo]) {
+      const list = ((await (await api.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: unknown[] }).pipelines;
+      expect(list).toHaveLength(1);
+    }
+    expect((await getPipeline(sleeper)).status).toBe("failed");
+  },
+  120_000,
+);
+
+test(
+  "a push whose git intake was cut off by the crash is taken up again at start: its pipelines are created once and run",
+  async () => {
+    const onnxB64 = await tinyOnnxBase64();
+    const dir = mkdtempSync(join(tmpdir(), "mlops-restart-intake-"));
+    const repo = makeRepo({ "a.ipynb": modelNotebook("recovered", onnxB64), "b.ipynb": modelNotebook("recovered-b", onnxB64) });
+    const before = await startTestServer({}, dir);
+    const repoId = await registerRepo(before, "acme/recover", repo.dir);
+    await before.stop();
+
+    // The state a SIGKILL during intake leaves: the accepted push's job running under a dead worker, and one of
+    // its two pipelines already created (queued, its job not yet enqueued).
+    const db = openDatabase(join(dir, "mlops.db"));
+    const jobs = new JobStore(db);
+    jobs.enqueue({ kind: JobKind.push, payload: { deliveryId: "cut-off", repoId, sha: repo.sha, before: null, ref: "refs/heads/main" }, maxAttempts: 4 });
+    expect(jobs.claim("dead-server/1", 30_000, [JobKind.push])).toBeDefined();
+    const half = new PipelineStore(db).create({ repoId, deliveryId: "cut-off", trigger: "push", ref: "refs/heads/main", commitSha: repo.sha, notebookPath: "a.ipynb" });
+    db.$client.close();
+
+    const after = await startTestServer({}, dir);
+    try {
+      const ended = await waitForPipelines(after, `repo=${repoId}`, 2, 60_000);
+      expect(ended.map((p) => [p.notebook_path, p.status]).sort()).toEqual([
+        ["a.ipynb", "succeeded"],
+        ["b.ipynb", "succeeded"],
+      ]);
+      expect(ended.find((p) => p.notebook_path === "a.ipynb")!.id).toBe(half.id); // the half-made one ran; no duplicate
+      expect((await predict(after.base, "recovered")).status).toBe(200);
+    } finally {
+      await after.stop();
+    }
+  },
+  60_000,
+);
