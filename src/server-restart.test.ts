@@ -102,7 +102,7 @@ test(
     const iris = makeRepo({ "iris.ipynb": modelNotebook("iris", onnxB64) });
     const irisRepo = await registerRepo(api, "acme/iris", iris.dir);
     await sendPush(base, { fullName: "acme/iris", cloneUrl: iris.dir, after: iris.sha });
-    const [{ id: irisPipeline }] = (await waitForCreated(api, irisRepo)) as [{ id: number }];
+    const irisPipeline = (await waitForCreated(api, irisRepo))[0]!.id;
     expect((await waitForEnd(irisPipeline)).status).toBe("succeeded");
     const served = await predict(base, "iris");
     expect(served.status).toBe(200);
@@ -111,12 +111,12 @@ test(
     const sleepy = makeRepo({ "sleepy.ipynb": sleeperNotebook("sleepy", "the kernel is sleeping") });
     const sleepyRepo = await registerRepo(api, "acme/sleepy", sleepy.dir);
     await sendPush(base, { fullName: "acme/sleepy", cloneUrl: sleepy.dir, after: sleepy.sha });
-    const [{ id: sleeper }] = (await waitForCreated(api, sleepyRepo)) as [{ id: number }];
+    const sleeper = (await waitForCreated(api, sleepyRepo))[0]!.id;
     await waitForLog(api, sleeper, "the kernel is sleeping");
     const later = makeRepo({ "later.ipynb": modelNotebook("later", onnxB64) });
     const laterRepo = await registerRepo(api, "acme/later", later.dir);
     await sendPush(base, { fullName: "acme/later", cloneUrl: later.dir, after: later.sha });
-    const [{ id: queued }] = (await waitForCreated(api, laterRepo)) as [{ id: number }];
+    const queued = (await waitForCreated(api, laterRepo))[0]!.id;
     expect((await getPipeline(queued)).status).toBe("queued");
 
     const marker = workDirOf(dataDir, sleeper);
@@ -194,6 +194,38 @@ test(
       expect((await predict(after.base, "recovered")).status).toBe(200);
     } finally {
       await after.stop();
+    }
+  },
+  60_000,
+);
+
+test(
+  "a graceful stop (SIGTERM) while a notebook runs kills its tree and fails the pipeline as interrupted, not cancelled",
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mlops-restart-graceful-"));
+    const first = await startTestServer({}, dir);
+    const repo = makeRepo({ "sleepy.ipynb": sleeperNotebook("graceful", "sleeping through the stop") });
+    const repoId = await registerRepo(first, "acme/graceful", repo.dir);
+    await sendPush(first.base, { fullName: "acme/graceful", cloneUrl: repo.dir, after: repo.sha });
+    const id = (await waitForCreated(first, repoId))[0]!.id;
+    await waitForLog(first, id, "sleeping through the stop");
+    const marker = workDirOf(dir, id);
+    leftovers = processesMentioning(marker);
+    expect(leftovers.length).toBeGreaterThanOrEqual(2);
+
+    await first.stop(); // what main.ts does on SIGTERM
+    expect(processesMentioning(marker)).toEqual([]);
+    leftovers = [];
+
+    const second = await startTestServer({}, dir);
+    try {
+      const p = (await (await second.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
+      expect(p.status).toBe("failed");
+      expect(p.error).toContain("interrupted");
+      expect(p.phases.find((ph) => ph.name === "execute")).toMatchObject({ status: "failed" });
+      expect(((await (await second.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: unknown[] }).pipelines).toHaveLength(1);
+    } finally {
+      await second.stop();
     }
   },
   60_000,

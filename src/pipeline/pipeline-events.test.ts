@@ -63,7 +63,7 @@ describe("live log over SSE", () => {
       const repo = makeRepo({ "ticks.ipynb": modelNotebook("ticks", onnxB64, ticking) });
       const repoId = await registerRepo(server, "acme/ticks", repo.dir);
       await sendPush(server.base, { fullName: "acme/ticks", cloneUrl: repo.dir, after: repo.sha });
-      const [{ id }] = (await waitForCreated(server, repoId)) as [{ id: number }];
+      const id = (await waitForCreated(server, repoId))[0]!.id;
       const events = (init?: RequestInit) => server.api(`/api/pipelines/${id}/events`, init);
 
       // Client A follows the whole run; client B drops after three ticks and resumes where it stopped.

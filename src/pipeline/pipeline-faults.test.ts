@@ -88,7 +88,7 @@ describe("timeout", () => {
       const repoId = await registerRepo(server, "acme/sleepy", repo.dir);
       const started = Date.now();
       await sendPush(server.base, { fullName: "acme/sleepy", cloneUrl: repo.dir, after: repo.sha });
-      const [{ id }] = (await waitForCreated(server, repoId)) as [{ id: number }];
+      const id = (await waitForCreated(server, repoId))[0]!.id;
       const marker = workDirOf(server.dataDir, id);
       // Watch the process tree while it runs: papermill, then the kernel, must have been there to be killed.
       let mostSeen = 0;

@@ -125,7 +125,7 @@ describe("supersede", () => {
       const occupy = makeRepo({ "sleepy.ipynb": sleeperNotebook("occupier", "holding the worker") });
       const occupyId = await registerRepo(single, "acme/occupy", occupy.dir);
       await sendPush(single.base, { fullName: "acme/occupy", cloneUrl: occupy.dir, after: occupy.sha });
-      const [{ id: sleeperId }] = (await waitForCreated(single, occupyId)) as [{ id: number }];
+      const sleeperId = (await waitForCreated(single, occupyId))[0]!.id;
       await waitForStatus(single, sleeperId, ["running"]);
 
       const repo = makeRepo({ "m.ipynb": modelNotebook("twice", onnxB64, 'print("commit 1")') });

@@ -7,7 +7,7 @@ import type { JobStore } from "../queue/job-store.ts";
 import type { Job } from "../queue/job-states.ts";
 import { isPipelineNotebook } from "./notebook-contract.ts";
 import type { PipelineServices, RepoInfo } from "./pipeline-context.ts";
-import { TERMINAL_STATUSES, type PipelineStatus } from "./pipeline-states.ts";
+import { INTERRUPTED, TERMINAL_STATUSES, type PipelineStatus } from "./pipeline-states.ts";
 import { runPipeline } from "./run-pipeline.ts";
 
 /** What intake needs of the git mirror (GitMirror implements it). */
@@ -26,10 +26,11 @@ export type IntakeResult = { pipelines: { id: number; notebook_path: string }[];
 
 export const JobKind = { push: "push", pipeline: "pipeline" } as const;
 
-const pushPayload = z.object({ deliveryId: z.string().nullable(), repoId: z.number(), sha: z.string(), before: z.string().nullable(), ref: z.string() });
+// `resumed`: the intake was interrupted by a stop and queued again at start (only once).
+const pushPayload = z.object({ deliveryId: z.string().nullable(), repoId: z.number(), sha: z.string(), before: z.string().nullable(), ref: z.string(), resumed: z.boolean().optional() });
 const pipelinePayload = z.object({ pipelineId: z.number() });
 
-export const INTERRUPTED = "interrupted: the server stopped while this pipeline ran; retry it to run it again";
+export { INTERRUPTED };
 
 /** Pipelines from pushes, through the durable queue. */
 export class PipelineService {
@@ -79,6 +80,14 @@ export class PipelineService {
       const bytes = await this.source.readFile(repo.full_name, sha, path);
       if (!isPipelineNotebook(bytes)) {
         result.skipped.push({ path, reason: "no mlops:* cell tags" });
+        continue;
+      }
+      const existing = req.deliveryId ? this.services.store.findByDelivery(req.deliveryId, path) : undefined;
+      if (existing) {
+        // The same delivery again (intake resumed after a crash, or retried after a transient error): keep the
+        // pipeline made the first time, and give it its job if the interruption came between the two.
+        if (existing.status === "queued" && !this.jobFor(existing.id)) result.superseded.push(...this.enqueuePipeline(existing.id, repo.id, path));
+        result.pipelines.push({ id: existing.id, notebook_path: path });
         continue;
       }
       const p = this.services.store.create({
@@ -135,10 +144,18 @@ export class PipelineService {
   /**
    * Start-up recovery: jobs left running by a dead process fail as interrupted (not re-queued: a notebook may
    * have side effects, so a person decides with retry), their pipelines are failed with the reason, and
-   * processes the dead server recorded are killed. Returns the pipeline ids marked.
+   * processes the dead server recorded are killed. An interrupted push intake is queued again, once: it only
+   * creates pipelines (skipping those it already made), and an accepted push must not be lost.
+   * Returns the pipeline ids marked.
    */
   recoverAtStart(): number[] {
-    this.jobs.recoverInterrupted(INTERRUPTED);
+    for (const job of this.jobs.recoverInterrupted(INTERRUPTED)) {
+      const push = job.kind === JobKind.push ? pushPayload.safeParse(job.payload) : undefined;
+      if (push?.success && !push.data.resumed) {
+        this.jobs.enqueue({ kind: JobKind.push, payload: { ...push.data, resumed: true }, maxAttempts: 4 });
+        this.deps.logger?.warn({ job: job.id, delivery: push.data.deliveryId }, "push intake interrupted by the previous stop was queued again");
+      }
+    }
     const marked: number[] = [];
     for (const p of this.services.store.withStatus(["running"])) {
       const killed = killRecorded(this.services.store.processes(p.id));

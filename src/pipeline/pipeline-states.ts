@@ -14,6 +14,9 @@ export type PipelineStatus = (typeof PipelineStatus)[keyof typeof PipelineStatus
 /** Statuses after which a pipeline never changes again. */
 export const TERMINAL_STATUSES: readonly PipelineStatus[] = ["succeeded", "failed", "cancelled", "timed_out", "superseded"];
 
+/** The reason recorded on a pipeline the server stopped (or died) under. */
+export const INTERRUPTED = "interrupted: the server stopped while this pipeline ran; retry it to run it again";
+
 export const PHASES = ["download", "validate", "execute", "register", "deploy"] as const;
 export type PhaseName = (typeof PHASES)[number];
 

@@ -57,6 +57,16 @@ export class PipelineStore {
     return row;
   }
 
+  /** The newest pipeline a push delivery started for `notebookPath`, or undefined. */
+  findByDelivery(deliveryId: string, notebookPath: string): PipelineRow | undefined {
+    return this.db
+      .select()
+      .from(pipelines)
+      .where(and(eq(pipelines.deliveryId, deliveryId), eq(pipelines.notebookPath, notebookPath)))
+      .orderBy(desc(pipelines.id))
+      .get();
+  }
+
   /** Newest first, filtered. */
   list(filter: { repoId?: number; status?: string; model?: string; limit?: number } = {}): PipelineRow[] {
     const where: SQL[] = [];

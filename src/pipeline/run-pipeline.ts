@@ -1,11 +1,12 @@
 // Runs one pipeline through its five phases, recording each phase and the final status.
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { JobAbortedError } from "../queue/worker-pool.ts";
 import { deployPhase } from "./deploy-phase.ts";
 import { downloadPhase } from "./download-phase.ts";
 import { executePhase } from "./execute-phase.ts";
 import { PhaseError, type PipelineContext, type PipelineServices } from "./pipeline-context.ts";
-import type { PhaseName } from "./pipeline-states.ts";
+import { INTERRUPTED, type PhaseName } from "./pipeline-states.ts";
 import { registerPhase } from "./register-phase.ts";
 import { validatePhase } from "./validate-phase.ts";
 
@@ -58,10 +59,13 @@ export async function runPipeline(services: PipelineServices, id: number, signal
     bus.done(id, "succeeded");
   } catch (e) {
     const err = e instanceof PhaseError ? e : new PhaseError(`${phase} failed: ${e instanceof Error ? e.message : String(e)}`);
-    const status = signal.aborted && err.status === "failed" ? "cancelled" : err.status;
-    ctx.log(`${phase} ${status === "failed" ? "failed" : status}: ${err.message}`);
-    store.setPhase(id, phase, "failed", err.message);
-    store.finish(id, status, err.message);
+    // The server stopping is no user's cancel: record it as interrupted, as start-up recovery does after a crash.
+    const stopping = signal.aborted && signal.reason instanceof JobAbortedError && signal.reason.why === "stopping";
+    const status = stopping ? "failed" : signal.aborted && err.status === "failed" ? "cancelled" : err.status;
+    const reason = stopping ? INTERRUPTED : err.message;
+    ctx.log(`${phase} ${status === "failed" ? "failed" : status}: ${reason}`);
+    store.setPhase(id, phase, "failed", reason);
+    store.finish(id, status, reason);
     bus.done(id, status);
   } finally {
     store.clearProcesses(id);
