@@ -21,7 +21,7 @@ RUN apt-get update \
 RUN useradd --create-home --uid 10001 mlops
 WORKDIR /opt/mlops
 COPY notebooks/requirements.txt notebooks/requirements.txt
-COPY scripts/setup-python.sh scripts/setup-python.sh
+COPY scripts/setup-python.sh scripts/venv.sh scripts/
 RUN bash scripts/setup-python.sh
 COPY notebooks ./notebooks
 COPY --from=build /src/dist/mlops /usr/local/bin/mlops
