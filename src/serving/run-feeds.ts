@@ -3,6 +3,7 @@ import type { Tensor } from "onnxruntime-node";
 import { UnprocessableError } from "../lib/errors.ts";
 import type { ModelSignature } from "./model-session.ts";
 import type { Outputs } from "./model-outputs.ts";
+import { batcherFor, isBatchable } from "./micro-batcher.ts";
 import { loadOnnxRuntime } from "./onnx-runtime.ts";
 import { allocate, isSupportedType, type TensorValue } from "./tensor-types.ts";
 
@@ -15,13 +16,18 @@ export type Runnable = { readonly signature: ModelSignature; run(feeds: Record<s
  */
 export async function runFeeds(model: Runnable, feeds: Record<string, TensorValue>): Promise<Outputs> {
   const ort = await loadOnnxRuntime();
-  const tensors: Record<string, Tensor> = {};
-  for (const name in feeds) {
-    const f = feeds[name]!;
-    tensors[name] = new ort.Tensor(f.type, f.data as Float32Array, f.dims);
-  }
+  const runTensors = (values: Record<string, TensorValue>) => {
+    const tensors: Record<string, Tensor> = {};
+    for (const name in values) {
+      const f = values[name]!;
+      tensors[name] = new ort.Tensor(f.type, f.data as Float32Array, f.dims);
+    }
+    return model.run(tensors);
+  };
   try {
-    return await model.run(tensors);
+    if (!isBatchable(model.signature)) return await runTensors(feeds);
+    const input = model.signature.inputs[0]!.name;
+    return await batcherFor(model, (merged) => runTensors({ [input]: merged })).run(feeds[input]!);
   } catch (e) {
     const first = (e instanceof Error ? e.message : String(e)).split("\n")[0]!.trim();
     throw new UnprocessableError(`the model could not run on this input: ${first}`);
