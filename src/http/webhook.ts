@@ -4,6 +4,7 @@ import { desc, eq, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Db } from "../db/connection.ts";
+import { GroupCommit } from "../db/group-commit.ts";
 import { webhookDeliveries } from "../db/schema.ts";
 import { classifyPush, pushPayloadSchema, type PushPayload } from "../github/push-event.ts";
 import { WebhookVerifier } from "../github/webhook-verify.ts";
@@ -44,14 +45,14 @@ export function webhookRoutes(deps: { db: Db; repos: RepoStore; webhookSecret: s
     const deliveryId = c.req.header("x-github-delivery")?.trim();
     if (!event || event.length > 100) throw new BadRequestError("missing or invalid X-GitHub-Event header");
     if (!deliveryId || deliveryId.length > 200) throw new BadRequestError("missing or invalid X-GitHub-Delivery header");
-    const answer = receive({ deliveryId, event, json: payloadText(text, c.req.header("content-type")) });
+    const answer = await receive({ deliveryId, event, json: payloadText(text, c.req.header("content-type")) });
     return c.json(answer.body, answer.status);
   });
 }
 
 /**
  * The service behind the route: `receive({ deliveryId, event, json })` decides a verified delivery and
- * records it in one immediate transaction. The row is inserted first (primary key = delivery id), so a
+ * records it in its own savepoint of a shared immediate transaction (group commit), resolving after COMMIT. The row is inserted first (primary key = delivery id), so a
  * repeated id — even two arriving at once — is a duplicate and starts nothing. Throws BadRequestError for
  * malformed JSON or a push payload missing fields we use (nothing stored).
  */
@@ -71,7 +72,8 @@ export function deliveryIntake(deps: { db: Db; repos: RepoStore; acceptPush: Acc
     .returning({ id: webhookDeliveries.id })
     .prepare();
 
-  const decideAndRecord = deps.db.$client.transaction((deliveryId: string, event: string, json: string, payload: unknown): { outcome: DeliveryOutcome; answer: Answer } => {
+  // Runs inside a GroupCommit savepoint: a throw (e.g. from acceptPush) undoes this delivery's writes alone.
+  const decideAndRecord = (deliveryId: string, event: string, json: string, payload: unknown): { outcome: DeliveryOutcome; answer: Answer } => {
     const decision = decide(deps.repos, event, payload);
     const inserted = insert.get({
       id: deliveryId,
@@ -85,12 +87,13 @@ export function deliveryIntake(deps: { db: Db; repos: RepoStore; acceptPush: Acc
     if (decision.outcome !== "accepted") return { outcome: decision.outcome, answer: { status: 200, body: decision.body } };
     const result = deps.acceptPush({ deliveryId, repo: decision.repo, payload: decision.payload });
     return { outcome: "accepted", answer: { status: 202, body: result } };
-  });
+  };
 
-  return (input: { deliveryId: string; event: string; json: string }): Answer => {
+  const group = new GroupCommit(deps.db.$client);
+  return async (input: { deliveryId: string; event: string; json: string }): Promise<Answer> => {
     const { deliveryId, event, json } = input;
     const payload = parseJson(json);
-    const { outcome, answer } = decideAndRecord.immediate(deliveryId, event, json, payload);
+    const { outcome, answer } = await group.run(() => decideAndRecord(deliveryId, event, json, payload));
     if (outcome === "accepted" || deps.logger.isLevelEnabled("debug")) {
       deps.logger[outcome === "accepted" ? "info" : "debug"]({ delivery: deliveryId, event, repo: repositoryName(payload), outcome }, "webhook delivery");
     }
