@@ -9,6 +9,7 @@ import { healthRoutes } from "./http/health.ts";
 import { repoRoutes, type RunRepo } from "./http/repos.ts";
 import { deliveryRoutes, webhookRoutes, type AcceptPush } from "./http/webhook.ts";
 import { modelRoutes } from "./http/models.ts";
+import { pageRoutes } from "./http/pages.tsx";
 import { pipelineRoutes, type PipelineActions } from "./http/pipelines.ts";
 import { mountServing } from "./http/serving-routes.ts";
 import { AppError } from "./lib/errors.ts";
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps) {
   app.route("/health", healthRoutes(deps));
   app.route("/webhook", webhookRoutes({ ...deps, repos, webhookSecret: deps.secrets.webhookSecret }));
   app.route("/api", api);
+  app.route("/", pageRoutes({ version: deps.version, serving: () => deps.registry.serving(), queueDepth: deps.queueDepth }));
   mountServing(app, deps); // /models/{name}/predict|invocations, /v2, /metrics
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));

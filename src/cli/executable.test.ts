@@ -85,6 +85,10 @@ test("serves /health from an empty directory and exits 0 on SIGTERM", async () =
     console.log(`executable: start to /health 200 in ${Math.round(performance.now() - started)} ms`);
     expect(health).toMatchObject({ status: "ok", version: pkg.version, database: "ok", models_serving: 0 });
     expect(health.queue_depth).toBeNumber();
+    // public/ is embedded: the stylesheet comes out of the executable, not the (absent) repository
+    const css = await fetch(`http://127.0.0.1:${port}/static/app.css`);
+    expect(css.status).toBe(200);
+    expect(await css.text()).toBe(await Bun.file(join(import.meta.dir, "..", "..", "public", "app.css")).text());
   } catch (e) {
     proc.kill("SIGKILL");
     const [stdout, stderr] = await output;
