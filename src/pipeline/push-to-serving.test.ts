@@ -92,8 +92,28 @@ describe("push to deployed model", () => {
         expect(out.status).toBe(200);
         expect(out.header).toBe("1");
         expect(out.body.version).toBe(1);
-        expect(out.body.predictions).toEqual(sklearnPredict(text, ROWS));
+        const expected = sklearnPredict(text, ROWS);
+        expect(out.body.predictions).toEqual(expected);
         expect(out.body.probabilities).toHaveLength(ROWS.length);
+
+        // the same models through the other protocols
+        const mlflow = await fetch(`${server.base}/models/${model}/invocations`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ dataframe_split: { columns: ["sl", "sw", "pl", "pw"], data: ROWS } }),
+        });
+        expect(mlflow.status).toBe(200);
+        expect(((await mlflow.json()) as { predictions: number[] }).predictions).toEqual(expected);
+        const csv = await fetch(`${server.base}/models/${model}/invocations`, { method: "POST", headers: { "Content-Type": "text/csv" }, body: `sl,sw,pl,pw\n${ROWS.map((r) => r.join(",")).join("\n")}\n` });
+        expect(((await csv.json()) as { predictions: number[] }).predictions).toEqual(expected);
+        const oip = await fetch(`${server.base}/v2/models/${model}/infer`, {
+          method: "POST",
+          body: JSON.stringify({ id: "e2e", inputs: [{ name: "input", shape: [ROWS.length, 4], datatype: "FP32", data: ROWS.flat() }] }),
+        });
+        expect(oip.status).toBe(200);
+        const infer = (await oip.json()) as { id: string; outputs: { name: string; data: number[] }[] };
+        expect(infer.id).toBe("e2e");
+        expect(infer.outputs.find((o) => o.name === "label")?.data).toEqual(expected);
       }
 
       const deliveries = (await (await server.api("/api/deliveries")).json()) as { deliveries: { id: string; outcome: string; detail: string }[] };
