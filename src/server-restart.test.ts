@@ -2,7 +2,7 @@
 // deployed models serve again within a second, the interrupted pipeline is failed (not left running), the
 // notebook's leftover processes are killed from their recorded pids, and queued work still runs.
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "./db/connection.ts";
@@ -150,6 +150,9 @@ test(
     expect(interrupted.error).toContain("interrupted");
     expect(interrupted.phases.find((ph) => ph.name === "execute")).toMatchObject({ status: "failed" });
     expect(interrupted.phases.find((ph) => ph.name === "execute")!.error).toContain("interrupted");
+    // its checkout is removed at start (the pipeline dir itself stays)
+    expect(existsSync(join(dataDir, "pipelines", String(sleeper), "repo"))).toBe(false);
+    expect(existsSync(join(dataDir, "pipelines", String(sleeper)))).toBe(true);
 
     // The queued pipeline runs after the restart; nothing was duplicated or re-run.
     const ran = await waitForEnd(queued);

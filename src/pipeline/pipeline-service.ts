@@ -1,4 +1,6 @@
 // Turns pushes into pipelines and runs them through the queue: intake, job handlers, cancel, retry, crash recovery.
+import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
 import { ConflictError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
@@ -8,7 +10,7 @@ import type { Job } from "../queue/job-states.ts";
 import { isPipelineNotebook } from "./notebook-contract.ts";
 import type { PipelineServices, RepoInfo } from "./pipeline-context.ts";
 import { INTERRUPTED, TERMINAL_STATUSES, type PipelineStatus } from "./pipeline-states.ts";
-import { runPipeline } from "./run-pipeline.ts";
+import { pipelineDir, runPipeline } from "./run-pipeline.ts";
 
 /** What intake needs of the git mirror (GitMirror implements it). */
 export interface RepoSource {
@@ -162,6 +164,8 @@ export class PipelineService {
       if (killed.length) this.deps.logger?.warn({ pipeline: p.id, pids: killed.map((k) => k.pid) }, "killed processes left by a previous run");
       this.services.store.clearProcesses(p.id);
       this.services.store.finish(p.id, "failed", INTERRUPTED);
+      // the checkout is only needed while the notebook runs; the executed notebook stays
+      rmSync(join(pipelineDir(this.services.config.dataDir, p.id), "repo"), { recursive: true, force: true });
       marked.push(p.id);
     }
     return marked;
