@@ -1,4 +1,4 @@
-// Time as ISO strings and epoch milliseconds, behind a small interface tests can replace.
+// Time as epoch milliseconds, behind a small interface tests can replace.
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -6,8 +6,3 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
-
-/** ISO-8601 text for an epoch-millisecond time. */
-export function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}

@@ -8,7 +8,6 @@ export type ModelVersionRow = typeof modelVersions.$inferSelect;
 export type DeploymentRow = typeof deployments.$inferSelect;
 export type NewModelVersion = Omit<typeof modelVersions.$inferInsert, "id" | "version" | "createdAt">;
 
-export const VersionStatus = { registered: "registered", rejected: "rejected" } as const;
 export type DeployReason = "pipeline" | "manual" | "rollback" | "undeploy";
 
 /** Storage for model versions and deployments. Synchronous. */
@@ -34,12 +33,6 @@ export class ModelStore {
       },
       { behavior: "immediate" },
     );
-  }
-
-  /** The highest version number a model would get next (read only; for planning paths). */
-  peekNextVersion(modelName: string): number {
-    const max = this.db.select({ v: sql<number | null>`max(${modelVersions.version})` }).from(modelVersions).where(eq(modelVersions.modelName, modelName)).get()?.v;
-    return (max ?? 0) + 1;
   }
 
   /** Change a version's status with the reason (e.g. rejected by the deploy gate). */

@@ -1,6 +1,6 @@
 // Test support for end-to-end tests: a real server on a temp data dir, real git repositories, signed pushes.
 import { createHmac, randomUUID } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../config.ts";
@@ -140,9 +140,4 @@ export function python<T>(code: string, args: string[] = []): T {
   const r = Bun.spawnSync([join(VENV_BIN, "python"), "-c", code, ...args], { cwd: ROOT });
   if (r.exitCode !== 0) throw new Error(`python failed: ${r.stderr.toString()}`);
   return JSON.parse(r.stdout.toString().trim().split("\n").pop()!) as T;
-}
-
-/** Copy the whole directory (used to hand a data dir to a second server). */
-export function copyDir(from: string, to: string): void {
-  cpSync(from, to, { recursive: true });
 }
