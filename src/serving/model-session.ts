@@ -2,6 +2,7 @@
 import { statSync } from "node:fs";
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { UnprocessableError } from "../lib/errors.ts";
+import { planOutputs, type OutputPlan } from "./model-outputs.ts";
 import { loadOnnxRuntime } from "./onnx-runtime.ts";
 
 /** One input or output: element type as onnxruntime names it ("float32", "int64", "string", ...), null for dynamic dims. */
@@ -87,29 +88,26 @@ export async function openModelSession(path: string): Promise<ModelSession> {
 // How predictRows feeds and reads a model; a string is why it cannot.
 type RowPlan = { input: TensorSpec; width: number | null; prediction: string; probabilities?: string; fetch: string[] };
 
-// skl2onnx's names (zipmap off), then the other common converters' names.
-const LABEL_NAMES = ["label", "output_label"];
-const PROBABILITY_NAMES = ["probabilities", "output_probability"];
-const FLOATS = ["float32", "float64"];
-
 function planRows(signature: ModelSignature): RowPlan | string {
   const [input, ...otherInputs] = signature.inputs;
   if (!input || otherInputs.length > 0 || !["float32", "float64"].includes(input.type) || input.shape.length !== 2) {
     const got = signature.inputs.map((i) => `${i.name}: ${i.type}[${i.shape.map((d) => d ?? "?").join(", ")}]`).join("; ");
     return `this model does not take rows of numbers (one 2-D float input); its inputs are ${got || "none"}`;
   }
-  const tensors = signature.outputs.filter((o) => o.type !== "non-tensor");
-  const label = tensors.find((o) => LABEL_NAMES.includes(o.name)) ?? tensors[0];
-  if (!label) return "this model has no tensor output to read predictions from (convert classifiers with zipmap off)";
+  // Which outputs hold labels and probabilities is decided in one place, shared with the serving routes.
+  let outputs: OutputPlan;
+  try {
+    outputs = planOutputs(signature);
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  const label = signature.outputs.find((o) => o.name === outputs.prediction)!;
   const perRow = label.shape[1];
   if (label.shape.length > 2 || (typeof perRow === "number" && perRow !== 1)) {
     return `this model's output ${label.name} has ${perRow ?? "several"} values per row; rows can only be predicted with one`;
   }
-  const probabilities =
-    tensors.find((o) => PROBABILITY_NAMES.includes(o.name)) ??
-    tensors.find((o) => o !== label && FLOATS.includes(o.type) && o.shape.length === 2);
-  const fetch = probabilities ? [label.name, probabilities.name] : [label.name];
-  return { input, width: input.shape[1] ?? null, prediction: label.name, probabilities: probabilities?.name, fetch };
+  const fetch = outputs.probabilities ? [label.name, outputs.probabilities] : [label.name];
+  return { input, width: input.shape[1] ?? null, prediction: label.name, probabilities: outputs.probabilities, fetch };
 }
 
 function readRows(plan: RowPlan, outputs: InferenceSession.ReturnType, n: number): RowPredictions {
