@@ -14,7 +14,6 @@ import { Deployer } from "./models/deployer.ts";
 import { ModelStore } from "./models/model-store.ts";
 import { convertJoblib } from "./pipeline/convert-joblib.ts";
 import { LogBus } from "./pipeline/log-bus.ts";
-import { describeFailedCell } from "./pipeline/notebook-errors.ts";
 import { runPapermill } from "./pipeline/papermill-runner.ts";
 import type { PipelineServices } from "./pipeline/pipeline-context.ts";
 import { JobKind, PipelineService } from "./pipeline/pipeline-service.ts";
@@ -68,11 +67,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       await mirror.fetch(repo.clone_url, repo.full_name, sha);
       await mirror.exportTree(repo.full_name, sha, dest);
     },
-    async runNotebook(o) {
-      const r = await runPapermill({ papermill: config.papermill, ...o });
-      if (r.failedCell) for (const line of describeFailedCell(r.failedCell).split("\n")) o.onLine("stderr", line);
-      return r;
-    },
+    // papermill itself prints the failing cell and its traceback to the log; the pipeline records the one-line reason
+    runNotebook: (o) => runPapermill({ papermill: config.papermill, ...o }),
     convertJoblib: (input, output, log) => convertJoblib({ python: config.python, runtimeDir: join(config.dataDir, "runtime"), input, output, log }),
   };
 
