@@ -140,10 +140,11 @@ export class PipelineStore {
     return this.db.select().from(pipelines).where(inArray(pipelines.status, statuses)).all();
   }
 
-  /** Append log lines with consecutive sequence numbers after `lastSeq`; one transaction. */
+  /** Append log lines with the sequence numbers they carry; one transaction. Throws on a repeated seq. */
   appendLogs(id: number, lines: LogLine[]): void {
     if (!lines.length) return;
-    const stmt = this.db.$client.prepare("INSERT INTO pipeline_log_lines (pipeline_id, seq, stream, line, at) VALUES (?, ?, ?, ?, ?)");
+    // query() caches the compiled statement: this runs for every line a notebook prints
+    const stmt = this.db.$client.query("INSERT INTO pipeline_log_lines (pipeline_id, seq, stream, line, at) VALUES (?, ?, ?, ?, ?)");
     this.db.$client.transaction(() => {
       for (const l of lines) stmt.run(id, l.seq, l.stream, l.line, l.at);
     })();
