@@ -203,6 +203,41 @@ test(
 );
 
 test(
+  "a retry cut off between creating its pipeline and queuing its job runs after the restart, once",
+  async () => {
+    const onnxB64 = await tinyOnnxBase64();
+    const dir = mkdtempSync(join(tmpdir(), "mlops-restart-retry-"));
+    const repo = makeRepo({ "a.ipynb": modelNotebook("retried", onnxB64) });
+    const before = await startTestServer({}, dir);
+    const repoId = await registerRepo(before, "acme/retried", repo.dir);
+    await sendPush(before.base, { fullName: "acme/retried", cloneUrl: repo.dir, after: repo.sha });
+    const [first] = await waitForPipelines(before, `repo=${repoId}`, 1, 60_000);
+    expect(first!.status).toBe("succeeded");
+    await before.stop();
+
+    // What a stop inside retry leaves: the new pipeline row, queued, and no job for it.
+    const db = openDatabase(join(dir, "mlops.db"));
+    const orphan = new PipelineStore(db).create({ repoId, trigger: "retry", ref: "refs/heads/main", commitSha: repo.sha, notebookPath: "a.ipynb", retryOf: first!.id });
+    expect(new JobStore(db).findByPayload(JobKind.pipeline, "$.pipelineId", orphan.id)).toBeUndefined();
+    db.$client.close();
+
+    const after = await startTestServer({}, dir);
+    try {
+      const ended = await waitForPipelines(after, `repo=${repoId}`, 2, 60_000);
+      expect(ended.map((p) => [p.id, p.status]).sort()).toEqual([
+        [first!.id, "succeeded"],
+        [orphan.id, "succeeded"],
+      ]);
+      const versions = ((await (await after.api("/api/models/retried")).json()) as { versions: unknown[] }).versions;
+      expect(versions).toHaveLength(2); // the first run's version and the retry's: nothing lost, nothing run twice
+    } finally {
+      await after.stop();
+    }
+  },
+  90_000,
+);
+
+test(
   "a graceful stop (SIGTERM) while a notebook runs kills its tree and fails the pipeline as interrupted, not cancelled",
   async () => {
     const dir = mkdtempSync(join(tmpdir(), "mlops-restart-graceful-"));

@@ -147,8 +147,8 @@ export class PipelineService {
    * Start-up recovery: jobs left running by a dead process fail as interrupted (not re-queued: a notebook may
    * have side effects, so a person decides with retry), their pipelines are failed with the reason, and
    * processes the dead server recorded are killed. An interrupted push intake is queued again, once: it only
-   * creates pipelines (skipping those it already made), and an accepted push must not be lost.
-   * Returns the pipeline ids marked.
+   * creates pipelines (skipping those it already made), and an accepted push must not be lost. Queued pipelines
+   * without a job get one. Returns the pipeline ids marked.
    */
   recoverAtStart(): number[] {
     for (const job of this.jobs.recoverInterrupted(INTERRUPTED)) {
@@ -167,6 +167,13 @@ export class PipelineService {
       // the checkout is only needed while the notebook runs; the executed notebook stays
       rmSync(join(pipelineDir(this.services.config.dataDir, p.id), "repo"), { recursive: true, force: true });
       marked.push(p.id);
+    }
+    // A pipeline row is created before its job is queued (retry, manual run): a stop between the two leaves it
+    // queued with no job. It is queued now, so that "queued" always means it will run.
+    for (const p of this.services.store.withStatus(["queued"])) {
+      if (p.repoId === null || this.jobFor(p.id)) continue;
+      this.enqueuePipeline(p.id, p.repoId, p.notebookPath);
+      this.deps.logger?.warn({ pipeline: p.id }, "queued pipeline had no job (the previous stop came between creating and queuing it); queued it now");
     }
     return marked;
   }
