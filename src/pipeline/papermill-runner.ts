@@ -198,7 +198,12 @@ export async function runPapermill(opts: PapermillOptions): Promise<PapermillRes
   return { status: "failed", exitCode, durationMs, error, ...(failedCell ? { failedCell } : {}) };
 }
 
+// ipykernel ≥ 7 warns at every start that its loopback TCP sockets are not encrypted; the kernel here only ever
+// listens on 127.0.0.1 for papermill, so the warning says nothing about this run and would open every log.
+const KERNEL_TCP_WARNING = /Kernel is running over TCP without encryption/;
+
 function emit(opts: PapermillOptions, stream: "stdout" | "stderr", line: string): void {
+  if (stream === "stderr" && KERNEL_TCP_WARNING.test(line)) return;
   try {
     opts.onLine(stream, line);
   } catch {
