@@ -1,6 +1,7 @@
 // Benchmark: predict throughput and latency of this server against a FastAPI + scikit-learn server built like the
 // predecessor's model-server and against a bare Bun server returning a constant (the HTTP ceiling), all in one run;
 // then rows/s for 1,000-row requests, and the executable's start-up time with 10 deployed models restored.
+// Knobs: BENCH_SECONDS (10) per measured run, BENCH_WARMUP_SECONDS (3), BENCH_ROUNDS (3), BENCH_STEAL_LIMIT (2, percent).
 // Run: node_modules/.bin/bun run scripts/bench-predict.ts   (needs .venv; builds a throwaway FastAPI venv in $TMPDIR; installs wrk if missing)
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +12,11 @@ import { ensureWrk, freePort, median, table, wrk, type WrkResult } from "./bench
 
 const ROOT = resolve(import.meta.dir, "..");
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+/** Every server gets this much load before its measured run: Bun's JIT (and CPython's caches) reach steady state first. */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const STEAL_LIMIT_PCT = Number(process.env.BENCH_STEAL_LIMIT ?? 2);
+const MAX_TRIES = 4;
 const CONNECTIONS = 32;
 const BUN = process.execPath;
 const ROW = [5.1, 3.5, 1.4, 0.2];
@@ -109,7 +115,43 @@ function startOurs(exe: string[], dataDir: string, port: number) {
   });
 }
 
+/**
+ * One wrk run, repeated (up to MAX_TRIES times) while the hypervisor stole more than STEAL_LIMIT_PCT of the CPU
+ * during it: such a run measures the host's other tenants, not the server (seen here: 30% steal halved every server's
+ * throughput and multiplied its p99 by five). Every discarded run is printed; the last try is kept whatever its steal.
+ */
+async function quietRun(url: string, opts: { connections: number; lua: string; seconds: number }): Promise<WrkResult> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await wrk(url, opts);
+    if (!(r.stealPct > STEAL_LIMIT_PCT) || attempt === MAX_TRIES) return r;
+    console.log(`  (discarded a run of ${url}: steal ${r.stealPct.toFixed(1)}%, ${r.requestsPerSec.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms; running it again)`);
+  }
+}
+
+/**
+ * Measure every server of `urls` ROUNDS times, interleaved (a, b, c, a, b, c, ...), each after one warm-up run with the
+ * same load; per server, each figure is the median of its rounds. Interleaving spreads the host's slow spells
+ * (this is a shared VM: CPU steal comes and goes) over all servers instead of landing on one.
+ */
+async function rounds<K extends string>(urls: Record<K, string>, opts: { connections: number; lua: string }): Promise<Record<K, { median: WrkResult; all: WrkResult[] }>> {
+  const names = Object.keys(urls) as K[];
+  if (WARMUP_SECONDS > 0) for (const k of names) await wrk(urls[k], { ...opts, seconds: WARMUP_SECONDS });
+  const all = Object.fromEntries(names.map((k) => [k, [] as WrkResult[]])) as Record<K, WrkResult[]>;
+  for (let i = 0; i < ROUNDS; i++) for (const k of names) all[k].push(await quietRun(urls[k], { ...opts, seconds: SECONDS }));
+  const pick = (rs: WrkResult[]): WrkResult => ({
+    requestsPerSec: median(rs.map((r) => r.requestsPerSec)),
+    p50Ms: median(rs.map((r) => r.p50Ms)),
+    p99Ms: median(rs.map((r) => r.p99Ms)),
+    stealPct: median(rs.map((r) => r.stealPct)),
+    requests: rs.reduce((a, r) => a + r.requests, 0),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+  });
+  return Object.fromEntries(names.map((k) => [k, { median: pick(all[k]), all: all[k] }])) as Record<K, { median: WrkResult; all: WrkResult[] }>;
+}
+
 const fmt = (r: WrkResult) => `${r.requestsPerSec.toFixed(0).padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors + r.non2xx}`;
+const fmtRounds = (rs: WrkResult[]) => rs.map((r) => `${r.requestsPerSec.toFixed(0)}/s p99 ${r.p99Ms.toFixed(2)} ms steal ${r.stealPct.toFixed(1)}%`).join("; ");
 
 ensureWrk();
 const modelDir = mkdtempSync(join(tmpdir(), "mlops-bench-model-"));
@@ -126,30 +168,30 @@ const rows1000 = JSON.stringify({ inputs: Array.from({ length: 1000 }, (_, i) =>
 const urls = { ours: `http://127.0.0.1:${ports.ours}/models/iris/predict`, fastapi: `http://127.0.0.1:${ports.fastapi}/predict/iris`, bare: `http://127.0.0.1:${ports.bare}/` };
 try {
   for (const url of Object.values(urls)) await waitHttp(url, { method: "POST", body: oneRow, headers: { "Content-Type": "application/json" } });
-  console.log(`\npredict, one row per request (wrk: 1 thread, ${CONNECTIONS} connections, ${SECONDS} s each, same machine)`);
-  const r1 = {
-    ours: await wrk(urls.ours, { connections: CONNECTIONS, seconds: SECONDS, lua: postLua(oneRow) }),
-    fastapi: await wrk(urls.fastapi, { connections: CONNECTIONS, seconds: SECONDS, lua: postLua(oneRow) }),
-    bare: await wrk(urls.bare, { connections: CONNECTIONS, seconds: SECONDS, lua: postLua(oneRow) }),
-  };
+  console.log(
+    `\npredict, one row per request (wrk: 1 thread, ${CONNECTIONS} connections; ${ROUNDS} interleaved rounds of ${SECONDS} s after ${WARMUP_SECONDS} s of warm-up; medians of the rounds; same machine)`,
+  );
+  const r1 = await rounds(urls, { connections: CONNECTIONS, lua: postLua(oneRow) });
   table([
-    ["mlops /models/iris/predict", fmt(r1.ours)],
-    ["FastAPI + scikit-learn", fmt(r1.fastapi)],
-    ["bare Bun constant (ceiling)", fmt(r1.bare)],
-    ["mlops ÷ FastAPI (goal ≥ 15×)", `${(r1.ours.requestsPerSec / r1.fastapi.requestsPerSec).toFixed(1)}×`],
-    ["mlops ÷ ceiling (goal ≥ 25%)", `${((100 * r1.ours.requestsPerSec) / r1.bare.requestsPerSec).toFixed(0)}%`],
+    ["mlops /models/iris/predict", fmt(r1.ours.median)],
+    ["FastAPI + scikit-learn", fmt(r1.fastapi.median)],
+    ["bare Bun constant (ceiling)", fmt(r1.bare.median)],
+    ["mlops ÷ FastAPI (goal ≥ 15×)", `${(r1.ours.median.requestsPerSec / r1.fastapi.median.requestsPerSec).toFixed(1)}×`],
+    ["mlops ÷ ceiling (goal ≥ 25%)", `${((100 * r1.ours.median.requestsPerSec) / r1.bare.median.requestsPerSec).toFixed(0)}%`],
+    ["mlops p99 (goal < 5 ms)", `${r1.ours.median.p99Ms.toFixed(2)} ms`],
+    ["rounds: mlops", fmtRounds(r1.ours.all)],
+    ["rounds: FastAPI", fmtRounds(r1.fastapi.all)],
+    ["rounds: ceiling", fmtRounds(r1.bare.all)],
   ]);
 
-  console.log(`\npredict, 1,000 rows per request (8 connections, ${SECONDS} s each)`);
-  const r1k = {
-    ours: await wrk(urls.ours, { connections: 8, seconds: SECONDS, lua: postLua(rows1000) }),
-    fastapi: await wrk(urls.fastapi, { connections: 8, seconds: SECONDS, lua: postLua(rows1000) }),
-  };
+  console.log(`\npredict, 1,000 rows per request (8 connections; ${ROUNDS} interleaved rounds of ${SECONDS} s after ${WARMUP_SECONDS} s of warm-up)`);
+  const r1k = await rounds({ ours: urls.ours, fastapi: urls.fastapi }, { connections: 8, lua: postLua(rows1000) });
   const rowsPerSec = (r: WrkResult) => r.requestsPerSec * 1000;
+  const fmtRows = (r: WrkResult) => `${rowsPerSec(r).toFixed(0).padStart(9)} rows/s   p99 ${r.p99Ms.toFixed(1)} ms   errors ${r.errors + r.non2xx}`;
   table([
-    ["mlops", `${rowsPerSec(r1k.ours).toFixed(0).padStart(9)} rows/s   p99 ${r1k.ours.p99Ms.toFixed(1)} ms   errors ${r1k.ours.errors + r1k.ours.non2xx}`],
-    ["FastAPI + scikit-learn", `${rowsPerSec(r1k.fastapi).toFixed(0).padStart(9)} rows/s   p99 ${r1k.fastapi.p99Ms.toFixed(1)} ms   errors ${r1k.fastapi.errors + r1k.fastapi.non2xx}`],
-    ["mlops ÷ FastAPI (goal ≥ 10×)", `${(rowsPerSec(r1k.ours) / rowsPerSec(r1k.fastapi)).toFixed(1)}×`],
+    ["mlops", fmtRows(r1k.ours.median)],
+    ["FastAPI + scikit-learn", fmtRows(r1k.fastapi.median)],
+    ["mlops ÷ FastAPI (goal ≥ 10×)", `${(rowsPerSec(r1k.ours.median) / rowsPerSec(r1k.fastapi.median)).toFixed(1)}×`],
   ]);
 } finally {
   for (const p of [ours, fastapi, bare]) p.kill();

@@ -1,5 +1,5 @@
 // Shared pieces of the benchmark scripts: wrk runs, medians, free ports, printing.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -18,7 +18,11 @@ export function ensureWrk(): void {
   if (r.exitCode !== 0 || !Bun.which("wrk")) throw new Error("wrk is needed for this benchmark: apt-get install wrk");
 }
 
-export type WrkResult = { requestsPerSec: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number; requests: number };
+/**
+ * What wrk measured, and the share of CPU time the hypervisor took from this machine meanwhile (`stealPct`, from
+ * /proc/stat; NaN where it cannot be read): a run with steal of a few percent measured the host, not the server.
+ */
+export type WrkResult = { requestsPerSec: number; p50Ms: number; p99Ms: number; non2xx: number; errors: number; requests: number; stealPct: number };
 
 /**
  * Run wrk against `url` with an optional Lua script; parses requests/s, latency percentiles and errors.
@@ -32,8 +36,10 @@ export async function wrk(url: string, opts: { connections: number; seconds: num
     args.push("-s", file);
   }
   args.push(url);
+  const cpuBefore = cpuTimes();
   const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe" });
   const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  const cpuAfter = cpuTimes();
   if (code !== 0) throw new Error(`wrk failed: ${err}${out}`);
   const ms = (s: string | undefined) => {
     const m = /([\d.]+)(us|ms|s)/.exec(s ?? "");
@@ -49,7 +55,23 @@ export async function wrk(url: string, opts: { connections: number; seconds: num
     non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
     errors: errors ? errors.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0,
     requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+    stealPct: stealPercent(cpuBefore, cpuAfter),
   };
+}
+
+/** The machine-wide CPU counters of /proc/stat (user, nice, system, idle, iowait, irq, softirq, steal, ...), or [] off Linux. */
+function cpuTimes(): number[] {
+  try {
+    return readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function stealPercent(before: number[], after: number[]): number {
+  if (before.length < 8 || after.length < 8) return NaN;
+  const total = after.reduce((a, b) => a + b, 0) - before.reduce((a, b) => a + b, 0);
+  return total > 0 ? (100 * (after[7]! - before[7]!)) / total : NaN;
 }
 
 /** A free TCP port on loopback. */
