@@ -9,7 +9,7 @@ import { healthRoutes } from "./http/health.ts";
 import { repoRoutes, type RunRepo } from "./http/repos.ts";
 import { deliveryRoutes, webhookRoutes, type AcceptPush } from "./http/webhook.ts";
 import { modelRoutes } from "./http/models.ts";
-import { pageRoutes } from "./http/pages.tsx";
+import { htmlError, pageRoutes, wantsHtml } from "./http/pages.tsx";
 import { pipelineRoutes, type PipelineActions } from "./http/pipelines.ts";
 import { mountServing } from "./http/serving-routes.ts";
 import { AppError } from "./lib/errors.ts";
@@ -65,12 +65,15 @@ export function createApp(deps: AppDeps) {
   app.route("/health", healthRoutes(deps));
   app.route("/webhook", webhookRoutes({ ...deps, repos, webhookSecret: deps.secrets.webhookSecret }));
   app.route("/api", api);
-  app.route("/", pageRoutes({ version: deps.version, serving: () => deps.registry.serving(), queueDepth: deps.queueDepth }));
+  app.route("/", pageRoutes({ ...deps, adminTokenSha256: deps.secrets.adminTokenSha256, serving: () => deps.registry.serving() }));
   mountServing(app, deps); // /models/{name}/predict|invocations, /v2, /metrics
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
   app.onError((err, c) => {
-    if (err instanceof AppError) return c.json({ error: err.message, ...err.details }, err.status);
+    if (err instanceof AppError) {
+      if (wantsHtml(c)) return c.html(htmlError(deps.version, err.status, err.message, c.req.header("hx-request") === "true"), err.status);
+      return c.json({ error: err.message, ...err.details }, err.status);
+    }
     if (err instanceof HTTPException) return c.json({ error: err.message || "request failed" }, err.status);
     deps.logger.error({ err, path: c.req.path }, "unhandled error");
     return c.json({ error: "internal error; see the server log" }, 500);

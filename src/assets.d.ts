@@ -19,3 +19,9 @@ declare module "*.ipynb" {
   const text: string;
   export default text;
 }
+
+// htmx and its extensions, embedded for the pages.
+declare module "htmx.org/dist/*" {
+  const path: string;
+  export default path;
+}

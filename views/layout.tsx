@@ -1,8 +1,11 @@
-// The page frame every page shares.
+// The page frame every page shares: header with navigation, the stylesheet, htmx and its SSE extension.
 import type { Child } from "hono/jsx";
 
-/** An HTML page with the header and the stylesheet. */
-export function Layout(props: { title: string; version: string; children: Child }) {
+export type LayoutProps = { title: string; version: string; children: Child; /** false on /login: no navigation before signing in */ signedIn?: boolean };
+
+/** An HTML page with the header, navigation and scripts. */
+export function Layout(props: LayoutProps) {
+  const signedIn = props.signedIn ?? true;
   return (
     <html lang="en">
       <head>
@@ -10,11 +13,27 @@ export function Layout(props: { title: string; version: string; children: Child 
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{props.title} · mlops</title>
         <link rel="stylesheet" href="/static/app.css" />
+        <script src="/static/htmx.min.js" defer></script>
+        <script src="/static/hx-sse.min.js" defer></script>
       </head>
       <body>
         <header>
-          <h1>mlops</h1>
+          <h1>
+            <a href="/">mlops</a>
+          </h1>
+          {signedIn && (
+            <nav>
+              <a href="/">Home</a>
+              <a href="/pipelines">Pipelines</a>
+              <a href="/models">Models</a>
+            </nav>
+          )}
           <span class="version">{props.version}</span>
+          {signedIn && (
+            <form method="post" action="/logout" class="logout">
+              <button type="submit">Sign out</button>
+            </form>
+          )}
         </header>
         <main>{props.children}</main>
       </body>

@@ -1,14 +1,77 @@
-// Server-rendered pages and the embedded static files they use.
-import { Hono } from "hono";
-import cssPath from "../../public/app.css" with { type: "file" };
+// Server-rendered pages: sign-in, the home page, and (behind the page session) the pipeline and model pages.
+import { Hono, type Context } from "hono";
+import { deleteCookie, setCookie } from "hono/cookie";
 import { HomePage } from "../../views/home-page.tsx";
+import { ErrorPage } from "../../views/error-page.tsx";
+import { LoginPage } from "../../views/login-page.tsx";
+import { isAdminToken, requirePageSession, safeNext, SESSION_COOKIE, SESSION_SECONDS, sessionValue } from "./page-auth.ts";
+import type { Deployer } from "../models/deployer.ts";
+import type { ModelStore } from "../models/model-store.ts";
+import type { LogBus } from "../pipeline/log-bus.ts";
+import type { PipelineStore } from "../pipeline/pipeline-store.ts";
+import type { ModelRegistry } from "../serving/model-registry.ts";
+import type { PipelineActions } from "./pipelines.ts";
+import { mountStaticAssets } from "./static-assets.ts";
 
-/** Routes for / and /static/*. `serving` and `queueDepth` are read per request. */
-export function pageRoutes(deps: { version: string; serving: () => { name: string; version: number }[]; queueDepth: () => number }) {
-  return new Hono()
-    .get("/", (c) => {
-      const url = new URL(c.req.url);
-      return c.html(<HomePage version={deps.version} baseUrl={url.origin} serving={deps.serving()} queueDepth={deps.queueDepth()} />);
-    })
-    .get("/static/app.css", () => new Response(Bun.file(cssPath), { headers: { "Content-Type": "text/css; charset=utf-8", "Cache-Control": "public, max-age=3600" } }));
+export type PageDeps = {
+  version: string;
+  adminTokenSha256: string;
+  /** Models serving now, read per request. */
+  serving: () => { name: string; version: number }[];
+  queueDepth: () => number;
+  pipelineStore: PipelineStore;
+  bus: LogBus;
+  pipelineActions: PipelineActions;
+  modelStore: ModelStore;
+  deployer: Deployer;
+  registry: ModelRegistry;
+};
+
+/** Routes for /login, /logout, /static/* and the pages; every page but /login needs a session. */
+export function pageRoutes(deps: PageDeps) {
+  const app = new Hono();
+  mountStaticAssets(app);
+  app.get("/login", (c) => c.html(<LoginPage version={deps.version} next={safeNext(c.req.query("next"))} />));
+  app.post("/login", async (c) => {
+    const form = await c.req.parseBody();
+    const token = typeof form.token === "string" ? form.token.trim() : "";
+    const next = safeNext(typeof form.next === "string" ? form.next : undefined);
+    if (!isAdminToken(token, deps.adminTokenSha256)) {
+      return c.html(<LoginPage version={deps.version} next={next} error="That is not the admin token." />, 401);
+    }
+    const secure = new URL(c.req.url).protocol === "https:";
+    setCookie(c, SESSION_COOKIE, sessionValue(deps.adminTokenSha256), { httpOnly: true, sameSite: "Strict", path: "/", maxAge: SESSION_SECONDS, secure });
+    return c.redirect(next, 303);
+  });
+  app.post("/logout", (c) => {
+    deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    return c.redirect("/login", 303);
+  });
+
+  // The guard goes on each page route, not use("*"): a catch-all middleware would also run for the API and
+  // predict paths mounted beside the pages, and for unknown paths.
+  const guard = requirePageSession(deps.adminTokenSha256);
+  app.get("/", guard, (c) => {
+    const url = new URL(c.req.url);
+    return c.html(<HomePage version={deps.version} baseUrl={url.origin} serving={deps.serving()} queueDepth={deps.queueDepth()} />);
+  });
+  return app;
+}
+
+/** Whether an error for this request should be HTML: a browser navigation or an htmx request, never the JSON API. */
+export function wantsHtml(c: Context): boolean {
+  if (c.req.path.startsWith("/api/")) return false;
+  return c.req.header("hx-request") === "true" || (c.req.header("accept") ?? "").includes("text/html");
+}
+
+/** An error as a whole page, or for htmx as a fragment swapped where the answer would have gone. */
+export function htmlError(version: string, status: number, message: string, fragment: boolean) {
+  if (fragment) {
+    return (
+      <p class="error" role="alert">
+        {message}
+      </p>
+    );
+  }
+  return <ErrorPage version={version} status={status} message={message} />;
 }
