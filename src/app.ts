@@ -65,7 +65,10 @@ export function createApp(deps: AppDeps) {
   app.route("/health", healthRoutes(deps));
   app.route("/webhook", webhookRoutes({ ...deps, repos, webhookSecret: deps.secrets.webhookSecret }));
   app.route("/api", api);
-  app.route("/", pageRoutes({ ...deps, adminTokenSha256: deps.secrets.adminTokenSha256, serving: () => deps.registry.serving() }));
+  app.route(
+    "/",
+    pageRoutes({ ...deps, adminTokenSha256: deps.secrets.adminTokenSha256, serving: () => deps.registry.serving(), repoName: (id) => repos.find(id)?.full_name }),
+  );
   mountServing(app, deps); // /models/{name}/predict|invocations, /v2, /metrics
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));

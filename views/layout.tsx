@@ -1,4 +1,5 @@
 // The page frame every page shares: header with navigation, the stylesheet, htmx and its SSE extension.
+import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 
 export type LayoutProps = { title: string; version: string; children: Child; /** false on /login: no navigation before signing in */ signedIn?: boolean };
@@ -6,37 +7,41 @@ export type LayoutProps = { title: string; version: string; children: Child; /**
 /** An HTML page with the header, navigation and scripts. */
 export function Layout(props: LayoutProps) {
   const signedIn = props.signedIn ?? true;
+  // The doctype keeps browsers out of quirks mode.
   return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{props.title} · mlops</title>
-        <link rel="stylesheet" href="/static/app.css" />
-        <script src="/static/htmx.min.js" defer></script>
-        <script src="/static/hx-sse.min.js" defer></script>
-      </head>
-      <body>
-        <header>
-          <h1>
-            <a href="/">mlops</a>
-          </h1>
-          {signedIn && (
-            <nav>
-              <a href="/">Home</a>
-              <a href="/pipelines">Pipelines</a>
-              <a href="/models">Models</a>
-            </nav>
-          )}
-          <span class="version">{props.version}</span>
-          {signedIn && (
-            <form method="post" action="/logout" class="logout">
-              <button type="submit">Sign out</button>
-            </form>
-          )}
-        </header>
-        <main>{props.children}</main>
-      </body>
-    </html>
+    <>
+      {raw("<!DOCTYPE html>")}
+      <html lang="en">
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title>{props.title} · mlops</title>
+          <link rel="stylesheet" href="/static/app.css" />
+          <script src="/static/htmx.min.js" defer></script>
+          <script src="/static/hx-sse.min.js" defer></script>
+        </head>
+        <body>
+          <header>
+            <h1>
+              <a href="/">mlops</a>
+            </h1>
+            {signedIn && (
+              <nav>
+                <a href="/">Home</a>
+                <a href="/pipelines">Pipelines</a>
+                <a href="/models">Models</a>
+              </nav>
+            )}
+            <span class="version">{props.version}</span>
+            {signedIn && (
+              <form method="post" action="/logout" class="logout">
+                <button type="submit">Sign out</button>
+              </form>
+            )}
+          </header>
+          <main>{props.children}</main>
+        </body>
+      </html>
+    </>
   );
 }

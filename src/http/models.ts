@@ -2,7 +2,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
-import { ConflictError, NotFoundError } from "../lib/errors.ts";
+import { NotFoundError } from "../lib/errors.ts";
 import type { Deployer } from "../models/deployer.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import { deploymentJson, versionJson } from "../models/model-view.ts";
@@ -43,11 +43,7 @@ export function modelRoutes(deps: { modelStore: ModelStore; deployer: Deployer; 
     })
     .post("/:name/rollback", async (c) => {
       const name = c.req.param("name");
-      detail(name);
-      const current = store.deployedVersion(name);
-      const previous = store.history(name).find((d) => d.version !== null && d.version !== current)?.version;
-      if (current === null || previous == null) throw new ConflictError(`model "${name}" has no earlier deployed version to roll back to`);
-      await deployer.deploy(name, previous, { reason: "rollback", actor: "admin" });
+      await deployer.rollback(name, { actor: "admin" });
       return c.json(detail(name));
     })
     .post("/:name/undeploy", async (c) => {

@@ -11,6 +11,8 @@ import type { LogBus } from "../pipeline/log-bus.ts";
 import type { PipelineStore } from "../pipeline/pipeline-store.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
 import type { PipelineActions } from "./pipelines.ts";
+import { modelPageRoutes } from "./model-pages.tsx";
+import { pipelinePageRoutes } from "./pipeline-pages.tsx";
 import { mountStaticAssets } from "./static-assets.ts";
 
 export type PageDeps = {
@@ -25,6 +27,8 @@ export type PageDeps = {
   modelStore: ModelStore;
   deployer: Deployer;
   registry: ModelRegistry;
+  /** A repository's full name ("owner/name"), or undefined once it was removed. */
+  repoName: (id: number) => string | undefined;
 };
 
 /** Routes for /login, /logout, /static/* and the pages; every page but /login needs a session. */
@@ -55,6 +59,8 @@ export function pageRoutes(deps: PageDeps) {
     const url = new URL(c.req.url);
     return c.html(<HomePage version={deps.version} baseUrl={url.origin} serving={deps.serving()} queueDepth={deps.queueDepth()} />);
   });
+  app.route("/", modelPageRoutes(deps, guard));
+  app.route("/", pipelinePageRoutes(deps, guard));
   return app;
 }
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { migrate, openDatabase } from "../db/connection.ts";
 import { ModelRegistry } from "../serving/model-registry.ts";
 import { openModelSession } from "../serving/model-session.ts";
+import { ConflictError, NotFoundError } from "../lib/errors.ts";
 import { makeTestModel, type TestModel } from "../serving/test-models.ts";
 import { Deployer } from "./deployer.ts";
 import { ModelStore } from "./model-store.ts";
@@ -97,6 +98,28 @@ describe("Deployer", () => {
     expect(failures).toBe(0);
     expect(answered).toBeGreaterThan(50);
     expect(seen.size).toBeGreaterThanOrEqual(2);
+  });
+
+  test("rollback deploys the version deployed before the current one, and refuses when there is none", async () => {
+    const { store, deployer, registry, addVersion } = setup();
+    await expect(deployer.rollback("iris")).rejects.toBeInstanceOf(NotFoundError);
+    const [v1, , v3] = [addVersion(), addVersion(), addVersion()];
+    await expect(deployer.rollback("iris")).rejects.toBeInstanceOf(ConflictError); // nothing deployed
+    await deployer.deploy("iris", v1!, { reason: "pipeline", pipelineId: 1 });
+    expect(deployer.rollbackTarget("iris")).toBeNull();
+    await expect(deployer.rollback("iris", { actor: "someone" })).rejects.toThrow(/no earlier deployed version/);
+    expect(store.history("iris")).toHaveLength(1);
+
+    await deployer.deploy("iris", v3!, { reason: "manual" });
+    await deployer.deploy("iris", v1!, { reason: "manual" }); // v1 again: the one before it is v3, not v2 (never deployed)
+    expect(deployer.rollbackTarget("iris")).toBe(v3!);
+    expect(await deployer.rollback("iris", { actor: "someone" })).toBe(v3!);
+    expect(registry.version("iris")).toBe(v3!);
+    expect(store.history("iris")[0]).toMatchObject({ version: v3, reason: "rollback", actor: "someone" });
+
+    await deployer.undeploy("iris");
+    await expect(deployer.rollback("iris")).rejects.toBeInstanceOf(ConflictError); // undeployed: deploy a version instead
+    expect(registry.version("iris")).toBeUndefined();
   });
 
   test("undeploy stops serving and survives a restart", async () => {

@@ -1,4 +1,5 @@
 // Deploys stored model versions into the serving registry and records why; restores deployments at start.
+import { ConflictError, NotFoundError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
 import type { DeployReason, ModelStore } from "./model-store.ts";
@@ -21,12 +22,28 @@ export class Deployer {
    * on any failure what served before keeps serving and nothing is recorded.
    */
   deploy(modelName: string, version: number, by: DeployBy): Promise<void> {
+    return this.serialize(modelName, () => this.load(modelName, version, by));
+  }
+
+  /**
+   * Deploy the version deployed before the current one (reason "rollback"); returns it.
+   * Throws NotFoundError for an unknown model and ConflictError when nothing is deployed or no other version was.
+   */
+  rollback(modelName: string, by: { actor?: string | null } = {}): Promise<number> {
     return this.serialize(modelName, async () => {
-      const row = this.store.get(modelName, version);
-      await this.registry.deploy(modelName, version, row.path);
-      this.store.recordDeployment({ modelName, version, ...by });
-      this.logger?.info({ model: modelName, version, reason: by.reason }, "model deployed");
+      if (!this.store.versions(modelName).length) throw new NotFoundError(`model "${modelName}" does not exist`);
+      const previous = this.rollbackTarget(modelName);
+      if (previous === null) throw new ConflictError(`model "${modelName}" has no earlier deployed version to roll back to`);
+      await this.load(modelName, previous, { reason: "rollback", actor: by.actor ?? null });
+      return previous;
     });
+  }
+
+  /** The version a rollback would deploy: the newest deployed version other than the current one; null when there is none. */
+  rollbackTarget(modelName: string): number | null {
+    const current = this.store.deployedVersion(modelName);
+    if (current === null) return null;
+    return this.store.history(modelName).find((d) => d.version !== null && d.version !== current)?.version ?? null;
   }
 
   /** Stop serving a model and record it; returns false when nothing served. */
@@ -55,6 +72,14 @@ export class Deployer {
       }),
     );
     return { restored, failed };
+  }
+
+  // Callers hold the model's turn in serialize().
+  private async load(modelName: string, version: number, by: DeployBy): Promise<void> {
+    const row = this.store.get(modelName, version);
+    await this.registry.deploy(modelName, version, row.path);
+    this.store.recordDeployment({ modelName, version, ...by });
+    this.logger?.info({ model: modelName, version, reason: by.reason }, "model deployed");
   }
 
   private serialize<T>(modelName: string, fn: () => Promise<T>): Promise<T> {

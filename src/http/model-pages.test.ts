@@ -1,0 +1,277 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { AppDeps } from "../app.ts";
+import { makeTestModel, type TestModel } from "../serving/test-models.ts";
+import { PAGE_ACTOR } from "./model-pages.tsx";
+import { sessionCookieHeader } from "./page-auth.ts";
+import { deployVersion, postJson } from "./serving-test-support.ts";
+import { makeTestApp, TEST_ADMIN_TOKEN } from "./test-app.ts";
+
+let model: TestModel;
+beforeAll(async () => {
+  model = await makeTestModel(mkdtempSync(join(tmpdir(), "mlops-model-pages-")));
+}, 60_000);
+
+const signedIn = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
+const browser = { ...signedIn, Accept: "text/html" };
+const htmx = { ...signedIn, "HX-Request": "true" };
+
+type Stored = { metrics?: Record<string, number>; pipelineId?: number; status?: string; reason?: string };
+
+/** Store the test model as the next version of `name` with these metrics (as the register phase does); returns the version. */
+function storeVersion(deps: AppDeps, name: string, extra: Stored = {}): number {
+  const { metrics = {}, pipelineId = null, status = "registered", reason = null } = extra;
+  return deps.modelStore.register({ modelName: name, status, reason, pipelineId, metrics: JSON.stringify(metrics), path: "", sha256: "test", format: "onnx" }, (version) => {
+    const dir = join(deps.config.dataDir, "models", encodeURIComponent(name), String(version));
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(model.onnxPath, join(dir, "model.onnx"));
+    return join(dir, "model.onnx");
+  }).version;
+}
+
+/** iris: v1 deployed without metrics, v2 and v3 with metrics from pipelines 7 and 8, v4 rejected by the gate. v1 serves. */
+async function irisWithVersions() {
+  const t = makeTestApp();
+  await deployVersion(t.deps, "iris", model.onnxPath);
+  storeVersion(t.deps, "iris", { metrics: { accuracy: 0.9, f1: 0.85 }, pipelineId: 7 });
+  storeVersion(t.deps, "iris", { metrics: { accuracy: 0.93, f1: 0.91 }, pipelineId: 8 });
+  storeVersion(t.deps, "iris", { metrics: { accuracy: 0.5 }, status: "rejected", reason: "accuracy 0.5 is below the deploy threshold 0.7" });
+  return t;
+}
+
+/** What serves, what the history says: refused requests must leave both alone. */
+function state(deps: AppDeps, name = "iris") {
+  return { serving: deps.registry.version(name) ?? null, history: deps.modelStore.history(name) };
+}
+
+async function predictedVersion(t: ReturnType<typeof makeTestApp>, name = "iris") {
+  const res = await t.app.request(`/models/${name}/predict`, postJson({ inputs: model.expected.rows }));
+  return res.status === 200 ? ((await res.json()) as { version: number }).version : res.status;
+}
+
+const action = (t: ReturnType<typeof makeTestApp>, path: string, headers: Record<string, string>, form: Record<string, string> = {}) =>
+  t.app.request(path, { method: "POST", headers, body: new URLSearchParams(form) });
+
+type Point = ReturnType<typeof chartPoints>["circles"][number];
+
+/** The chart's points as the SVG carries them. */
+function chartPoints(html: string) {
+  const svg = html.match(/<svg id="metrics-chart"[\s\S]*?<\/svg>/)?.[0] ?? "";
+  const attr = (tag: string, name: string) => tag.match(new RegExp(` ${name}="([^"]*)"`))?.[1] ?? "";
+  const circles = [...svg.matchAll(/<circle ([^>]*)><title>([^<]*)<\/title><\/circle>/g)].map((m) => ({
+    metric: attr(` ${m[1]}`, "data-metric"),
+    version: Number(attr(` ${m[1]}`, "data-version")),
+    value: Number(attr(` ${m[1]}`, "data-value")),
+    cx: Number(attr(` ${m[1]}`, "cx")),
+    cy: Number(attr(` ${m[1]}`, "cy")),
+    title: m[2],
+  }));
+  const polylines = [...svg.matchAll(/<polyline points="([^"]*)"/g)].map((m) => m[1]!);
+  return { svg, circles, polylines };
+}
+
+describe("model pages", () => {
+  test("/models lists each model with what it serves, its latest version, how many, and since when", async () => {
+    const t = await irisWithVersions();
+    storeVersion(t.deps, "churn", { metrics: { auc: 0.7 } });
+    const res = await t.app.request("/models", { headers: browser });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const row = (name: string) => html.match(new RegExp(`<tr><td><a href="/models/${name}">${name}</a>[\\s\\S]*?</tr>`))?.[0] ?? "";
+    expect(row("iris")).toContain('<span class="ok">v1</span></td><td>v4</td><td>4</td>');
+    expect(row("iris")).toMatch(/<time datetime="\d{4}-\d\d-\d\dT[^"]+">\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/time>/);
+    expect(row("churn")).toContain('<span class="muted">not serving</span></td><td>v1</td><td>1</td>');
+
+    const empty = await makeTestApp().app.request("/models", { headers: browser });
+    expect(await empty.text()).toContain("No model yet");
+  });
+
+  test("/models/{name} shows what serves, the versions with metrics, status and pipeline, the history, and Deploy for the others", async () => {
+    const t = await irisWithVersions();
+    await t.deps.deployer.deploy("iris", 2, { reason: "pipeline", pipelineId: 7 });
+    const res = await t.app.request("/models/iris", { headers: browser });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('<strong id="serving-version">v2</strong>');
+    const row = (v: number) => html.match(new RegExp(`<tr data-version="${v}">[\\s\\S]*?</tr>`))?.[0] ?? "";
+    expect(row(2)).toContain('class="status-serving">serving');
+    expect(row(2)).toContain('<span class="metric">accuracy 0.9</span><span class="metric">f1 0.85</span>');
+    expect(row(2)).toContain('<a href="/pipelines/7">#7</a>');
+    expect(row(3)).toContain('class="status-registered">registered');
+    expect(row(4)).toContain('rejected<span class="muted">: accuracy 0.5 is below the deploy threshold 0.7</span>');
+    // A Deploy button for every version but the serving one.
+    expect([...html.matchAll(/<button [^>]*data-version="(\d+)"/g)].map((m) => Number(m[1]))).toEqual([4, 3, 1]);
+    expect(html).toContain('hx-post="/models/iris/deploy" hx-target="#model-section" hx-swap="outerHTML"');
+    // History, newest first; rollback offers v1, the version deployed before.
+    const history = html.match(/<table class="history">[\s\S]*?<\/table>/)?.[0] ?? "";
+    expect([...history.matchAll(/<tr><td>(v\d+|undeployed)<\/td>[\s\S]*?<td>(\w+)<\/td><td>(.*?)<\/td><\/tr>/g)].map((m) => [m[1], m[2], m[3]])).toEqual([
+      ["v2", "pipeline", '<a href="/pipelines/7">pipeline #7</a>'],
+      ["v1", "manual", "test"],
+    ]);
+    expect(html).toMatch(/<button id="rollback"[^>]*hx-confirm="Roll back iris to v1\?"[^>]*>Roll back to v1<\/button>/);
+    expect(html).toMatch(/<button id="undeploy"[^>]*hx-confirm=/);
+  });
+
+  test("the chart has a point per version and metric, with its tooltip, placed by version and value, joined per metric", async () => {
+    const t = await irisWithVersions();
+    const { svg, circles, polylines } = chartPoints(await (await t.app.request("/models/iris", { headers: browser })).text());
+    expect(circles.map((c) => c.title)).toEqual(["v2 accuracy 0.9", "v3 accuracy 0.93", "v4 accuracy 0.5", "v2 f1 0.85", "v3 f1 0.91"]);
+    expect(circles.map((c) => [c.metric, c.version, c.value])).toEqual([
+      ["accuracy", 2, 0.9],
+      ["accuracy", 3, 0.93],
+      ["accuracy", 4, 0.5],
+      ["f1", 2, 0.85],
+      ["f1", 3, 0.91],
+    ]);
+    // x grows evenly with the version; y falls as the value grows, by one scale for every metric (to the rounding of 0.1 px).
+    const [a2, a3, a4, f2, f3] = circles as [Point, Point, Point, Point, Point];
+    expect(a3.cx - a2.cx).toBeCloseTo(a4.cx - a3.cx, 0);
+    expect(f2.cx).toBe(a2.cx);
+    const slope = (p: Point, q: Point) => (q.cy - p.cy) / (q.value - p.value);
+    expect(slope(a2, a4)).toBeLessThan(0);
+    for (const [p, q] of [[a2, a3], [f2, f3], [f2, a4]] as const) expect(slope(p, q) / slope(a2, a4)).toBeCloseTo(1, 1);
+    expect(polylines).toEqual([`${a2.cx},${a2.cy} ${a3.cx},${a3.cy} ${a4.cx},${a4.cy}`, `${f2.cx},${f2.cy} ${f3.cx},${f3.cy}`]);
+    // Axis labels and a legend naming each metric.
+    for (const label of [">version</text>", ">value</text>", ">v1</text>", ">v4</text>", ">accuracy</text>", ">f1</text>"]) expect(svg).toContain(label);
+  });
+
+  test("model and metric names are text in the page and the SVG, never markup", async () => {
+    const t = makeTestApp();
+    const name = "<script>alert(1)</script>";
+    storeVersion(t.deps, name, { metrics: { '<img src=x onerror="boom()">': 0.5 } });
+    storeVersion(t.deps, name, { metrics: { '<img src=x onerror="boom()">': 0.6 } });
+    for (const path of ["/models", `/models/${encodeURIComponent(name)}`]) {
+      const res = await t.app.request(path, { headers: browser });
+      expect(res.status).toBe(200);
+      const html = await res.text();
+      expect(html).not.toContain("<script>alert");
+      expect(html).not.toContain("<img");
+      expect(html).toContain("&lt;script&gt;alert(1)&lt;/script&gt;");
+    }
+    const html = await (await t.app.request(`/models/${encodeURIComponent(name)}`, { headers: browser })).text();
+    expect(html).toContain(`hx-post="/models/${encodeURIComponent(name)}/deploy"`);
+    const { svg, circles } = chartPoints(html);
+    expect(circles.map((c) => c.title)).toEqual(['v1 &lt;img src=x onerror=&quot;boom()&quot;&gt; 0.5', 'v2 &lt;img src=x onerror=&quot;boom()&quot;&gt; 0.6']);
+    expect(svg).toContain(">&lt;img src=x onerror=&quot;boom()&quot;&gt;</text>");
+  });
+
+  test("an unknown model is a 404 page for a browser and a fragment for htmx", async () => {
+    const t = makeTestApp();
+    const page = await t.app.request("/models/nope", { headers: browser });
+    expect(page.status).toBe(404);
+    expect(page.headers.get("content-type")).toContain("text/html");
+    expect(await page.text()).toContain("<h2>Error 404</h2>");
+    for (const [path, message] of [
+      ["/models/nope/deploy", "has no version 1"],
+      ["/models/nope/rollback", "does not exist"],
+      ["/models/nope/undeploy", "does not exist"],
+    ] as const) {
+      const res = await action(t, path, htmx, { version: "1" });
+      expect(res.status).toBe(404);
+      expect(await res.text()).toBe(`<p class="error" role="alert">model &quot;nope&quot; ${message}</p>`);
+    }
+  });
+
+  test("Deploy on the page changes what predict answers and is recorded as manual, by the page", async () => {
+    const t = await irisWithVersions();
+    expect(await predictedVersion(t)).toBe(1);
+    const res = await action(t, "/models/iris/deploy", htmx, { version: "3" });
+    expect(res.status).toBe(200);
+    const fragment = await res.text();
+    expect(fragment).toStartWith('<section id="model-section"');
+    expect(fragment).toContain('<strong id="serving-version">v3</strong>');
+    expect(fragment).not.toContain("<html");
+    expect(await predictedVersion(t)).toBe(3);
+    expect(t.deps.modelStore.history("iris")[0]).toMatchObject({ version: 3, reason: "manual", actor: PAGE_ACTOR });
+    expect(fragment).toContain(`<td>manual</td><td>${PAGE_ACTOR}</td>`);
+
+    const before = state(t.deps);
+    const bad = await action(t, "/models/iris/deploy", htmx, { version: "zero" });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('<p class="error"');
+    const missing = await action(t, "/models/iris/deploy", htmx, { version: "9" });
+    expect(missing.status).toBe(404);
+    expect(state(t.deps)).toEqual(before);
+  });
+
+  test("Rollback on the page goes back to the version deployed before and is recorded as a rollback", async () => {
+    const t = await irisWithVersions();
+    await action(t, "/models/iris/deploy", htmx, { version: "3" });
+    const res = await action(t, "/models/iris/rollback", htmx);
+    expect(res.status).toBe(200);
+    const fragment = await res.text();
+    expect(fragment).toContain('<strong id="serving-version">v1</strong>');
+    expect(fragment).toContain("Roll back to v3");
+    expect(await predictedVersion(t)).toBe(1);
+    expect(t.deps.modelStore.history("iris").map((d) => [d.version, d.reason, d.actor])).toEqual([
+      [1, "rollback", PAGE_ACTOR],
+      [3, "manual", PAGE_ACTOR],
+      [1, "manual", "test"],
+    ]);
+  });
+
+  test("Rollback with no earlier version answers a 409 fragment and changes nothing; the button is disabled", async () => {
+    const t = await irisWithVersions();
+    const page = await (await t.app.request("/models/iris", { headers: browser })).text();
+    expect(page).toMatch(/<button id="rollback"[^>]* disabled=""[^>]*>Rollback<\/button>/);
+    const before = state(t.deps);
+    const res = await action(t, "/models/iris/rollback", htmx);
+    expect(res.status).toBe(409);
+    expect(await res.text()).toBe('<p class="error" role="alert">model &quot;iris&quot; has no earlier deployed version to roll back to</p>');
+    expect(state(t.deps)).toEqual(before);
+    expect(await predictedVersion(t)).toBe(1);
+  });
+
+  test("Undeploy on the page stops serving and records it; the section says not serving", async () => {
+    const t = await irisWithVersions();
+    const res = await action(t, "/models/iris/undeploy", htmx);
+    expect(res.status).toBe(200);
+    const fragment = await res.text();
+    expect(fragment).toContain('<strong id="serving-version">not serving</strong>');
+    expect(fragment).toMatch(/<button id="undeploy"[^>]* disabled=""/);
+    expect(await predictedVersion(t)).toBe(404);
+    expect(t.deps.modelStore.history("iris")[0]).toMatchObject({ version: null, reason: "undeploy", actor: PAGE_ACTOR });
+    expect(fragment).toContain("<tr><td>undeployed</td>");
+  });
+
+  test("without a session GETs go to /login and actions are 401; a signed-in action without HX-Request is 403; nothing changes", async () => {
+    const t = await irisWithVersions();
+    await action(t, "/models/iris/deploy", htmx, { version: "3" });
+    const before = state(t.deps);
+    for (const path of ["/models", "/models/iris"]) {
+      const res = await t.app.request(path, { headers: { Accept: "text/html" } });
+      expect(res.status).toBe(303);
+      expect(res.headers.get("location")).toBe(`/login?next=${encodeURIComponent(path)}`);
+    }
+    const actions: [string, Record<string, string>][] = [
+      ["/models/iris/deploy", { version: "2" }],
+      ["/models/iris/rollback", {}],
+      ["/models/iris/undeploy", {}],
+    ];
+    for (const [path, form] of actions) {
+      expect((await action(t, path, { "HX-Request": "true" }, form)).status).toBe(401);
+      expect((await action(t, path, { Cookie: sessionCookieHeader("some-other-token-0123456789"), "HX-Request": "true" }, form)).status).toBe(401);
+      const forged = await action(t, path, signedIn, form);
+      expect(forged.status).toBe(403);
+      expect(state(t.deps)).toEqual(before);
+    }
+    expect(await predictedVersion(t)).toBe(3);
+  });
+
+  test("the API's rollback answers as before the decision moved into the Deployer", async () => {
+    const t = await irisWithVersions();
+    const api = (path: string) => t.app.request(path, { method: "POST", headers: t.auth });
+    expect((await api("/api/models/nope/rollback")).status).toBe(404);
+    const none = await api("/api/models/iris/rollback");
+    expect(none.status).toBe(409);
+    expect(await none.json()).toEqual({ error: 'model "iris" has no earlier deployed version to roll back to' });
+    await t.app.request("/api/models/iris/deploy", postJson({ version: 2 }, t.auth));
+    const back = await api("/api/models/iris/rollback");
+    expect(back.status).toBe(200);
+    const body = (await back.json()) as { serving_version: number; deployments: { version: number; reason: string; actor: string }[] };
+    expect(body.serving_version).toBe(1);
+    expect(body.deployments[0]).toMatchObject({ version: 1, reason: "rollback", actor: "admin" });
+  });
+});

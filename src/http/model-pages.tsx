@@ -1,0 +1,63 @@
+// The model pages: /models lists them, /models/{name} shows one with its actions (deploy, rollback, undeploy) as htmx POSTs.
+import { zValidator } from "@hono/zod-validator";
+import { Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { ModelPage } from "../../views/model-page.tsx";
+import { ModelSection, type ModelDetail } from "../../views/model-section.tsx";
+import { ModelsPage, type ModelSummary } from "../../views/models-page.tsx";
+import { NotFoundError } from "../lib/errors.ts";
+import { deploymentJson, versionJson } from "../models/model-view.ts";
+import type { PageDeps } from "./pages.tsx";
+import { onInvalid } from "./validation.ts";
+
+/** Who the deployment history names for actions made on the pages (the API records "admin"). */
+export const PAGE_ACTOR = "admin (page)";
+
+const deployForm = z.object({ version: z.coerce.number().int().positive({ message: "must be a positive whole number" }) });
+
+/** Routes for the model pages; `guard` (the page session) runs first on each. */
+export function modelPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
+  const section = (name: string) => <ModelSection model={modelDetail(deps, name)} />;
+  return new Hono()
+    .get("/models", guard, (c) => c.html(<ModelsPage version={deps.version} models={modelSummaries(deps)} />))
+    .get("/models/:name", guard, (c) => c.html(<ModelPage version={deps.version} model={modelDetail(deps, c.req.param("name"))} />))
+    .post("/models/:name/deploy", guard, zValidator("form", deployForm, onInvalid), async (c) => {
+      const name = c.req.param("name");
+      await deps.deployer.deploy(name, c.req.valid("form").version, { reason: "manual", actor: PAGE_ACTOR });
+      return c.html(section(name));
+    })
+    .post("/models/:name/rollback", guard, async (c) => {
+      const name = c.req.param("name");
+      await deps.deployer.rollback(name, { actor: PAGE_ACTOR });
+      return c.html(section(name));
+    })
+    .post("/models/:name/undeploy", guard, async (c) => {
+      const name = c.req.param("name");
+      modelDetail(deps, name); // 404 for an unknown model before acting
+      await deps.deployer.undeploy(name, { actor: PAGE_ACTOR });
+      return c.html(section(name));
+    });
+}
+
+/** One model as the page shows it; throws NotFoundError when it has no version. */
+function modelDetail(deps: PageDeps, name: string): ModelDetail {
+  const versions = deps.modelStore.versions(name);
+  if (!versions.length) throw new NotFoundError(`model "${name}" does not exist`);
+  const serving = deps.registry.version(name) ?? null;
+  return {
+    name,
+    serving,
+    rollbackTo: deps.deployer.rollbackTarget(name),
+    versions: versions.map((v) => versionJson(v, serving)),
+    deployments: deps.modelStore.history(name).map(deploymentJson),
+  };
+}
+
+function modelSummaries(deps: PageDeps): ModelSummary[] {
+  return deps.modelStore.modelNames().map((name) => {
+    const versions = deps.modelStore.versions(name);
+    const serving = deps.registry.version(name) ?? null;
+    const last = deps.modelStore.history(name, 1)[0];
+    return { name, serving, servingSince: serving !== null && last?.version === serving ? last.at : null, latest: versions[0]!.version, versions: versions.length };
+  });
+}

@@ -1,0 +1,73 @@
+// The pipeline pages: the list, one pipeline with its live log, and the Cancel/Retry page actions.
+import { zValidator } from "@hono/zod-validator";
+import { Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { LogLineItem } from "../../views/log-line.tsx";
+import { PipelinePage } from "../../views/pipeline-page.tsx";
+import { PipelineRows } from "../../views/pipeline-rows.tsx";
+import { PipelineSummary, type PipelineDetail } from "../../views/pipeline-summary.tsx";
+import { PipelinesPage } from "../../views/pipelines-page.tsx";
+import { PipelineStatus, TERMINAL_STATUSES } from "../pipeline/pipeline-states.ts";
+import { pipelineJson, type PipelineJson } from "../pipeline/pipeline-view.ts";
+import type { PageDeps } from "./pages.tsx";
+import { streamPipelineEvents, type EventRenderer } from "./pipeline-event-stream.ts";
+import { idParam, onInvalid } from "./validation.ts";
+
+// The filter form sends empty fields for "any".
+const blankAsUnset = (v: unknown) => (v === "" ? undefined : v);
+const filterQuery = z.object({
+  status: z.preprocess(blankAsUnset, z.enum(PipelineStatus).optional()),
+  model: z.preprocess(blankAsUnset, z.string().max(200).optional()),
+});
+type Filter = z.infer<typeof filterQuery>;
+
+const isActive = (status: string) => !TERMINAL_STATUSES.includes(status as PipelineStatus);
+
+// The page's log: unnamed messages (htmx appends their data) holding one escaped <li>; `done` closes the stream.
+const htmlEvents: EventRenderer = {
+  log: (l) => ({ id: String(l.seq), data: (<LogLineItem line={l} />).toString() }),
+  status: () => undefined,
+  done: (status) => ({ event: "done", data: status }),
+};
+
+/** Routes for /pipelines and /pipelines/{id}; `guard` (the page session) runs first on each. */
+export function pipelinePageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
+  const { pipelineStore: store, bus, pipelineActions: actions } = deps;
+
+  const withRepoName = <P extends PipelineJson>(p: P): P & { repo_name?: string } => ({ ...p, repo_name: p.repo_id === null ? undefined : deps.repoName(p.repo_id) });
+  const listing = (filter: Filter) => {
+    const pipelines = store.list({ status: filter.status, model: filter.model }).map((p) => withRepoName(pipelineJson(p)));
+    const query = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined)).toString();
+    return { pipelines, rowsUrl: `/pipelines/rows${query ? `?${query}` : ""}`, poll: pipelines.some((p) => isActive(p.status)) };
+  };
+  const detail = (id: number) => {
+    const pipeline = withRepoName(pipelineJson(store.get(id), store.phases(id))) as PipelineDetail;
+    return { pipeline, active: isActive(pipeline.status) };
+  };
+
+  const app = new Hono();
+  // /pipelines/rows before /pipelines/:id, which would refuse "rows" as an id.
+  app.get("/pipelines", guard, zValidator("query", filterQuery, onInvalid), (c) => {
+    const filter = c.req.valid("query");
+    return c.html(<PipelinesPage version={deps.version} filter={filter} statuses={Object.values(PipelineStatus)} {...listing(filter)} />);
+  });
+  app.get("/pipelines/rows", guard, zValidator("query", filterQuery, onInvalid), (c) => c.html(<PipelineRows {...listing(c.req.valid("query"))} />));
+  app.get("/pipelines/:id", guard, zValidator("param", idParam, onInvalid), (c) => {
+    return c.html(<PipelinePage version={deps.version} {...detail(c.req.valid("param").id)} />);
+  });
+  app.get("/pipelines/:id/summary", guard, zValidator("param", idParam, onInvalid), (c) => c.html(<PipelineSummary {...detail(c.req.valid("param").id)} />));
+  app.get("/pipelines/:id/log-stream", guard, zValidator("param", idParam, onInvalid), (c) => {
+    return streamPipelineEvents(c, { store, bus }, c.req.valid("param").id, htmlEvents);
+  });
+  app.post("/pipelines/:id/cancel", guard, zValidator("param", idParam, onInvalid), async (c) => {
+    const { id } = c.req.valid("param");
+    await actions.cancel(id);
+    return c.html(<PipelineSummary {...detail(id)} />);
+  });
+  app.post("/pipelines/:id/retry", guard, zValidator("param", idParam, onInvalid), async (c) => {
+    const newId = await actions.retry(c.req.valid("param").id);
+    c.header("HX-Redirect", `/pipelines/${newId}`);
+    return c.body(null, 204);
+  });
+  return app;
+}

@@ -1,0 +1,20 @@
+// Test support: Debian's Chromium driven by playwright-core, for tests of the pages in a real browser.
+import { chromium, type Browser, type Page } from "playwright-core";
+
+/** Where scripts/setup.sh --test installs Chromium. */
+export const CHROMIUM = Bun.which("chromium") ?? "/usr/bin/chromium";
+
+/** A headless Chromium; throws with the setup command when it is not installed. */
+export async function launchChromium(): Promise<Browser> {
+  if (!(await Bun.file(CHROMIUM).exists())) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/setup.sh --test`);
+  // --no-sandbox: the tests run as root in CI, where Chromium's sandbox refuses to start.
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+}
+
+/** Sign in through the /login form as a person would; leaves the page where the login sent it. */
+export async function signIn(page: Page, base: string, token: string, path = "/"): Promise<void> {
+  await page.goto(`${base}${path}`);
+  await page.waitForURL(/\/login\?next=/);
+  await page.fill('input[name="token"]', token);
+  await Promise.all([page.waitForURL((url) => !url.pathname.startsWith("/login")), page.click('button[type="submit"]')]);
+}

@@ -1,0 +1,19 @@
+// /pipelines/{id}: the summary (polled while the pipeline is active) and the live log (SSE).
+import { Layout } from "./layout.tsx";
+import { PipelineSummary, type PipelineSummaryProps } from "./pipeline-summary.tsx";
+
+/** One pipeline's page; the log replays stored lines and follows live ones until `done`. */
+export function PipelinePage(props: PipelineSummaryProps & { version: string }) {
+  const id = props.pipeline.id;
+  return (
+    <Layout title={`Pipeline ${id}`} version={props.version}>
+      <h2>
+        Pipeline {id} <a href="/pipelines" class="back">all pipelines</a>
+      </h2>
+      <div id="action-error" aria-live="polite"></div>
+      <PipelineSummary pipeline={props.pipeline} active={props.active} />
+      <h3>Log</h3>
+      <ol id="log" class="log" hx-sse:connect={`/pipelines/${id}/log-stream`} hx-sse:close="done" hx-swap="beforeend"></ol>
+    </Layout>
+  );
+}

@@ -1,0 +1,154 @@
+// The refreshable part of a pipeline's page: status, facts, failure, phases, metrics, the model version, actions.
+import type { PipelineJson } from "../src/pipeline/pipeline-view.ts";
+import { formatMetric } from "./format.ts";
+import { formatDuration, RepoRef, ShortSha, StatusBadge, When } from "./pipeline-format.tsx";
+
+export type PipelineDetail = PipelineJson & { phases: NonNullable<PipelineJson["phases"]>; repo_name?: string };
+
+export type PipelineSummaryProps = {
+  pipeline: PipelineDetail;
+  /** Queued or running: re-fetch every 2 s and offer Cancel; otherwise offer Retry and stop polling. */
+  active: boolean;
+};
+
+/** The failed cell named in a failure reason (the format of describeFailedCell in src/pipeline/notebook-errors.ts), or undefined. */
+export function failedCellOf(error: string | null): { number: number; tags: string[]; exception: string } | undefined {
+  const m = error?.match(/^cell (\d+) of the notebook(?: \[(.*?)\])? raised (.*)$/s);
+  if (!m) return undefined;
+  return { number: Number(m[1]), tags: m[2] ? m[2].split(", ") : [], exception: m[3]! };
+}
+
+// A refused action (409: already ended) shows its message above the summary, outside the polled part.
+// (A spread: JSX cannot spell an attribute name part that starts with a digit.)
+const actionErrors = { "hx-status:4xx": "target:#action-error swap:innerHTML" };
+
+/** `<section id="summary">`, swapped whole (outerHTML) so each answer decides whether polling goes on. */
+export function PipelineSummary(props: PipelineSummaryProps) {
+  const p = props.pipeline;
+  const polling = props.active ? { "hx-get": `/pipelines/${p.id}/summary`, "hx-trigger": "every 2s", "hx-swap": "outerHTML" } : {};
+  const cell = p.status === "failed" ? failedCellOf(p.error) : undefined;
+  return (
+    <section id="summary" {...polling}>
+      <p class="headline">
+        <StatusBadge id="status" status={p.status} />
+        {props.active ? (
+          <button id="cancel" class="danger" hx-post={`/pipelines/${p.id}/cancel`} hx-target="#summary" hx-swap="outerHTML" {...actionErrors}>
+            Cancel
+          </button>
+        ) : (
+          <button id="retry" hx-post={`/pipelines/${p.id}/retry`} {...actionErrors}>
+            Retry
+          </button>
+        )}
+      </p>
+      <dl class="facts">
+        <dt>repository</dt>
+        <dd>
+          <RepoRef repoId={p.repo_id} name={p.repo_name} />
+        </dd>
+        <dt>notebook</dt>
+        <dd>
+          <code>{p.notebook_path}</code>
+        </dd>
+        <dt>model</dt>
+        <dd>{p.model_name ?? <span class="muted">not known yet</span>}</dd>
+        <dt>commit</dt>
+        <dd>
+          <ShortSha sha={p.commit} /> on <code>{p.ref}</code>
+        </dd>
+        <dt>trigger</dt>
+        <dd>
+          {p.trigger}
+          {p.retry_of !== null && (
+            <>
+              {" "}
+              of <a href={`/pipelines/${p.retry_of}`}>pipeline {p.retry_of}</a>
+            </>
+          )}
+        </dd>
+        <dt>created</dt>
+        <dd>
+          <When iso={p.created_at} />
+        </dd>
+        <dt>started</dt>
+        <dd>
+          <When iso={p.started_at} />
+        </dd>
+        <dt>finished</dt>
+        <dd>
+          <When iso={p.finished_at} />
+        </dd>
+        <dt>duration</dt>
+        <dd>{formatDuration(p.duration_ms)}</dd>
+      </dl>
+      {p.error && (
+        <p id="error" class="error" role="alert">
+          {p.error}
+        </p>
+      )}
+      {cell && (
+        <div id="failed-cell" class="failed-cell">
+          <h3>Failed cell</h3>
+          <p>
+            Cell <strong>{cell.number}</strong> of the notebook
+            {cell.tags.length > 0 && <>, tagged {cell.tags.map((t, i) => <>{i > 0 && ", "}<code>{t}</code></>)}</>} raised:
+          </p>
+          <pre>{cell.exception}</pre>
+          <p class="muted">The traceback is in the log below.</p>
+        </div>
+      )}
+      <h3>Phases</h3>
+      <table class="phases">
+        <thead>
+          <tr>
+            <th>phase</th>
+            <th>status</th>
+            <th>started (UTC)</th>
+            <th>duration</th>
+            <th>error</th>
+          </tr>
+        </thead>
+        <tbody>
+          {p.phases.map((ph) => (
+            <tr>
+              <td>{ph.name}</td>
+              <td>
+                <StatusBadge status={ph.status} />
+              </td>
+              <td>
+                <When iso={ph.started_at} />
+              </td>
+              <td>{formatDuration(ph.duration_ms)}</td>
+              <td class={ph.status === "failed" ? "error" : "muted"}>{ph.error}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h3>Metrics</h3>
+      {p.metrics && Object.keys(p.metrics).length > 0 ? (
+        <table class="metrics">
+          <tbody>
+            {Object.entries(p.metrics).map(([name, value]) => (
+              <tr>
+                <th>{name}</th>
+                <td title={String(value)}>{formatMetric(value)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p class="muted">None recorded.</p>
+      )}
+      <h3>Model version</h3>
+      {p.model_name && p.model_version !== null ? (
+        <p id="model-version">
+          <a href={`/models/${encodeURIComponent(p.model_name)}`}>
+            {p.model_name} version {p.model_version}
+          </a>
+        </p>
+      ) : (
+        <p class="muted">{props.active ? "Not registered yet." : "This pipeline registered no model version."}</p>
+      )}
+    </section>
+  );
+}
