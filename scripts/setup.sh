@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything mlops needs, idempotently: JavaScript dependencies (bun comes from npm, pinned
 # in package.json) and the Python environment notebooks run in. `--test` also installs what the test
-# suite needs (./.venv-test with tritonclient, Debian's chromium for browser tests). Safe to run again: each step checks first.
+# suite needs (./.venv-test with tritonclient, ./.venv-mlflow with a real MLflow server, Debian's chromium for
+# browser tests). Safe to run again: each step checks first.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -26,8 +27,10 @@ fi
 bash scripts/setup-python.sh
 
 if [[ "${1:-}" == "--test" ]]; then
-  # Python clients the tests drive this server with (tritonclient), in ./.venv-test apart from the notebook runtime.
+  # Python the tests use, apart from the notebook runtime: clients that drive this server (tritonclient, in
+  # ./.venv-test) and the MLflow tracking server the MLflow tests run (./.venv-mlflow).
   bash scripts/setup-test-python.sh
+  bash scripts/setup-mlflow-python.sh
   if ! command -v chromium >/dev/null; then
     say "installing Debian's chromium for browser tests"
     export DEBIAN_FRONTEND=noninteractive

@@ -14,6 +14,7 @@ import { pipelineRoutes, type PipelineActions } from "./http/pipelines.ts";
 import { mountServing } from "./http/serving-routes.ts";
 import { AppError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
+import type { MlflowSyncView } from "./mlflow/mlflow-tracking.ts";
 import type { Deployer } from "./models/deployer.ts";
 import type { ModelStore } from "./models/model-store.ts";
 import type { LogBus } from "./pipeline/log-bus.ts";
@@ -43,6 +44,8 @@ export type AppDeps = {
   modelStore: ModelStore;
   deployer: Deployer;
   registry: ModelRegistry;
+  /** How a pipeline stands with MLflow; absent without MLFLOW_TRACKING_URI. */
+  mlflowView?: (pipelineId: number) => MlflowSyncView | null;
   /** Pipelines by status for /metrics; optional until the pipeline store provides it. */
   pipelineCounts?: () => Record<string, number>;
 };
@@ -52,9 +55,7 @@ export function createApp(deps: AppDeps) {
   const app = new Hono();
   const api = new Hono();
   api.use("*", requireAdmin(deps.secrets.adminTokenSha256));
-  api.get("/settings/webhook", (c) =>
-    c.json({ url_path: "/webhook/github", content_type: "application/json", secret: deps.secrets.webhookSecret }),
-  );
+  api.get("/settings/webhook", (c) => c.json({ url_path: "/webhook/github", content_type: "application/json", secret: deps.secrets.webhookSecret }));
 
   const repos = new RepoStore(deps.db);
   api.route("/repos", repoRoutes({ repos, runRepo: deps.runRepo }));
@@ -67,7 +68,12 @@ export function createApp(deps: AppDeps) {
   app.route("/api", api);
   app.route(
     "/",
-    pageRoutes({ ...deps, adminTokenSha256: deps.secrets.adminTokenSha256, serving: () => deps.registry.serving(), repoName: (id) => repos.find(id)?.full_name }),
+    pageRoutes({
+      ...deps,
+      adminTokenSha256: deps.secrets.adminTokenSha256,
+      serving: () => deps.registry.serving(),
+      repoName: (id) => repos.find(id)?.full_name,
+    }),
   );
   mountServing(app, deps); // /models/{name}/predict|invocations, /v2, /metrics
 

@@ -10,6 +10,9 @@ import { GitMirror, gitTokenScope } from "./git/git-mirror.ts";
 import { notebooksToRun } from "./git/notebook-paths.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
+import { MlflowClient } from "./mlflow/mlflow-client.ts";
+import { MlflowSyncStore } from "./mlflow/mlflow-sync-store.ts";
+import { MLFLOW_SYNC_JOB, MlflowTracking } from "./mlflow/mlflow-tracking.ts";
 import { Deployer } from "./models/deployer.ts";
 import { ModelStore } from "./models/model-store.ts";
 import { convertJoblib } from "./pipeline/convert-joblib.ts";
@@ -73,21 +76,49 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   };
 
   let pools: WorkerPool[] = [];
+  const wake = () => queueMicrotask(() => pools.forEach((p) => p.wake()));
+  const tracking = config.mlflowTrackingUri
+    ? new MlflowTracking({
+        client: new MlflowClient(config.mlflowTrackingUri, { timeoutMs: 120_000 }),
+        quickClient: new MlflowClient(config.mlflowTrackingUri, { timeoutMs: 5_000 }),
+        syncs: new MlflowSyncStore(db),
+        pipelines: pipelineStore,
+        models: modelStore,
+        jobs,
+        dataDir: config.dataDir,
+        wake,
+        logger,
+      })
+    : undefined;
+  services.tracking = tracking;
   const pipelines = new PipelineService(services, jobs, mirror, {
     findIntakeRepo: (id) => repos.find(id),
     notebooksToRun,
     noteDelivery: (id, detail) => db.update(webhookDeliveries).set({ detail }).where(eq(webhookDeliveries.id, id)).run(),
-    wake: () => queueMicrotask(() => pools.forEach((p) => p.wake())),
+    wake,
     logger,
   });
   const interrupted = pipelines.recoverAtStart();
   if (interrupted.length) logger.warn({ pipelines: interrupted }, "pipelines interrupted by the previous stop were marked failed");
+  const resumed = tracking?.resumePending() ?? [];
+  if (resumed.length) logger.info({ pipelines: resumed }, "MLflow syncs left pending by the previous stop were queued again");
   const handlers = pipelines.handlers();
   // Git intake has a pool of its own so a push is turned into queued pipelines even while notebooks fill every worker.
   pools = [
     new WorkerPool({ store: jobs, handlers: { [JobKind.push]: handlers.push }, concurrency: 1, onlyOwnKinds: true, logger }),
     new WorkerPool({ store: jobs, handlers: { [JobKind.pipeline]: handlers.pipeline }, concurrency: config.workerConcurrency, onlyOwnKinds: true, logger }),
   ];
+  // MLflow syncs wait (backing off) while MLflow is down: a pool of their own keeps them from holding up notebooks.
+  if (tracking)
+    pools.push(
+      new WorkerPool({
+        store: jobs,
+        handlers: { [MLFLOW_SYNC_JOB]: (job) => tracking.sync(mlflowSyncPayload(job.payload)) },
+        concurrency: 1,
+        onlyOwnKinds: true,
+        logger,
+      }),
+    );
 
   const restored = await deployer.restoreAll();
   if (restored.restored.length) logger.info({ models: restored.restored }, "deployed models restored");
@@ -101,7 +132,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     logger,
     modelsServing: () => registry.count(),
     queueDepth: () => jobs.depth(),
-    acceptPush: ({ deliveryId, repo, payload }) => pipelines.acceptPush({ deliveryId, repo, sha: payload.after, before: payload.created ? null : payload.before, ref: payload.ref }),
+    acceptPush: ({ deliveryId, repo, payload }) =>
+      pipelines.acceptPush({ deliveryId, repo, sha: payload.after, before: payload.created ? null : payload.before, ref: payload.ref }),
     runRepo: (repo) => pipelines.runRepo(repo),
     pipelineStore,
     bus,
@@ -109,6 +141,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     modelStore,
     deployer,
     registry,
+    mlflowView: tracking && ((id) => tracking.view(id)),
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
   for (const p of pools) p.start();
@@ -137,4 +170,10 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       return stopping;
     },
   };
+}
+
+function mlflowSyncPayload(payload: unknown): number {
+  const id = (payload as { pipelineId?: unknown } | null)?.pipelineId;
+  if (typeof id !== "number") throw new Error(`an MLflow sync job without a pipeline id: ${JSON.stringify(payload)}`);
+  return id;
 }

@@ -1,9 +1,10 @@
 // The refreshable part of a pipeline's page: status, facts, failure, phases, metrics, the model version, actions.
+import type { MlflowSyncView } from "../src/mlflow/mlflow-tracking.ts";
 import type { PipelineJson } from "../src/pipeline/pipeline-view.ts";
 import { formatMetric } from "./format.ts";
 import { formatDuration, RepoRef, ShortSha, StatusBadge, When } from "./pipeline-format.tsx";
 
-export type PipelineDetail = PipelineJson & { phases: NonNullable<PipelineJson["phases"]>; repo_name?: string };
+export type PipelineDetail = PipelineJson & { phases: NonNullable<PipelineJson["phases"]>; repo_name?: string; mlflow?: MlflowSyncView | null };
 
 export type PipelineSummaryProps = {
   pipeline: PipelineDetail;
@@ -80,6 +81,14 @@ export function PipelineSummary(props: PipelineSummaryProps) {
         </dd>
         <dt>duration</dt>
         <dd>{formatDuration(p.duration_ms)}</dd>
+        {p.mlflow && (
+          <>
+            <dt>MLflow</dt>
+            <dd id="mlflow">
+              <MlflowSync sync={p.mlflow} />
+            </dd>
+          </>
+        )}
       </dl>
       {p.error && (
         <p id="error" class="error" role="alert">
@@ -91,7 +100,18 @@ export function PipelineSummary(props: PipelineSummaryProps) {
           <h3>Failed cell</h3>
           <p>
             Cell <strong>{cell.number}</strong> of the notebook
-            {cell.tags.length > 0 && <>, tagged {cell.tags.map((t, i) => <>{i > 0 && ", "}<code>{t}</code></>)}</>} raised:
+            {cell.tags.length > 0 && (
+              <>
+                , tagged{" "}
+                {cell.tags.map((t, i) => (
+                  <>
+                    {i > 0 && ", "}
+                    <code>{t}</code>
+                  </>
+                ))}
+              </>
+            )}{" "}
+            raised:
           </p>
           <pre>{cell.exception}</pre>
           <p class="muted">The traceback is in the log below.</p>
@@ -150,5 +170,31 @@ export function PipelineSummary(props: PipelineSummaryProps) {
         <p class="muted">{props.active ? "Not registered yet." : "This pipeline registered no model version."}</p>
       )}
     </section>
+  );
+}
+
+/** Where the pipeline stands with MLflow: its run once synced, or why the sync is still pending or failed. */
+function MlflowSync(props: { sync: MlflowSyncView }) {
+  const { sync } = props;
+  const run = sync.run_url && (
+    <a href={sync.run_url} rel="noreferrer">
+      run {sync.run_id}
+    </a>
+  );
+  if (sync.status === "synced") {
+    return (
+      <span>
+        synced: {run}
+        {sync.model_version && <> · registered model version {sync.model_version}</>}
+      </span>
+    );
+  }
+  return (
+    <span class={sync.status === "failed" ? "error" : "muted"}>
+      {sync.status === "failed" ? "sync failed" : "sync pending"}
+      {sync.attempts > 0 && ` after ${sync.attempts} attempt${sync.attempts === 1 ? "" : "s"}`}
+      {sync.error && `: ${sync.error}`}
+      {run && <> ({run})</>}
+    </span>
   );
 }

@@ -138,3 +138,20 @@ export const deployments = sqliteTable("deployments", {
   actor: text("actor"),
   at: createdAt("at"),
 });
+
+/** What of a pipeline is in MLflow; steps already done are kept so a retry resumes. */
+export const mlflowSync = sqliteTable("mlflow_sync", {
+  pipelineId: integer("pipeline_id")
+    .primaryKey()
+    .references(() => pipelines.id, { onDelete: "cascade" }),
+  status: text("status", { enum: ["pending", "synced", "failed"] }).notNull(),
+  experimentId: text("experiment_id"),
+  runId: text("run_id"),
+  artifactUri: text("artifact_uri"),
+  logged: integer("logged", { mode: "boolean" }).notNull().default(false),
+  artifacts: integer("artifacts", { mode: "boolean" }).notNull().default(false),
+  modelVersion: text("model_version"),
+  attempts: integer("attempts").notNull().default(0),
+  lastError: text("last_error"),
+  updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+});

@@ -5,6 +5,7 @@ import { HomePage } from "../../views/home-page.tsx";
 import { ErrorPage } from "../../views/error-page.tsx";
 import { LoginPage } from "../../views/login-page.tsx";
 import { isAdminToken, requirePageSession, safeNext, SESSION_COOKIE, SESSION_SECONDS, sessionValue } from "./page-auth.ts";
+import type { MlflowSyncView } from "../mlflow/mlflow-tracking.ts";
 import type { Deployer } from "../models/deployer.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import type { LogBus } from "../pipeline/log-bus.ts";
@@ -27,6 +28,8 @@ export type PageDeps = {
   modelStore: ModelStore;
   deployer: Deployer;
   registry: ModelRegistry;
+  /** How a pipeline stands with MLflow; absent without MLFLOW_TRACKING_URI. */
+  mlflowView?: (pipelineId: number) => MlflowSyncView | null;
   /** A repository's full name ("owner/name"), or undefined once it was removed. */
   repoName: (id: number) => string | undefined;
 };

@@ -34,14 +34,17 @@ const htmlEvents: EventRenderer = {
 export function pipelinePageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
   const { pipelineStore: store, bus, pipelineActions: actions } = deps;
 
-  const withRepoName = <P extends PipelineJson>(p: P): P & { repo_name?: string } => ({ ...p, repo_name: p.repo_id === null ? undefined : deps.repoName(p.repo_id) });
+  const withRepoName = <P extends PipelineJson>(p: P): P & { repo_name?: string } => ({
+    ...p,
+    repo_name: p.repo_id === null ? undefined : deps.repoName(p.repo_id),
+  });
   const listing = (filter: Filter) => {
     const pipelines = store.list({ status: filter.status, model: filter.model }).map((p) => withRepoName(pipelineJson(p)));
     const query = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined)).toString();
     return { pipelines, rowsUrl: `/pipelines/rows${query ? `?${query}` : ""}`, poll: pipelines.some((p) => isActive(p.status)) };
   };
   const detail = (id: number) => {
-    const pipeline = withRepoName(pipelineJson(store.get(id), store.phases(id))) as PipelineDetail;
+    const pipeline = { ...withRepoName(pipelineJson(store.get(id), store.phases(id))), mlflow: deps.mlflowView?.(id) ?? null } as PipelineDetail;
     return { pipeline, active: isActive(pipeline.status) };
   };
 

@@ -6,6 +6,7 @@ import type { LogBus } from "../pipeline/log-bus.ts";
 import type { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { pipelineJson } from "../pipeline/pipeline-view.ts";
 import { streamPipelineEvents, type EventRenderer } from "./pipeline-event-stream.ts";
+import type { MlflowSyncView } from "../mlflow/mlflow-tracking.ts";
 import { idParam, onInvalid } from "./validation.ts";
 
 export type PipelineActions = {
@@ -30,7 +31,12 @@ const jsonEvents: EventRenderer = {
 };
 
 /** Routes under /api/pipelines. */
-export function pipelineRoutes(deps: { pipelineStore: PipelineStore; bus: LogBus; pipelineActions: PipelineActions }) {
+export function pipelineRoutes(deps: {
+  pipelineStore: PipelineStore;
+  bus: LogBus;
+  pipelineActions: PipelineActions;
+  mlflowView?: (id: number) => MlflowSyncView | null;
+}) {
   const { pipelineStore: store, bus, pipelineActions: actions } = deps;
   return new Hono()
     .get("/", zValidator("query", listQuery, onInvalid), (c) => {
@@ -39,12 +45,16 @@ export function pipelineRoutes(deps: { pipelineStore: PipelineStore; bus: LogBus
     })
     .get("/:id", zValidator("param", idParam, onInvalid), (c) => {
       const { id } = c.req.valid("param");
-      return c.json(pipelineJson(store.get(id), store.phases(id)));
+      // mlflow: null when MLflow tracking is off or the pipeline never reached it; else its sync status and run.
+      return c.json({ ...pipelineJson(store.get(id), store.phases(id)), mlflow: deps.mlflowView?.(id) ?? null });
     })
     .get("/:id/logs", zValidator("param", idParam, onInvalid), (c) => {
       const { id } = c.req.valid("param");
       store.get(id);
-      const text = store.logs(id).map((l) => `${l.line}\n`).join("");
+      const text = store
+        .logs(id)
+        .map((l) => `${l.line}\n`)
+        .join("");
       return c.text(text);
     })
     .get("/:id/events", zValidator("param", idParam, onInvalid), (c) => {

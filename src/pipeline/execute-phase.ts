@@ -16,6 +16,8 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
     PIPELINE_ID: String(pipeline.id),
   };
   if (services.config.mlflowTrackingUri) parameters.MLFLOW_TRACKING_URI = services.config.mlflowTrackingUri;
+  const runId = await services.tracking?.startRun(pipeline, ctx.modelName!, ctx.log);
+  if (runId) parameters.MLFLOW_RUN_ID = runId;
   const timeoutMs = services.config.pipelineTimeoutSeconds * 1000;
   const result = await services.runNotebook({
     input: ctx.notebookFile!,
@@ -29,7 +31,8 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
     onSpawn: (procs) => services.store.recordProcesses(pipeline.id, procs),
   });
   ctx.log(`notebook finished: ${result.status} in ${(result.durationMs / 1000).toFixed(1)} s`);
-  if (result.status === "timed_out") throw new PhaseError(`the notebook ran past PIPELINE_TIMEOUT_SECONDS (${services.config.pipelineTimeoutSeconds} s) and was stopped`, "timed_out");
+  if (result.status === "timed_out")
+    throw new PhaseError(`the notebook ran past PIPELINE_TIMEOUT_SECONDS (${services.config.pipelineTimeoutSeconds} s) and was stopped`, "timed_out");
   if (result.status === "cancelled") throw new PhaseError("cancelled", "cancelled");
   if (result.status === "failed") throw new PhaseError(result.error ?? `papermill exited with code ${result.exitCode}`);
 }

@@ -29,6 +29,16 @@ export type NotebookRunOptions = {
   onSpawn: (procs: { pid: number; startTime: string }[]) => void;
 };
 
+/** MLflow tracking as a pipeline sees it (src/mlflow/mlflow-tracking.ts); absent without MLFLOW_TRACKING_URI. */
+export type PipelineTracking = {
+  /** Before execute: the MLflow run the notebook logs into, or undefined when MLflow cannot be reached now (made at sync). */
+  startRun(pipeline: PipelineRow, modelName: string, log: (line: string) => void): Promise<string | undefined>;
+  /** Metrics the notebook logged into its run (latest values); {} without a run or when MLflow cannot be reached. */
+  loggedMetrics(pipelineId: number, log: (line: string) => void): Promise<Record<string, number>>;
+  /** The pipeline ended, whatever its status: queue its sync to MLflow. Never throws. */
+  ended(pipelineId: number): void;
+};
+
 /** The services a pipeline run uses; built once in the composition root. */
 export type PipelineServices = {
   config: Config;
@@ -43,6 +53,7 @@ export type PipelineServices = {
   runNotebook(opts: NotebookRunOptions): Promise<NotebookRunResult>;
   /** Convert a joblib scikit-learn model to ONNX, checking agreement; rejects with the reason. */
   convertJoblib(input: string, output: string, log: (line: string) => void): Promise<void>;
+  tracking?: PipelineTracking;
 };
 
 export type PipelineContext = {

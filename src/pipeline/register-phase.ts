@@ -40,7 +40,9 @@ export async function registerPhase(ctx: PipelineContext): Promise<void> {
   if (!outputs || !existsSync(outputs.model) || statSync(outputs.model).size === 0) {
     throw new PhaseError("the notebook wrote no model: the mlops:export cell must save it to MODEL_OUTPUT_PATH");
   }
-  const metrics = readMetrics(outputs.metrics, ctx.log);
+  // Metrics the notebook logged to MLflow count too; the metrics file wins where both name one.
+  const logged = (await services.tracking?.loggedMetrics(pipeline.id, ctx.log)) ?? {};
+  const metrics = { ...logged, ...readMetrics(outputs.metrics, ctx.log) };
   const format = modelFormat(outputs.model);
   let onnxPath = outputs.model;
   if (format === "joblib") {

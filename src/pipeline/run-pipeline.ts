@@ -70,5 +70,6 @@ export async function runPipeline(services: PipelineServices, id: number, signal
   } finally {
     store.clearProcesses(id);
     rmSync(join(workDir, "repo"), { recursive: true, force: true });
+    services.tracking?.ended(id);
   }
 }

@@ -1,7 +1,11 @@
 // The ordered list of schema migrations, embedded as text so the executable never reads a folder.
 import init from "./0001_init.sql" with { type: "text" };
+import mlflowSync from "./0002_mlflow_sync.sql" with { type: "text" };
 
 export type Migration = { id: number; name: string; sql: string };
 
 /** Append new migrations at the end; never edit one that has shipped. */
-export const migrations: readonly Migration[] = [{ id: 1, name: "0001_init", sql: init }];
+export const migrations: readonly Migration[] = [
+  { id: 1, name: "0001_init", sql: init },
+  { id: 2, name: "0002_mlflow_sync", sql: mlflowSync },
+];

@@ -1,0 +1,50 @@
+// The mlflow_sync rows: per pipeline, which sync steps are done, and whether it is pending, synced or failed.
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/connection.ts";
+import { mlflowSync } from "../db/schema.ts";
+
+export type MlflowSyncRow = typeof mlflowSync.$inferSelect;
+export type MlflowSyncStatus = MlflowSyncRow["status"];
+/** The steps' results, written as each completes. */
+export type MlflowSyncProgress = Partial<Pick<MlflowSyncRow, "experimentId" | "runId" | "artifactUri" | "logged" | "artifacts" | "modelVersion">>;
+
+const now = () => new Date().toISOString();
+
+export class MlflowSyncStore {
+  constructor(private readonly db: Db) {}
+
+  /** The row of `pipelineId`, or undefined when MLflow never heard of it. */
+  find(pipelineId: number): MlflowSyncRow | undefined {
+    return this.db.select().from(mlflowSync).where(eq(mlflowSync.pipelineId, pipelineId)).get();
+  }
+
+  /** The row of `pipelineId`, created pending when missing. */
+  ensure(pipelineId: number): MlflowSyncRow {
+    this.db.insert(mlflowSync).values({ pipelineId, status: "pending" }).onConflictDoNothing().run();
+    return this.find(pipelineId)!;
+  }
+
+  /** Record completed steps. */
+  progress(pipelineId: number, done: MlflowSyncProgress): void {
+    this.db
+      .update(mlflowSync)
+      .set({ ...done, updatedAt: now() })
+      .where(eq(mlflowSync.pipelineId, pipelineId))
+      .run();
+  }
+
+  /** Record an attempt's end: synced, failed for good, or still pending with why it did not get through. */
+  attempt(pipelineId: number, status: MlflowSyncStatus, error: string | null): void {
+    const row = this.ensure(pipelineId);
+    this.db
+      .update(mlflowSync)
+      .set({ status, lastError: error, attempts: row.attempts + 1, updatedAt: now() })
+      .where(eq(mlflowSync.pipelineId, pipelineId))
+      .run();
+  }
+
+  /** Pipelines whose sync has not got through yet. */
+  pending(): MlflowSyncRow[] {
+    return this.db.select().from(mlflowSync).where(eq(mlflowSync.status, "pending")).all();
+  }
+}

@@ -1,0 +1,141 @@
+// MLflow tracking end to end: a real server with MLFLOW_TRACKING_URI, a real `mlflow server`, pushes run by papermill.
+// With MLflow up, the run holds the pipeline's params, the metrics of the file and of the notebook's own logging, the
+// executed notebook and the model, and the model is a registered version. With MLflow down, the pipeline still
+// deploys, the sync shows as pending with the reason, and it completes by itself once MLflow answers.
+import { afterAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { sessionCookieHeader } from "../http/page-auth.ts";
+import { ADMIN_TOKEN, makeRepo, sendPush, startTestServer, waitForStatus, type TestServer } from "../testing/e2e.ts";
+import { freePort, startMlflowServer, type MlflowServer } from "../testing/mlflow-server.ts";
+import { modelNotebook, predict, registerRepo, tinyOnnxBase64, waitForCreated } from "../testing/pipeline-fixtures.ts";
+import { MlflowClient } from "./mlflow-client.ts";
+import type { MlflowSyncView } from "./mlflow-tracking.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+type Detail = { status: string; model_version: number | null; metrics: Record<string, number> | null; mlflow: MlflowSyncView | null };
+const detail = async (server: TestServer, id: number) => (await (await server.api(`/api/pipelines/${id}`)).json()) as Detail;
+
+async function waitForSync(server: TestServer, id: number, status: MlflowSyncView["status"], timeoutMs: number): Promise<MlflowSyncView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const sync = (await detail(server, id)).mlflow;
+    if (sync?.status === status) return sync;
+    if (Date.now() > deadline) throw new Error(`pipeline ${id}'s MLflow sync did not become ${status}: ${JSON.stringify(sync)}`);
+    await Bun.sleep(200);
+  }
+}
+
+/** Push `notebook` as model.ipynb of a new repository and wait for its pipeline to succeed. */
+async function pushAndRun(server: TestServer, fullName: string, notebook: string): Promise<number> {
+  const repo = makeRepo({ "model.ipynb": notebook });
+  const repoId = await registerRepo(server, fullName, repo.dir);
+  await sendPush(server.base, { fullName, cloneUrl: repo.dir, after: repo.sha });
+  const [created] = await waitForCreated(server, repoId);
+  const ended = await waitForStatus(server, created!.id, ["succeeded", "failed"], 90_000);
+  expect(ended).toMatchObject({ status: "succeeded" });
+  return created!.id;
+}
+
+/** One MLflow server and one mlops server using it, shared by the tests that need MLflow up from the start. */
+let shared: Promise<{ mlflow: MlflowServer; server: TestServer }> | undefined;
+function sharedSetup() {
+  shared ??= (async () => {
+    const mlflow = await startMlflowServer();
+    cleanups.push(() => mlflow.stop());
+    const server = await startTestServer({ MLFLOW_TRACKING_URI: mlflow.url });
+    cleanups.push(() => server.stop());
+    return { mlflow, server };
+  })();
+  return shared;
+}
+
+describe("MLflow tracking", () => {
+  test("MLflow up: the run has params, both kinds of metrics, the executed notebook and the model; the model is a registered version", async () => {
+    const { mlflow, server } = await sharedSetup();
+    const onnxB64 = await tinyOnnxBase64();
+    // The notebook logs into the platform's run, as SPEC §3 says users do.
+    const logging = ["import mlflow", "with mlflow.start_run(run_id=MLFLOW_RUN_ID):", '    mlflow.log_metric("notebook_loss", 0.25)'].join("\n");
+    const id = await pushAndRun(server, "acme/tracked", modelNotebook("tracked", onnxB64, logging));
+
+    const sync = await waitForSync(server, id, "synced", 30_000);
+    expect(sync.run_url).toContain(`${mlflow.url}/#/experiments/`);
+    const p = await detail(server, id);
+    // Metrics logged to MLflow by the notebook count too: they are part of the stored version.
+    expect(p.metrics).toEqual({ accuracy: 1, notebook_loss: 0.25 });
+    expect((await predict(server.base, "tracked")).body.version).toBe(1);
+
+    const client = new MlflowClient(mlflow.url);
+    const run = await client.getRun(sync.run_id!);
+    expect(run.status).toBe("FINISHED");
+    expect(run.params).toMatchObject({ pipeline_id: String(id), notebook_path: "model.ipynb", trigger: "push" });
+    expect(run.metrics).toEqual({ accuracy: 1, notebook_loss: 0.25 });
+    expect(run.tags).toMatchObject({ "mlops.status": "succeeded", "mlops.model_version": "1", "mlops.pipeline_id": String(id) });
+    const local = (await (await server.api("/api/models/tracked")).json()) as { versions: { version: number; sha256: string }[] };
+    const model = await client.downloadArtifact(run, "model/model.onnx");
+    expect(createHash("sha256").update(model).digest("hex")).toBe(local.versions[0]!.sha256);
+    const notebook = JSON.parse(new TextDecoder().decode(await client.downloadArtifact(run, "notebook/executed.ipynb"))) as { cells: unknown[] };
+    expect(notebook.cells.length).toBeGreaterThan(3);
+
+    // The pipeline's page links the run.
+    const page = await (await fetch(`${server.base}/pipelines/${id}`, { headers: { Cookie: sessionCookieHeader(ADMIN_TOKEN) } })).text();
+    expect(page).toContain(`href="${sync.run_url}"`);
+
+    const versions = await client.searchModelVersions("tracked");
+    expect(versions).toHaveLength(1);
+    expect(versions[0]).toMatchObject({ version: sync.model_version, runId: run.runId, tags: { "mlops.version": "1" } });
+  }, 180_000);
+
+  test("MLflow down: the pipeline deploys, its sync is pending with the reason; once MLflow answers the sync completes by itself", async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const server = await startTestServer({ MLFLOW_TRACKING_URI: url });
+    cleanups.push(() => server.stop());
+    const id = await pushAndRun(server, "acme/offline", modelNotebook("offline", await tinyOnnxBase64()));
+    expect((await predict(server.base, "offline")).body.version).toBe(1); // serving does not wait for MLflow
+
+    const pending = await waitForSync(server, id, "pending", 10_000);
+    expect(pending.run_id).toBeNull();
+    const log = await (await server.api(`/api/pipelines/${id}/logs`)).text();
+    expect(log).toContain("MLflow cannot take the run now");
+    await Bun.sleep(1500); // let at least one retry fail too
+    const retried = (await detail(server, id)).mlflow!;
+    expect(retried.status).toBe("pending");
+    expect(retried.error).toContain(url);
+    expect(retried.attempts).toBeGreaterThanOrEqual(1);
+    const page = await (await fetch(`${server.base}/pipelines/${id}`, { headers: { Cookie: sessionCookieHeader(ADMIN_TOKEN) } })).text();
+    expect(page).toMatch(/<dd id="mlflow"><span class="muted">sync pending after \d+ attempts?: MLflow at/);
+
+    const mlflow: MlflowServer = await startMlflowServer({ port });
+    cleanups.push(() => mlflow.stop());
+    const synced = await waitForSync(server, id, "synced", 90_000);
+    const client = new MlflowClient(mlflow.url);
+    const run = await client.getRun(synced.run_id!);
+    expect(run.status).toBe("FINISHED");
+    expect(run.metrics).toEqual({ accuracy: 1 });
+    expect((await client.searchModelVersions("offline")).map((v) => v.tags["mlops.version"])).toEqual(["1"]);
+    const model = await client.downloadArtifact(run, "model/model.onnx");
+    expect(Buffer.from(model).equals(Buffer.from(await tinyOnnxBase64(), "base64"))).toBe(true);
+  }, 240_000);
+
+  test("MLflow refusing the run for good (its experiment was deleted) fails the sync with MLflow's reason; the pipeline still deploys", async () => {
+    const { mlflow, server } = await sharedSetup();
+    const client = new MlflowClient(mlflow.url);
+    const experimentId = await client.getOrCreateExperiment("doomed");
+    const deleted = await fetch(`${mlflow.url}/api/2.0/mlflow/experiments/delete`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ experiment_id: experimentId }),
+    });
+    expect(deleted.status).toBe(200);
+
+    const id = await pushAndRun(server, "acme/doomed", modelNotebook("doomed", await tinyOnnxBase64()));
+    expect((await predict(server.base, "doomed")).body.version).toBe(1);
+    const failed = await waitForSync(server, id, "failed", 30_000);
+    expect(failed.error).toContain("deleted");
+    expect(failed.attempts).toBe(1); // not retried: MLflow answered, and would answer the same again
+  }, 120_000);
+});
