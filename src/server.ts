@@ -12,7 +12,8 @@ import { createLogger, type Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
 import { MlflowClient } from "./mlflow/mlflow-client.ts";
 import { MlflowSyncStore } from "./mlflow/mlflow-sync-store.ts";
-import { MLFLOW_SYNC_JOB, MlflowTracking } from "./mlflow/mlflow-tracking.ts";
+import { restoreFromMlflow } from "./mlflow/mlflow-restore.ts";
+import { MLFLOW_ALIAS_JOB, MLFLOW_SYNC_JOB, MlflowTracking } from "./mlflow/mlflow-tracking.ts";
 import { Deployer } from "./models/deployer.ts";
 import { ModelStore } from "./models/model-store.ts";
 import { convertJoblib } from "./pipeline/convert-joblib.ts";
@@ -21,6 +22,7 @@ import { runPapermill } from "./pipeline/papermill-runner.ts";
 import type { PipelineServices } from "./pipeline/pipeline-context.ts";
 import { JobKind, PipelineService } from "./pipeline/pipeline-service.ts";
 import { PipelineStore } from "./pipeline/pipeline-store.ts";
+import type { Job } from "./queue/job-states.ts";
 import { JobStore } from "./queue/job-store.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
 import { RepoStore } from "./repos/repo-store.ts";
@@ -77,10 +79,11 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
 
   let pools: WorkerPool[] = [];
   const wake = () => queueMicrotask(() => pools.forEach((p) => p.wake()));
-  const tracking = config.mlflowTrackingUri
+  const quickMlflow = config.mlflowTrackingUri ? new MlflowClient(config.mlflowTrackingUri, { timeoutMs: 5_000 }) : undefined;
+  const tracking = quickMlflow
     ? new MlflowTracking({
         client: new MlflowClient(config.mlflowTrackingUri, { timeoutMs: 120_000 }),
-        quickClient: new MlflowClient(config.mlflowTrackingUri, { timeoutMs: 5_000 }),
+        quickClient: quickMlflow,
         syncs: new MlflowSyncStore(db),
         pipelines: pipelineStore,
         models: modelStore,
@@ -91,6 +94,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       })
     : undefined;
   services.tracking = tracking;
+  if (tracking) deployer.onChange((model) => tracking.deploymentChanged(model));
   const pipelines = new PipelineService(services, jobs, mirror, {
     findIntakeRepo: (id) => repos.find(id),
     notebooksToRun,
@@ -109,17 +113,19 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     new WorkerPool({ store: jobs, handlers: { [JobKind.pipeline]: handlers.pipeline }, concurrency: config.workerConcurrency, onlyOwnKinds: true, logger }),
   ];
   // MLflow syncs wait (backing off) while MLflow is down: a pool of their own keeps them from holding up notebooks.
-  if (tracking)
-    pools.push(
-      new WorkerPool({
-        store: jobs,
-        handlers: { [MLFLOW_SYNC_JOB]: (job) => tracking.sync(mlflowSyncPayload(job.payload)) },
-        concurrency: 1,
-        onlyOwnKinds: true,
-        logger,
-      }),
-    );
+  if (tracking) {
+    const mlflowHandlers = {
+      [MLFLOW_SYNC_JOB]: (job: Job) => tracking.sync(mlflowSyncPayload(job.payload)),
+      [MLFLOW_ALIAS_JOB]: (job: Job) => tracking.syncAlias(String((job.payload as { model?: unknown } | null)?.model)),
+    };
+    pools.push(new WorkerPool({ store: jobs, handlers: mlflowHandlers, concurrency: 1, onlyOwnKinds: true, logger }));
+  }
 
+  // A fresh node (no model stored) takes its deployed models from MLflow's registry before loading deployments.
+  if (quickMlflow && modelStore.modelNames().length === 0) {
+    const fromMlflow = await restoreFromMlflow({ client: quickMlflow, models: modelStore, dataDir: config.dataDir, logger });
+    if (fromMlflow.length) logger.info({ models: fromMlflow }, "deployed models restored from MLflow's registry");
+  }
   const restored = await deployer.restoreAll();
   if (restored.restored.length) logger.info({ models: restored.restored }, "deployed models restored");
 

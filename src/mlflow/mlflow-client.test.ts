@@ -130,6 +130,12 @@ describe("MlflowClient against a real MLflow server", () => {
     await client.setAlias("iris", "production", "2");
     const res = await fetch(`${server.url}/api/2.0/mlflow/registered-models/alias?name=iris&alias=production`);
     expect(((await res.json()) as { model_version: { version: string } }).model_version.version).toBe("2");
+    expect((await client.versionByAlias("iris", "production"))?.version).toBe("2");
+    expect(await client.registeredModelNames()).toContain("iris");
+    await client.deleteAlias("iris", "production");
+    expect(await client.versionByAlias("iris", "production")).toBeUndefined();
+    await client.deleteAlias("iris", "production"); // already gone: fine
+    expect(await client.versionByAlias("no-such-model", "production")).toBeUndefined();
     const e = await failure(client.createModelVersion("not-registered", { source, runId: run.runId }));
     expect(e).toBeInstanceOf(MlflowError);
   });

@@ -235,6 +235,43 @@ export class MlflowClient {
     await this.post("/registered-models/alias", { name, alias, version });
   }
 
+  /** Remove `alias` from model `name`; an alias (or model) that does not exist is fine. */
+  async deleteAlias(name: string, alias: string): Promise<void> {
+    const url = `${this.baseUrl}${API}/registered-models/alias`;
+    try {
+      await this.json(await this.send("DELETE", url, JSON.stringify({ name, alias }), "application/json"), "DELETE", url);
+    } catch (e) {
+      if (!(e instanceof MlflowError && (e.code === "RESOURCE_DOES_NOT_EXIST" || e.code === "INVALID_PARAMETER_VALUE"))) throw e;
+    }
+  }
+
+  /** The version `alias` of model `name` points at; undefined when the alias or the model does not exist. */
+  async versionByAlias(name: string, alias: string): Promise<MlflowModelVersion | undefined> {
+    try {
+      const res = await this.get<{ model_version: WireModelVersion }>("/registered-models/alias", { name, alias });
+      return toModelVersion(res.model_version);
+    } catch (e) {
+      // MLflow answers a missing alias with 400 INVALID_PARAMETER_VALUE, an unknown model with 404.
+      if (e instanceof MlflowError && (e.code === "INVALID_PARAMETER_VALUE" || e.code === "RESOURCE_DOES_NOT_EXIST")) return undefined;
+      throw e;
+    }
+  }
+
+  /** The names of every registered model. */
+  async registeredModelNames(): Promise<string[]> {
+    const names: string[] = [];
+    let pageToken: string | undefined;
+    do {
+      const res = await this.get<{ registered_models?: { name: string }[]; next_page_token?: string }>("/registered-models/search", {
+        max_results: "1000",
+        page_token: pageToken,
+      });
+      names.push(...(res.registered_models ?? []).map((m) => m.name));
+      pageToken = res.next_page_token || undefined;
+    } while (pageToken);
+    return names;
+  }
+
   /** The run's page in MLflow's UI. */
   runUrl(run: Pick<MlflowRun, "experimentId" | "runId">): string {
     return `${this.baseUrl}/#/experiments/${encodeURIComponent(run.experimentId)}/runs/${encodeURIComponent(run.runId)}`;

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { sessionCookieHeader } from "../http/page-auth.ts";
-import { ADMIN_TOKEN, makeRepo, sendPush, startTestServer, waitForStatus, type TestServer } from "../testing/e2e.ts";
+import { ADMIN_TOKEN, commit, makeRepo, sendPush, startTestServer, waitForStatus, type TestServer } from "../testing/e2e.ts";
 import { freePort, startMlflowServer, type MlflowServer } from "../testing/mlflow-server.ts";
 import { modelNotebook, predict, registerRepo, tinyOnnxBase64, waitForCreated } from "../testing/pipeline-fixtures.ts";
 import { MlflowClient } from "./mlflow-client.ts";
@@ -138,4 +138,47 @@ describe("MLflow tracking", () => {
     expect(failed.error).toContain("deleted");
     expect(failed.attempts).toBe(1); // not retried: MLflow answered, and would answer the same again
   }, 120_000);
+
+  test("deploy, rollback and undeploy move MLflow's deployed alias; a fresh node restores the deployed version from MLflow", async () => {
+    const { mlflow, server } = await sharedSetup();
+    const client = new MlflowClient(mlflow.url);
+    const deployedTag = async () => (await client.versionByAlias("aliased", "deployed"))?.tags["mlops.version"];
+    const waitForTag = async (want: string | undefined) => {
+      const deadline = Date.now() + 30_000;
+      while ((await deployedTag()) !== want) {
+        if (Date.now() > deadline) throw new Error(`MLflow's deployed alias of "aliased" is ${await deployedTag()}, not ${want}`);
+        await Bun.sleep(200);
+      }
+    };
+    const onnxB64 = await tinyOnnxBase64();
+    const repo = makeRepo({ "model.ipynb": modelNotebook("aliased", onnxB64) });
+    const repoId = await registerRepo(server, "acme/aliased", repo.dir);
+    await sendPush(server.base, { fullName: "acme/aliased", cloneUrl: repo.dir, after: repo.sha });
+    const [first] = await waitForCreated(server, repoId);
+    await waitForStatus(server, first!.id, ["succeeded"], 90_000);
+    await waitForTag("1");
+
+    const sha2 = commit(repo.dir, { "model.ipynb": modelNotebook("aliased", onnxB64, "print('v2')", 'json.dump({"accuracy": 0.9}, open(METRICS_OUTPUT_PATH, "w"))') }, "v2");
+    await sendPush(server.base, { fullName: "acme/aliased", cloneUrl: repo.dir, after: sha2, before: repo.sha });
+    const second = (await waitForCreated(server, repoId, 2)).find((p) => p.id !== first!.id)!;
+    await waitForStatus(server, second.id, ["succeeded"], 90_000);
+    await waitForTag("2");
+
+    expect((await server.api("/api/models/aliased/rollback", { method: "POST" })).status).toBe(200);
+    await waitForTag("1");
+    const servedHere = await predict(server.base, "aliased");
+
+    // A fresh node on the same MLflow serves what was deployed, under the same version number, with the same answers.
+    const fresh = await startTestServer({ MLFLOW_TRACKING_URI: mlflow.url });
+    cleanups.push(() => fresh.stop());
+    const servedThere = await predict(fresh.base, "aliased");
+    expect(servedThere.body).toEqual(servedHere.body);
+    expect(servedThere.body.version).toBe(1);
+    const restored = (await (await fresh.api("/api/models/aliased")).json()) as { versions: { version: number; metrics: Record<string, number> }[]; deployments: { version: number; reason: string }[] };
+    expect(restored.versions.map((v) => [v.version, v.metrics])).toEqual([[1, { accuracy: 1 }]]);
+    expect(restored.deployments).toMatchObject([{ version: 1, reason: "restore" }]);
+
+    expect((await server.api("/api/models/aliased/undeploy", { method: "POST" })).status).toBe(200);
+    await waitForTag(undefined);
+  }, 240_000);
 });

@@ -14,10 +14,13 @@ import { pipelineDir } from "../pipeline/run-pipeline.ts";
 import { isTerminalJobState } from "../queue/job-states.ts";
 import type { JobStore } from "../queue/job-store.ts";
 import type { MlflowClient } from "./mlflow-client.ts";
+import { DEPLOYED_ALIAS, MODEL_ARTIFACT, VERSION_TAG } from "./mlflow-restore.ts";
 import type { MlflowSyncRow, MlflowSyncStore } from "./mlflow-sync-store.ts";
 
 /** The job kind of a pipeline's sync to MLflow. */
 export const MLFLOW_SYNC_JOB = "mlflow-sync";
+/** The job kind that moves a model's "deployed" alias in MLflow after its deployment changed here. */
+export const MLFLOW_ALIAS_JOB = "mlflow-alias";
 /** Retries back off to one a minute (the queue's cap): this many attempts keep trying for about 16 hours. */
 const MAX_ATTEMPTS = 1000;
 
@@ -100,6 +103,29 @@ export class MlflowTracking implements PipelineTracking {
     }
   }
 
+  /** A deployment of `modelName` changed here (deploy, rollback, undeploy): queue moving MLflow's "deployed" alias. Never throws. */
+  deploymentChanged(modelName: string): void {
+    try {
+      // Only the newest state matters: a newer change supersedes a queued older one.
+      this.deps.jobs.enqueue({ kind: MLFLOW_ALIAS_JOB, payload: { model: modelName }, dedupeKey: `mlflow-alias:${modelName}`, supersede: true, maxAttempts: MAX_ATTEMPTS });
+      this.deps.wake?.();
+    } catch (e) {
+      this.deps.logger?.error({ err: e, model: modelName }, "could not queue the MLflow alias update of a model");
+    }
+  }
+
+  /**
+   * The alias job: point "deployed" at the MLflow version of what serves here, or remove it when nothing does. A version
+   * not in MLflow yet is left to its pipeline's sync, which sets the alias when it registers a version that is deployed.
+   */
+  async syncAlias(modelName: string): Promise<void> {
+    const { client, models } = this.deps;
+    const deployed = models.deployedVersion(modelName);
+    if (deployed === null) return client.deleteAlias(modelName, DEPLOYED_ALIAS);
+    const mv = (await client.searchModelVersions(modelName)).find((v) => v.tags[VERSION_TAG] === String(deployed));
+    if (mv) await client.setAlias(modelName, DEPLOYED_ALIAS, mv.version);
+  }
+
   /** Start-up: queue the sync of every ended pipeline still pending without a job waiting for it (a crash came in between). */
   resumePending(): number[] {
     const queued: number[] = [];
@@ -170,18 +196,24 @@ export class MlflowTracking implements PipelineTracking {
         [join(dir, "executed.ipynb"), "notebook/executed.ipynb"],
         [join(dir, "output", "metrics.json"), "metrics.json"],
       ];
-      if (version) files.push([version.path, "model/model.onnx"]);
+      if (version) files.push([version.path, MODEL_ARTIFACT]);
       for (const [file, path] of files) if (existsSync(file)) await client.uploadArtifact(run, path, readFileSync(file));
       syncs.progress(id, { artifacts: true });
     }
-    if (version && !row.modelVersion) {
+    let mlflowVersion = row.modelVersion;
+    if (version && !mlflowVersion) {
       await client.ensureRegisteredModel(version.modelName);
       const mv = await client.createModelVersion(version.modelName, {
         source: `${run.artifactUri}/model`,
         runId: run.runId,
-        tags: { "mlops.version": String(version.version), "mlops.pipeline_id": String(id), "mlops.sha256": version.sha256 },
+        tags: { [VERSION_TAG]: String(version.version), "mlops.pipeline_id": String(id), "mlops.sha256": version.sha256 },
       });
       syncs.progress(id, { modelVersion: mv.version });
+      mlflowVersion = mv.version;
+    }
+    // Deployed here before MLflow had it: the alias job found nothing to point at, so the alias is set now.
+    if (version && mlflowVersion && models.deployedVersion(version.modelName) === version.version) {
+      await client.setAlias(version.modelName, DEPLOYED_ALIAS, mlflowVersion);
     }
     await client.endRun(run.runId, runStatus(pipeline.status), endedAt);
   }

@@ -122,6 +122,27 @@ describe("Deployer", () => {
     expect(registry.version("iris")).toBeUndefined();
   });
 
+  test("listeners hear of every recorded change (deploy, rollback, undeploy) and not of a failed deploy", async () => {
+    const { dir, deployer, addVersion } = setup();
+    const heard: string[] = [];
+    deployer.onChange((name) => heard.push(name));
+    deployer.onChange(() => {
+      throw new Error("a broken listener does not stop the others or the deploy");
+    });
+    const v1 = addVersion();
+    const v2 = addVersion();
+    await deployer.deploy("iris", v1, { reason: "manual" });
+    await deployer.deploy("iris", v2, { reason: "manual" });
+    await deployer.rollback("iris");
+    const corrupt = join(dir, "corrupt.onnx");
+    writeFileSync(corrupt, "not onnx");
+    const v3 = addVersion(corrupt);
+    await expect(deployer.deploy("iris", v3, { reason: "manual" })).rejects.toThrow();
+    await deployer.undeploy("iris");
+    await deployer.undeploy("iris"); // nothing served: nothing recorded, nothing heard
+    expect(heard).toEqual(["iris", "iris", "iris", "iris"]);
+  });
+
   test("undeploy stops serving and survives a restart", async () => {
     const { db, deployer, registry, addVersion } = setup();
     await deployer.deploy("iris", addVersion(), { reason: "pipeline" });

@@ -9,12 +9,18 @@ export type DeployBy = { reason: DeployReason; pipelineId?: number | null; actor
 /** Moves versions in and out of serving; one operation at a time per model. */
 export class Deployer {
   private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly listeners: ((modelName: string) => void)[] = [];
 
   constructor(
     private readonly store: ModelStore,
     private readonly registry: ModelRegistry,
     private readonly logger?: Logger,
   ) {}
+
+  /** Call `listener` after each recorded deployment change (deploy, rollback, undeploy) with the model's name. */
+  onChange(listener: (modelName: string) => void): void {
+    this.listeners.push(listener);
+  }
 
   /**
    * Load the stored version, warm it, swap it in, then record the deployment.
@@ -50,7 +56,10 @@ export class Deployer {
   undeploy(modelName: string, by: { actor?: string | null } = {}): Promise<boolean> {
     return this.serialize(modelName, async () => {
       const was = this.registry.undeploy(modelName);
-      if (was || this.store.deployedVersion(modelName) !== null) this.store.recordDeployment({ modelName, version: null, reason: "undeploy", actor: by.actor ?? null });
+      if (was || this.store.deployedVersion(modelName) !== null) {
+        this.store.recordDeployment({ modelName, version: null, reason: "undeploy", actor: by.actor ?? null });
+        this.changed(modelName);
+      }
       return was;
     });
   }
@@ -80,6 +89,17 @@ export class Deployer {
     await this.registry.deploy(modelName, version, row.path);
     this.store.recordDeployment({ modelName, version, ...by });
     this.logger?.info({ model: modelName, version, reason: by.reason }, "model deployed");
+    this.changed(modelName);
+  }
+
+  private changed(modelName: string): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(modelName);
+      } catch (e) {
+        this.logger?.error({ err: e, model: modelName }, "a deployment listener failed");
+      }
+    }
   }
 
   private serialize<T>(modelName: string, fn: () => Promise<T>): Promise<T> {

@@ -8,7 +8,7 @@ export type ModelVersionRow = typeof modelVersions.$inferSelect;
 export type DeploymentRow = typeof deployments.$inferSelect;
 export type NewModelVersion = Omit<typeof modelVersions.$inferInsert, "id" | "version" | "createdAt">;
 
-export type DeployReason = "pipeline" | "manual" | "rollback" | "undeploy";
+export type DeployReason = "pipeline" | "manual" | "rollback" | "undeploy" | "restore";
 
 /** Storage for model versions and deployments. Synchronous. */
 export class ModelStore {
@@ -17,9 +17,10 @@ export class ModelStore {
   /**
    * Insert the next integer version of `modelName` (1 for a new model) atomically; returns the row.
    * `place(version)`, when given, runs inside the transaction (e.g. renames files into place) and returns the stored path;
-   * if it throws, nothing is inserted.
+   * if it throws, nothing is inserted. `opts.version` stores that version number instead (restoring a version made
+   * elsewhere); it must not exist yet.
    */
-  register(v: NewModelVersion, place?: (version: number) => string): ModelVersionRow {
+  register(v: NewModelVersion, place?: (version: number) => string, opts: { version?: number } = {}): ModelVersionRow {
     return this.db.transaction(
       (tx) => {
         const max = tx
@@ -27,7 +28,7 @@ export class ModelStore {
           .from(modelVersions)
           .where(eq(modelVersions.modelName, v.modelName))
           .get()?.v;
-        const version = (max ?? 0) + 1;
+        const version = opts.version ?? (max ?? 0) + 1;
         const path = place ? place(version) : v.path;
         return tx.insert(modelVersions).values({ ...v, path, version }).returning().get();
       },
