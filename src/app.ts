@@ -1,5 +1,6 @@
 // createApp(deps): the whole HTTP surface as a Hono app, used by main.ts and by tests (app.request).
 import { Hono } from "hono";
+import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { Config } from "./config.ts";
 import type { Db } from "./db/connection.ts";
@@ -54,6 +55,8 @@ export type AppDeps = {
 export function createApp(deps: AppDeps) {
   const app = new Hono();
   const api = new Hono();
+  // A separate web frontend (FRONTEND_URL) may call the JSON API from the browser; preflights carry no token.
+  if (deps.config.frontendUrl) api.use("*", cors({ origin: deps.config.frontendUrl, allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID"], maxAge: 600 }));
   api.use("*", requireAdmin(deps.secrets.adminTokenSha256));
   api.get("/settings/webhook", (c) => c.json({ url_path: "/webhook/github", content_type: "application/json", secret: deps.secrets.webhookSecret }));
 
