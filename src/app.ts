@@ -80,7 +80,10 @@ export function createApp(deps: AppDeps) {
   );
   mountServing(app, deps); // /models/{name}/predict|invocations, /v2, /metrics
 
-  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+  app.notFound((c) => {
+    const message = `no route for ${c.req.method} ${new URL(c.req.url).pathname}`;
+    return wantsHtml(c) ? c.html(htmlError(deps.version, 404, message, c.req.header("hx-request") === "true"), 404) : c.json({ error: message }, 404);
+  });
   app.onError((err, c) => {
     if (err instanceof AppError) {
       if (wantsHtml(c)) return c.html(htmlError(deps.version, err.status, err.message, c.req.header("hx-request") === "true"), err.status);

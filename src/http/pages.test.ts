@@ -73,6 +73,10 @@ describe("pages", () => {
     expect(((await asJson.json()) as { error: string }).error).toContain("no model named");
     const api = await app.request("/api/pipelines/999", { headers: { Authorization: `Bearer ${TEST_ADMIN_TOKEN}`, Accept: "text/html" } });
     expect(api.headers.get("content-type")).toContain("application/json");
+    const lost = await app.request("/no/such/page", { headers: { Accept: "text/html" } });
+    expect(lost.status).toBe(404);
+    expect(await lost.text()).toContain("no route for GET /no/such/page");
+    expect(((await (await app.request("/no/such/page")).json()) as { error: string }).error).toBe("no route for GET /no/such/page");
     const browser = await app.request("/models/nope/predict", { method: "POST", body: "{}", headers: { Accept: "text/html" } });
     expect(browser.status).toBe(404);
     expect(await browser.text()).toContain("<h2>Error 404</h2>");
