@@ -25,6 +25,20 @@ describe("pages", () => {
     expect(html).toContain("<code>POST /models/iris/predict</code>");
     expect(html).toContain("curl -s -X POST http://mlops.test/models/iris/predict");
     expect(html).not.toContain("No model serves yet");
+    expect(html).toContain('<a href="/models/iris">iris</a>');
+  });
+
+  test("the home page lists the five newest pipelines with their status", async () => {
+    const { app, deps } = makeTestApp();
+    const cookie = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
+    expect(await (await app.request("/", { headers: cookie })).text()).toContain("No pipeline has run yet.");
+    const ids = Array.from({ length: 6 }, (_, i) => deps.pipelineStore.create({ repoId: null, trigger: "manual", ref: "refs/heads/main", commitSha: "b".repeat(40), notebookPath: `nb-${i}.ipynb` }).id);
+    deps.pipelineStore.markRunning(ids[5]!);
+    const html = await (await app.request("/", { headers: cookie })).text();
+    const listed = [...html.matchAll(/<a href="\/pipelines\/(\d+)">/g)].map((m) => Number(m[1]));
+    expect(listed).toEqual(ids.slice(1).reverse());
+    expect(html).toContain("<code>nb-5.ipynb</code>");
+    expect(html).toMatch(/status-running">running</);
   });
 
   test("pages need a session: a GET goes to /login and comes back after; a wrong token is refused", async () => {

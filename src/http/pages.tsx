@@ -10,6 +10,7 @@ import type { Deployer } from "../models/deployer.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import type { LogBus } from "../pipeline/log-bus.ts";
 import type { PipelineStore } from "../pipeline/pipeline-store.ts";
+import { pipelineJson } from "../pipeline/pipeline-view.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
 import type { PipelineActions } from "./pipelines.ts";
 import { modelPageRoutes } from "./model-pages.tsx";
@@ -60,7 +61,8 @@ export function pageRoutes(deps: PageDeps) {
   const guard = requirePageSession(deps.adminTokenSha256);
   app.get("/", guard, (c) => {
     const url = new URL(c.req.url);
-    return c.html(<HomePage version={deps.version} baseUrl={url.origin} serving={deps.serving()} queueDepth={deps.queueDepth()} />);
+    const recent = deps.pipelineStore.list({ limit: 5 }).map((p) => pipelineJson(p));
+    return c.html(<HomePage version={deps.version} baseUrl={url.origin} serving={deps.serving()} queueDepth={deps.queueDepth()} recent={recent} />);
   });
   app.route("/", modelPageRoutes(deps, guard));
   app.route("/", pipelinePageRoutes(deps, guard));
