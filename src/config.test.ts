@@ -21,6 +21,7 @@ describe("loadConfig", () => {
     expect(c.pipelineTimeoutSeconds).toBe(3600);
     expect(c.githubApiUrl).toBe("https://api.github.com");
     expect(c.mlflowTrackingUri).toBe("");
+    expect(c.publicUrl).toBe("");
     expect(c.python).toBe("python3");
     expect(c.papermill).toBe("papermill");
     expect(c.maxBatchRows).toBe(10_000);
@@ -43,6 +44,7 @@ describe("loadConfig", () => {
         WORKER_CONCURRENCY: "3",
         PIPELINE_TIMEOUT_SECONDS: "60",
         MLFLOW_TRACKING_URI: "http://127.0.0.1:5000/",
+        PUBLIC_URL: "https://mlops.example.com/",
         ADMIN_TOKEN: "a-long-enough-admin-token",
         RUNNER_BACKEND: "local",
         MAX_BATCH_ROWS: "500",
@@ -60,6 +62,7 @@ describe("loadConfig", () => {
       workerConcurrency: 3,
       pipelineTimeoutSeconds: 60,
       mlflowTrackingUri: "http://127.0.0.1:5000",
+      publicUrl: "https://mlops.example.com",
       adminToken: "a-long-enough-admin-token",
       python: join(cwd, ".venv", "bin", "python"),
       papermill: join(cwd, ".venv", "bin", "papermill"),
@@ -78,6 +81,10 @@ describe("loadConfig", () => {
     ["PIPELINE_TIMEOUT_SECONDS", "-5", "must be a whole number of seconds"],
     ["RUNNER_BACKEND", "kubernetes", "kubernetes is not available yet"],
     ["MLFLOW_TRACKING_URI", "not a url", "must be an http(s) URL"],
+    ["MLFLOW_TRACKING_URI", "file:///tmp/mlruns", "must be an http(s) URL"],
+    ["FRONTEND_URL", "ftp://localhost:3000", "must be an http(s) origin"],
+    ["PUBLIC_URL", "mlops.example.com", "must be an http(s) URL"],
+    ["PUBLIC_URL", "ftp://mlops.example.com", "must be an http(s) URL"],
     ["DATABASE_URL", "postgres://x/y", "only SQLite is supported"],
     ["ADMIN_TOKEN", "short", "at least 16 characters"],
     ["LOG_LEVEL", "loud", "must be debug, info"],

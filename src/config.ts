@@ -20,11 +20,12 @@ const int = (min: number, max: number, what: string) =>
     .transform(Number)
     .refine((n) => n >= min && n <= max, `must be ${what}`);
 
+/** An http(s) URL, or empty. */
 const url = (what: string) =>
   z
     .string()
     .trim()
-    .refine((v) => v === "" || URL.canParse(v), `must be ${what}, or empty`);
+    .refine((v) => v === "" || /^https?:$/.test(URL.parse(v)?.protocol ?? ""), `must be ${what}, or empty`);
 
 const schema = z.object({
   PORT: int(0, 65535, "a whole number from 0 to 65535 (0 picks a free port)").default(8000),
@@ -59,6 +60,7 @@ const schema = z.object({
     .refine((v) => v === "" || v.length >= 16, "must be at least 16 characters, or empty to generate one")
     .default(""),
   FRONTEND_URL: url("an http(s) origin such as http://localhost:3000").default(""),
+  PUBLIC_URL: url("an http(s) URL such as https://mlops.example.com").default(""),
   PYTHON: z.string().trim().default(""),
   PAPERMILL: z.string().trim().default(""),
   MAX_BATCH_ROWS: int(1, 10_000_000, "a whole number of rows from 1 to 10000000").default(10_000),
@@ -82,6 +84,8 @@ export type Config = {
   runnerBackend: "local";
   adminToken: string;
   frontendUrl: string;
+  /** The address people reach this server at, without trailing slash ("" when unset): links in GitHub commit statuses. */
+  publicUrl: string;
   python: string;
   papermill: string;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
@@ -130,6 +134,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     runnerBackend: "local",
     adminToken: v.ADMIN_TOKEN,
     frontendUrl: v.FRONTEND_URL,
+    publicUrl: v.PUBLIC_URL.replace(/\/+$/, ""),
     python,
     papermill,
     logLevel: v.LOG_LEVEL,

@@ -8,6 +8,7 @@ import { webhookDeliveries } from "./db/schema.ts";
 import { ensureSecrets } from "./db/settings-store.ts";
 import { GitMirror, gitTokenScope } from "./git/git-mirror.ts";
 import { notebooksToRun } from "./git/notebook-paths.ts";
+import { COMMIT_STATUS_JOB, CommitStatuses } from "./github/commit-status.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
 import { MlflowClient } from "./mlflow/mlflow-client.ts";
@@ -94,6 +95,18 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       })
     : undefined;
   services.tracking = tracking;
+  const statuses = config.githubToken
+    ? new CommitStatuses({
+        api: { url: config.githubApiUrl, token: config.githubToken },
+        publicUrl: config.publicUrl,
+        pipelines: pipelineStore,
+        repos,
+        jobs,
+        wake,
+        logger,
+      })
+    : undefined;
+  services.statuses = statuses;
   if (tracking) deployer.onChange((model) => tracking.deploymentChanged(model));
   const pipelines = new PipelineService(services, jobs, mirror, {
     findIntakeRepo: (id) => repos.find(id),
@@ -104,6 +117,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   });
   const interrupted = pipelines.recoverAtStart();
   if (interrupted.length) logger.warn({ pipelines: interrupted }, "pipelines interrupted by the previous stop were marked failed");
+  for (const id of interrupted) statuses?.changed(id);
+  const statusesResumed = statuses?.resumeInterrupted() ?? [];
+  if (statusesResumed.length) logger.info({ pipelines: statusesResumed }, "GitHub commit statuses interrupted by the previous stop were queued again");
   const resumed = tracking?.resumePending() ?? [];
   if (resumed.length) logger.info({ pipelines: resumed }, "MLflow syncs left pending by the previous stop were queued again");
   const handlers = pipelines.handlers();
@@ -115,10 +131,15 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   // MLflow syncs wait (backing off) while MLflow is down: a pool of their own keeps them from holding up notebooks.
   if (tracking) {
     const mlflowHandlers = {
-      [MLFLOW_SYNC_JOB]: (job: Job) => tracking.sync(mlflowSyncPayload(job.payload)),
+      [MLFLOW_SYNC_JOB]: (job: Job) => tracking.sync(payloadPipelineId(job.payload, "MLflow sync")),
       [MLFLOW_ALIAS_JOB]: (job: Job) => tracking.syncAlias(String((job.payload as { model?: unknown } | null)?.model)),
     };
     pools.push(new WorkerPool({ store: jobs, handlers: mlflowHandlers, concurrency: 1, onlyOwnKinds: true, logger }));
+  }
+  // Commit statuses likewise wait out GitHub being down in a pool of their own; one worker keeps a pipeline's posts in order.
+  if (statuses) {
+    const statusHandlers = { [COMMIT_STATUS_JOB]: (job: Job) => statuses.post(payloadPipelineId(job.payload, "GitHub commit status")) };
+    pools.push(new WorkerPool({ store: jobs, handlers: statusHandlers, concurrency: 1, onlyOwnKinds: true, logger }));
   }
 
   // A fresh node (no model stored) takes its deployed models from MLflow's registry before loading deployments.
@@ -178,8 +199,8 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   };
 }
 
-function mlflowSyncPayload(payload: unknown): number {
+function payloadPipelineId(payload: unknown, what: string): number {
   const id = (payload as { pipelineId?: unknown } | null)?.pipelineId;
-  if (typeof id !== "number") throw new Error(`an MLflow sync job without a pipeline id: ${JSON.stringify(payload)}`);
+  if (typeof id !== "number") throw new Error(`a ${what} job without a pipeline id: ${JSON.stringify(payload)}`);
   return id;
 }

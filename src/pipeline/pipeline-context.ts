@@ -39,6 +39,12 @@ export type PipelineTracking = {
   ended(pipelineId: number): void;
 };
 
+/** Told when a pipeline starts running and when it ends (GitHub commit statuses, src/github/commit-status.ts). */
+export type PipelineStatusListener = {
+  /** Pipeline `pipelineId` changed status: report its current state. Never throws, never waits. */
+  changed(pipelineId: number): void;
+};
+
 /** The services a pipeline run uses; built once in the composition root. */
 export type PipelineServices = {
   config: Config;
@@ -54,6 +60,7 @@ export type PipelineServices = {
   /** Convert a joblib scikit-learn model to ONNX, checking agreement; rejects with the reason. */
   convertJoblib(input: string, output: string, log: (line: string) => void): Promise<void>;
   tracking?: PipelineTracking;
+  statuses?: PipelineStatusListener;
 };
 
 export type PipelineContext = {

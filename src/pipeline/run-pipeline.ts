@@ -35,6 +35,7 @@ export async function runPipeline(services: PipelineServices, id: number, signal
 
   store.markRunning(id);
   bus.status(id, "running");
+  services.statuses?.changed(id);
   let phase: PhaseName = "download";
   let notDeployedReason: string | undefined;
   try {
@@ -71,5 +72,6 @@ export async function runPipeline(services: PipelineServices, id: number, signal
     store.clearProcesses(id);
     rmSync(join(workDir, "repo"), { recursive: true, force: true });
     services.tracking?.ended(id);
+    services.statuses?.changed(id);
   }
 }

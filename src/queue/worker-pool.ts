@@ -33,6 +33,9 @@ export type WorkerPoolOptions = {
 };
 
 /** Why a handler's signal was aborted; it is `signal.reason`, and the failure recorded when the handler then throws. */
+/** The error recorded for a job aborted because the server stopped. */
+export const STOPPING_ERROR = "interrupted: the server is stopping";
+
 export class JobAbortedError extends Error {
   constructor(
     readonly why: "cancelled" | "lost" | "stopping",
@@ -149,7 +152,7 @@ export class WorkerPool {
     this.closed = true;
     clearTimeout(this.timer);
     this.unsubscribeCancel();
-    for (const r of this.active.values()) r.controller.abort(new JobAbortedError("stopping", "interrupted: the server is stopping"));
+    for (const r of this.active.values()) r.controller.abort(new JobAbortedError("stopping", STOPPING_ERROR));
     let timeout: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<true>((resolve) => (timeout = setTimeout(() => resolve(true), this.stopTimeoutMs)));
     const late = await Promise.race([this.drain().then(() => false), timedOut]);

@@ -1,0 +1,204 @@
+// GitHub commit statuses: end to end through a real server (push → papermill → statuses) against a stand-in GitHub
+// API that records what it was sent; then the service alone on a real SQLite file (crash resume, skips, states).
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { INTERRUPTED } from "../pipeline/pipeline-states.ts";
+import { PipelineStore, type PipelineRow } from "../pipeline/pipeline-store.ts";
+import { JobStore } from "../queue/job-store.ts";
+import { openTestDb } from "../queue/test-support.ts";
+import { RepoStore } from "../repos/repo-store.ts";
+import { makeRepo, sendPush, startTestServer, waitForPipelines, type TestServer } from "../testing/e2e.ts";
+import { startGitHubStandIn, type GitHubStandIn, type RecordedRequest } from "../testing/github-stand-in.ts";
+import { modelNotebook, predict, registerRepo, tinyOnnxBase64 } from "../testing/pipeline-fixtures.ts";
+import { COMMIT_STATUS_JOB, CommitStatuses, commitStatusOf, cut } from "./commit-status.ts";
+import { GitHubRequestError, type CommitStatus } from "./github-api.ts";
+
+const TOKEN = "ghs_stand-in-token";
+const PUBLIC_URL = "https://mlops.example.test";
+
+let github: GitHubStandIn;
+let server: TestServer;
+beforeAll(async () => {
+  github = startGitHubStandIn();
+  server = await startTestServer({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url, PUBLIC_URL: `${PUBLIC_URL}/` });
+});
+afterAll(async () => {
+  await server?.stop();
+  await github?.stop();
+});
+
+/** Register `fullName` holding `files`, push its head to `target`, and wait for its `files` pipelines to end. */
+async function pushAndWait(target: TestServer, fullName: string, files: Record<string, string>) {
+  const repo = makeRepo(files);
+  const repoId = await registerRepo(target, fullName, repo.dir);
+  expect((await sendPush(target.base, { fullName, cloneUrl: repo.dir, after: repo.sha })).status).toBe(202);
+  const pipelines = await waitForPipelines(target, `repo=${repoId}`, Object.keys(files).length);
+  return { sha: repo.sha, byPath: Object.fromEntries(pipelines.map((p) => [p.notebook_path, p])) };
+}
+
+const statusOf = (r: RecordedRequest) => r.body as CommitStatus;
+const ended = (rs: RecordedRequest[]) => rs.some((r) => statusOf(r).state !== "pending" && r.answered === 201);
+
+describe("commit statuses, end to end", () => {
+  // One push of three notebooks: one status line (context) each on the same commit.
+  let pushed: Promise<Awaited<ReturnType<typeof pushAndWait>>> | undefined;
+  const threeNotebooks = async () => {
+    const b64 = await tinyOnnxBase64();
+    const longReason = "the training data is empty ".repeat(8).trim();
+    pushed ??= pushAndWait(server, "acme/status-three", {
+      "ok.ipynb": modelNotebook("status-ok", b64),
+      "raising.ipynb": modelNotebook("status-raising", b64, `raise ValueError("${longReason}")`),
+      "low.ipynb": modelNotebook("status-low", b64, "pass", 'json.dump({"accuracy": 0.5}, open(METRICS_OUTPUT_PATH, "w"))'),
+    });
+    const { sha, byPath } = await pushed;
+    const prefix = `/repos/acme/status-three/statuses/${sha}`;
+    const all = await github.waitFor(prefix, (rs) => ["ok", "raising", "low"].every((n) => ended(rs.filter((r) => statusOf(r).context === `mlops/${n}.ipynb`))));
+    const of = (path: string) => all.filter((r) => statusOf(r).context === `mlops/${path}`);
+    return { sha, byPath, prefix, of };
+  };
+
+  test("a succeeding pipeline posts pending, then success with its version, on the pushed commit, with the token, API version and a link to the run", async () => {
+    const { byPath, prefix, of } = await threeNotebooks();
+    const id = byPath["ok.ipynb"]!.id;
+    const posts = of("ok.ipynb");
+    expect(posts.map((r) => statusOf(r))).toEqual([
+      { state: "pending", target_url: `${PUBLIC_URL}/pipelines/${id}`, description: "running", context: "mlops/ok.ipynb" },
+      { state: "success", target_url: `${PUBLIC_URL}/pipelines/${id}`, description: "status-ok v1 deployed", context: "mlops/ok.ipynb" },
+    ]);
+    for (const r of posts) {
+      expect(r).toMatchObject({ method: "POST", path: prefix, answered: 201 });
+      expect(r.headers).toMatchObject({ authorization: `Bearer ${TOKEN}`, accept: "application/vnd.github+json", "x-github-api-version": "2022-11-28" });
+    }
+  }, 120_000);
+
+  test("a notebook whose cell raises posts failure with the failing cell's reason, cut to 140 characters", async () => {
+    const { byPath, of } = await threeNotebooks();
+    const p = byPath["raising.ipynb"]!;
+    expect(p.status).toBe("failed");
+    const final = statusOf(of("raising.ipynb").at(-1)!);
+    expect(final.state).toBe("failure");
+    expect(final.description).toContain("raised ValueError: the training data is empty");
+    expect([...final.description]).toHaveLength(140);
+    expect(final.description.endsWith("…")).toBe(true);
+    expect(p.error!.startsWith(final.description.slice(0, -1))).toBe(true);
+  }, 120_000);
+
+  test("a metric below the threshold posts success: stored, not deployed, with the gate's reason", async () => {
+    const { of } = await threeNotebooks();
+    expect(statusOf(of("low.ipynb").at(-1)!)).toMatchObject({
+      state: "success",
+      description: "status-low v1 stored, not deployed: accuracy 0.5 is below the deploy threshold 0.7",
+    });
+  }, 120_000);
+
+  test("GitHub answering 500 to the final status is retried and the final status arrives", async () => {
+    github.script("/repos/acme/status-retry/", [500], { when: (body) => (body as CommitStatus).state === "success" });
+    const { sha, byPath } = await pushAndWait(server, "acme/status-retry", { "model.ipynb": modelNotebook("status-retry", await tinyOnnxBase64()) });
+    expect(byPath["model.ipynb"]!.status).toBe("succeeded");
+    const posts = await github.waitFor(`/repos/acme/status-retry/statuses/${sha}`, ended);
+    expect(posts.map((r) => [statusOf(r).state, r.answered])).toEqual([
+      ["pending", 201],
+      ["success", 500],
+      ["success", 201],
+    ]);
+    expect(statusOf(posts.at(-1)!).description).toBe("status-retry v1 deployed");
+  }, 120_000);
+
+  test("GitHub refusing the token (401) is not retried, and the pipeline deploys all the same", async () => {
+    github.script("/repos/acme/status-denied/", [401], { forever: true });
+    const { sha, byPath } = await pushAndWait(server, "acme/status-denied", { "model.ipynb": modelNotebook("status-denied", await tinyOnnxBase64()) });
+    expect(byPath["model.ipynb"]!.status).toBe("succeeded");
+    expect((await predict(server.base, "status-denied")).body.version).toBe(1);
+    const prefix = `/repos/acme/status-denied/statuses/${sha}`;
+    await github.waitFor(prefix, (rs) => rs.some((r) => statusOf(r).state === "success"));
+    await Bun.sleep(1_500); // past the first retry's delay (1 s)
+    // One request per state, each refused once.
+    expect(github.received(prefix).map((r) => [statusOf(r).state, r.answered])).toEqual([
+      ["pending", 401],
+      ["success", 401],
+    ]);
+  }, 120_000);
+
+  test("without GITHUB_TOKEN nothing is posted", async () => {
+    const plain = await startTestServer({ GITHUB_API_URL: github.url, PUBLIC_URL });
+    try {
+      const { byPath } = await pushAndWait(plain, "acme/status-none", { "model.ipynb": modelNotebook("status-none", await tinyOnnxBase64()) });
+      expect(byPath["model.ipynb"]!.status).toBe("succeeded");
+      await Bun.sleep(300);
+      expect(github.received("/repos/acme/status-none/")).toEqual([]);
+    } finally {
+      await plain.stop();
+    }
+  }, 120_000);
+});
+
+describe("commit statuses, the service alone", () => {
+  function setup(apiUrl = "http://127.0.0.1:9") {
+    const db = openTestDb();
+    const jobs = new JobStore(db);
+    const pipelines = new PipelineStore(db);
+    const repos = new RepoStore(db);
+    const repo = repos.create({ full_name: "acme/alone" });
+    const statuses = new CommitStatuses({ api: { url: apiUrl, token: TOKEN }, publicUrl: "", pipelines, repos, jobs });
+    const newPipeline = () => pipelines.create({ repoId: repo.id, trigger: "push", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath: "nb.ipynb" });
+    return { jobs, pipelines, repos, statuses, newPipeline };
+  }
+
+  test("start-up queues again a status whose job a crash interrupted, once; one GitHub refused is left alone", () => {
+    const { jobs, statuses, newPipeline } = setup();
+    const crashed = newPipeline().id;
+    const refused = newPipeline().id;
+    statuses.changed(crashed);
+    statuses.changed(refused);
+    const [a, b] = [jobs.claim("w/1", 30_000, [COMMIT_STATUS_JOB])!, jobs.claim("w/2", 30_000, [COMMIT_STATUS_JOB])!];
+    expect(jobs.fail(b.id, "w/2", new GitHubRequestError(401, "GitHub answered 401: Bad credentials"))).toBe("failed");
+    expect(jobs.recoverInterrupted(INTERRUPTED).map((j) => j.id)).toEqual([a.id]);
+
+    expect(statuses.resumeInterrupted()).toEqual([crashed]);
+    expect(jobs.list({ kind: COMMIT_STATUS_JOB, state: "queued" }).map((j) => j.payload)).toEqual([{ pipelineId: crashed }]);
+    expect(statuses.resumeInterrupted()).toEqual([]);
+  });
+
+  test("a newer state replaces a queued older one of the same pipeline, and only of that pipeline", () => {
+    const { jobs, statuses, newPipeline } = setup();
+    const [one, two] = [newPipeline().id, newPipeline().id];
+    statuses.changed(one);
+    statuses.changed(two);
+    statuses.changed(one);
+    const queued = jobs.list({ kind: COMMIT_STATUS_JOB, state: "queued" }).map((j) => j.payload);
+    expect(queued).toEqual([{ pipelineId: one }, { pipelineId: two }]);
+    expect(jobs.list({ kind: COMMIT_STATUS_JOB, state: "superseded" }).map((j) => j.payload)).toEqual([{ pipelineId: one }]);
+  });
+
+  test("a repository whose full name is not owner/name is skipped without a request", async () => {
+    const standIn = startGitHubStandIn();
+    try {
+      const { pipelines, jobs, newPipeline } = setup(standIn.url);
+      const statuses = new CommitStatuses({ api: { url: standIn.url, token: TOKEN }, publicUrl: "", pipelines, repos: { find: () => ({ full_name: "not-a-full-name" }) }, jobs });
+      await statuses.post(newPipeline().id);
+      expect(standIn.requests).toEqual([]);
+    } finally {
+      await standIn.stop();
+    }
+  });
+
+  test("timed out, cancelled and interrupted pipelines are errors; other failures are failures", () => {
+    const row = (status: string, error: string | null) => ({ id: 7, status, error, notebookPath: "a/b.ipynb", modelName: null, modelVersion: null }) as PipelineRow;
+    const state = (status: string, error: string | null) => commitStatusOf(row(status, error), [], "http://x").state;
+    expect(state("timed_out", "the notebook ran past PIPELINE_TIMEOUT_SECONDS")).toBe("error");
+    expect(state("cancelled", "cancelled")).toBe("error");
+    expect(state("failed", INTERRUPTED)).toBe("error");
+    expect(state("failed", "missing required cell tags: mlops:export")).toBe("failure");
+    expect(commitStatusOf(row("failed", "bad\nsecond line"), [], "http://x")).toEqual({
+      state: "failure",
+      target_url: "http://x/pipelines/7",
+      description: "bad",
+      context: "mlops/a/b.ipynb",
+    });
+  });
+
+  test("cut keeps short text, counts code points, ends long text with …", () => {
+    expect(cut("short  text\n", 140)).toBe("short text");
+    expect(cut("é".repeat(140), 140)).toBe("é".repeat(140));
+    expect(cut("😀".repeat(141), 140)).toBe(`${"😀".repeat(139)}…`);
+  });
+});
