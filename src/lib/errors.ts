@@ -55,6 +55,11 @@ export class UnavailableError extends AppError {
   }
 }
 
+/** The first line of what was thrown, trimmed: the part of a (possibly multi-line) message worth showing. */
+export function errorLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split("\n")[0]!.trim();
+}
+
 /** Configuration that cannot be used; main prints `message` alone and exits 2. */
 export class ConfigError extends Error {
   constructor(message: string) {

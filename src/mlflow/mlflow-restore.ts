@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { errorLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import type { MlflowClient } from "./mlflow-client.ts";
@@ -27,7 +28,7 @@ export async function restoreFromMlflow(deps: RestoreDeps): Promise<string[]> {
   try {
     names = await client.registeredModelNames();
   } catch (e) {
-    logger?.warn({ error: messageOf(e) }, "could not read MLflow's model registry; no deployed model restored from it");
+    logger?.warn({ error: errorLine(e) }, "could not read MLflow's model registry; no deployed model restored from it");
     return [];
   }
   const restored: string[] = [];
@@ -61,12 +62,8 @@ export async function restoreFromMlflow(deps: RestoreDeps): Promise<string[]> {
       models.recordDeployment({ modelName: name, version, reason: "restore", actor: `mlflow ${client.baseUrl} (registered version ${mv.version})` });
       restored.push(`${name}@${version}`);
     } catch (e) {
-      logger?.error({ model: name, error: messageOf(e) }, "could not restore a deployed model from MLflow");
+      logger?.error({ model: name, error: errorLine(e) }, "could not restore a deployed model from MLflow");
     }
   }
   return restored;
-}
-
-function messageOf(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
 }

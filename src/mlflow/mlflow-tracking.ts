@@ -4,7 +4,7 @@
 // resumes where it stopped; while MLflow is down the pipeline completes locally and its sync shows as pending.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { TransientError } from "../lib/errors.ts";
+import { errorLine, TransientError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import type { PipelineTracking } from "../pipeline/pipeline-context.ts";
@@ -62,7 +62,7 @@ export class MlflowTracking implements PipelineTracking {
       log(`MLflow run ${run.runId}: ${client.runUrl(run)}`);
       return run.runId;
     } catch (e) {
-      log(`MLflow cannot take the run now (${messageOf(e)}); the notebook runs without MLFLOW_RUN_ID and the run is recorded once MLflow answers`);
+      log(`MLflow cannot take the run now (${errorLine(e)}); the notebook runs without MLFLOW_RUN_ID and the run is recorded once MLflow answers`);
       return undefined;
     }
   }
@@ -73,7 +73,7 @@ export class MlflowTracking implements PipelineTracking {
     try {
       return (await this.quick.getRun(runId)).metrics;
     } catch (e) {
-      log(`could not read the metrics the notebook logged to MLflow (${messageOf(e)}); using the metrics file alone`);
+      log(`could not read the metrics the notebook logged to MLflow (${errorLine(e)}); using the metrics file alone`);
       return {};
     }
   }
@@ -98,7 +98,7 @@ export class MlflowTracking implements PipelineTracking {
       await this.syncSteps(pipeline, row);
       syncs.attempt(pipelineId, "synced", null);
     } catch (e) {
-      syncs.attempt(pipelineId, e instanceof TransientError ? "pending" : "failed", messageOf(e));
+      syncs.attempt(pipelineId, e instanceof TransientError ? "pending" : "failed", errorLine(e));
       throw e;
     }
   }
@@ -107,7 +107,13 @@ export class MlflowTracking implements PipelineTracking {
   deploymentChanged(modelName: string): void {
     try {
       // Only the newest state matters: a newer change supersedes a queued older one.
-      this.deps.jobs.enqueue({ kind: MLFLOW_ALIAS_JOB, payload: { model: modelName }, dedupeKey: `mlflow-alias:${modelName}`, supersede: true, maxAttempts: MAX_ATTEMPTS });
+      this.deps.jobs.enqueue({
+        kind: MLFLOW_ALIAS_JOB,
+        payload: { model: modelName },
+        dedupeKey: `mlflow-alias:${modelName}`,
+        supersede: true,
+        maxAttempts: MAX_ATTEMPTS,
+      });
       this.deps.wake?.();
     } catch (e) {
       this.deps.logger?.error({ err: e, model: modelName }, "could not queue the MLflow alias update of a model");
@@ -222,8 +228,4 @@ export class MlflowTracking implements PipelineTracking {
 function runStatus(status: string): "FINISHED" | "FAILED" | "KILLED" {
   if (status === "succeeded") return "FINISHED";
   return status === "cancelled" || status === "superseded" ? "KILLED" : "FAILED";
-}
-
-function messageOf(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0]!;
 }

@@ -1,7 +1,7 @@
 // One ONNX model loaded into onnxruntime: its signature, raw runs, and row-wise predictions.
 import { statSync } from "node:fs";
 import type { InferenceSession, Tensor } from "onnxruntime-node";
-import { UnprocessableError } from "../lib/errors.ts";
+import { errorLine, UnprocessableError } from "../lib/errors.ts";
 import { planOutputs, type OutputPlan } from "./model-outputs.ts";
 import { loadOnnxRuntime } from "./onnx-runtime.ts";
 
@@ -164,7 +164,7 @@ function isFile(path: string): boolean {
 }
 
 function firstLine(e: unknown): string {
-  const text = (e instanceof Error ? e.message : String(e)).split("\n")[0]!.trim();
+  const text = errorLine(e);
   // onnxruntime repeats the path we already name: "Load model from <path> failed:Protobuf parsing failed."
   return text.replace(/^Load model from .* failed:\s*/, "");
 }

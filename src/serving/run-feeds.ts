@@ -1,6 +1,6 @@
 // Decoded tensors → one onnxruntime run. The only place request tensors become ort.Tensor objects.
 import type { Tensor } from "onnxruntime-node";
-import { UnprocessableError } from "../lib/errors.ts";
+import { errorLine, UnprocessableError } from "../lib/errors.ts";
 import type { ModelSignature } from "./model-session.ts";
 import type { Outputs } from "./model-outputs.ts";
 import { batcherFor, isBatchable } from "./micro-batcher.ts";
@@ -29,8 +29,7 @@ export async function runFeeds(model: Runnable, feeds: Record<string, TensorValu
     const input = model.signature.inputs[0]!.name;
     return await batcherFor(model, (merged) => runTensors({ [input]: merged })).run(feeds[input]!);
   } catch (e) {
-    const first = (e instanceof Error ? e.message : String(e)).split("\n")[0]!.trim();
-    throw new UnprocessableError(`the model could not run on this input: ${first}`);
+    throw new UnprocessableError(`the model could not run on this input: ${errorLine(e)}`);
   }
 }
 
