@@ -57,7 +57,10 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env);
   const server = await startServer(config);
   if (server.generatedAdminToken) {
-    console.log(`\nmlops is running at ${server.url}\nadmin token (shown once, keep it): ${server.generatedAdminToken}\n`);
+    console.log(
+      `\nmlops is running at ${server.url}\nadmin token (shown once, keep it): ${server.generatedAdminToken}\n` +
+        `open ${server.url}/ and sign in with it; the JSON API takes it as "Authorization: Bearer <token>"\n`,
+    );
   }
   if (examples) {
     await offerExamples({ ...server, dataDir: config.dataDir, print: (line) => console.log(line) }).catch((err) =>

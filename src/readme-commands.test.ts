@@ -54,6 +54,8 @@ test(
     }
     if (!curlLine) throw new Error(`no curl line was printed:\n${out}\n${await new Response(proc.stderr as ReadableStream).text()}`);
     expect(out).toContain("admin token (shown once, keep it)");
+    expect(out).toMatch(/open http:\/\/\S+\/ and sign in with it/);
+    expect(out).toMatch(/watch one at http:\/\/\S+\/pipelines\/\d+/);
     const curl = Bun.spawnSync(["bash", "-c", curlLine], { env });
     const answer = JSON.parse(curl.stdout.toString()) as { model: string; version: number; predictions: number[] };
     expect(answer).toMatchObject({ model: "iris", version: 1, predictions: [0, 2] });

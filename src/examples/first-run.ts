@@ -43,7 +43,7 @@ export async function offerExamples(deps: {
   const repo = deps.repos.create({ full_name: EXAMPLES_REPO, clone_url: dir, branch: "main" });
   const result = await deps.pipelines.runRepo(repo);
   const ids = result.pipelines.map((p) => p.id);
-  deps.print(`examples: registered ${EXAMPLES_REPO} (${dir}) and started pipelines ${ids.join(", ")}; follow one with`);
+  deps.print(`examples: registered ${EXAMPLES_REPO} (${dir}) and started pipelines ${ids.join(", ")}; watch one at ${deps.url}/pipelines/${ids[0]}, or with`);
   deps.print(`  curl -N -H "Authorization: Bearer $ADMIN_TOKEN" ${deps.url}/api/pipelines/${ids[0]}/events`);
   void watch(deps, ids);
   return ids;
