@@ -12,6 +12,8 @@ COPY src ./src
 COPY views ./views
 COPY public ./public
 COPY scripts ./scripts
+# `serve --examples` embeds the example notebooks.
+COPY notebooks ./notebooks
 RUN node_modules/.bin/bun run scripts/build.ts
 
 FROM debian:bookworm-slim
