@@ -268,3 +268,23 @@ test(
   },
   60_000,
 );
+
+test("start-up deletes jobs that ended over a week ago and keeps the rest", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "mlops-restart-prune-"));
+  const first = await startTestServer({}, dir);
+  await first.stop();
+  const db = openDatabase(join(dir, "mlops.db"));
+  const eightDaysAgo = new JobStore(db, { now: () => Date.now() - 8 * 24 * 3600 * 1000 });
+  const old = eightDaysAgo.enqueue({ kind: "old", payload: {} }).job;
+  eightDaysAgo.cancel(old.id);
+  const jobs = new JobStore(db);
+  const recent = jobs.enqueue({ kind: "recent", payload: {} }).job;
+  jobs.cancel(recent.id);
+  db.$client.close();
+
+  const second = await startTestServer({}, dir);
+  await second.stop();
+  const after = new JobStore(openDatabase(join(dir, "mlops.db")));
+  expect(after.get(old.id)).toBeUndefined();
+  expect(after.get(recent.id)?.state).toBe("cancelled");
+});

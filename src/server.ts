@@ -30,6 +30,8 @@ import { RepoStore } from "./repos/repo-store.ts";
 import { ModelRegistry } from "./serving/model-registry.ts";
 import { openModelSession } from "./serving/model-session.ts";
 
+const ENDED_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
 export type RunningServer = {
   url: string;
   port: number;
@@ -122,6 +124,18 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   if (statusesResumed.length) logger.info({ pipelines: statusesResumed }, "GitHub commit statuses interrupted by the previous stop were queued again");
   const resumed = tracking?.resumePending() ?? [];
   if (resumed.length) logger.info({ pipelines: resumed }, "MLflow syncs left pending by the previous stop were queued again");
+  // Ended jobs are kept a week (for looking into what happened), then deleted: at start and every hour.
+  const pruneJobs = () => {
+    try {
+      const pruned = jobs.pruneEnded(ENDED_JOB_RETENTION_MS);
+      if (pruned) logger.info({ pruned }, "deleted jobs that ended over a week ago");
+    } catch (err) {
+      logger.error({ err }, "could not prune ended jobs");
+    }
+  };
+  pruneJobs();
+  const pruneTimer = setInterval(pruneJobs, 3600_000);
+  pruneTimer.unref();
   const handlers = pipelines.handlers();
   // Git intake has a pool of its own so a push is turned into queued pipelines even while notebooks fill every worker.
   pools = [
@@ -189,6 +203,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     stop() {
       stopping ??= (async () => {
         lifecycle.phase = "stopping";
+        clearInterval(pruneTimer);
         await Promise.all(pools.map((p) => p.stop()));
         await server.stop();
         await registry.close();

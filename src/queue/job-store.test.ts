@@ -399,3 +399,29 @@ describe("claim by kind", () => {
     expect(store.claim("w", 1000)?.id).toBe(a.id);
   });
 });
+
+describe("JobStore.pruneEnded", () => {
+  test("deletes only jobs that ended longer ago than the age; waiting, running and recently ended ones stay", () => {
+    const { store, clock } = setup();
+    const DAY = 24 * 3600 * 1000;
+    const old = store.enqueue({ kind: "k", payload: "old" }).job;
+    store.claim("w", LEASE);
+    store.complete(old.id, "w");
+    const oldCancelled = store.enqueue({ kind: "k", payload: "old-cancelled" }).job;
+    store.cancel(oldCancelled.id);
+    const waiting = store.enqueue({ kind: "k", payload: "waiting", runAt: clock.t + 30 * DAY }).job;
+    const running = store.enqueue({ kind: "r", payload: "running" }).job;
+    store.claim("w", LEASE, ["r"]);
+    clock.advance(8 * DAY);
+    const recent = store.enqueue({ kind: "k", payload: "recent" }).job;
+    store.cancel(recent.id);
+
+    expect(store.pruneEnded(7 * DAY)).toBe(2);
+    expect(store.get(old.id)).toBeUndefined();
+    expect(store.get(oldCancelled.id)).toBeUndefined();
+    expect(store.get(waiting.id)?.state).toBe(JobState.queued);
+    expect(store.get(running.id)?.state).toBe(JobState.running);
+    expect(store.get(recent.id)?.state).toBe(JobState.cancelled);
+    expect(store.pruneEnded(7 * DAY)).toBe(0);
+  });
+});

@@ -96,6 +96,8 @@ const SQL_FIND_BY_PAYLOAD = `SELECT ${COLUMNS} FROM jobs
 
 const SQL_DEPTH = `SELECT count(*) AS n FROM jobs WHERE state IN ('queued', 'running')`;
 
+const SQL_PRUNE = `DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled', 'superseded') AND updated_at < $cutoff`;
+
 const SQL_RECOVER = `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $reason, updated_at = $now
   WHERE state = 'running' RETURNING ${COLUMNS}`;
 
@@ -112,6 +114,7 @@ const STATEMENTS = {
   get: SQL_GET,
   findByPayload: SQL_FIND_BY_PAYLOAD,
   depth: SQL_DEPTH,
+  prune: SQL_PRUNE,
 };
 
 /** Listener told, synchronously and after commit, about a job this store just cancelled. */
@@ -261,6 +264,14 @@ export class JobStore {
   findByPayload(kind: string, path: string, value: string | number): Job | undefined {
     const row = this.statements.findByPayload.get({ kind, path, value }) as JobRow | null;
     return row ? toJob(row) : undefined;
+  }
+
+  /**
+   * Delete jobs that ended more than `ageMs` ago; returns how many. The queue is bookkeeping: what a job stood for
+   * lives on in its own table (pipelines, MLflow syncs), and lookups by payload stay fast when ended jobs do not pile up.
+   */
+  pruneEnded(ageMs: number): number {
+    return this.statements.prune.run({ cutoff: this.clock.now() - ageMs }).changes;
   }
 
   /** Jobs waiting or running (the health endpoint's queue depth). */
