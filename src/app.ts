@@ -76,6 +76,8 @@ export function createApp(deps: AppDeps) {
       adminTokenSha256: deps.secrets.adminTokenSha256,
       serving: () => deps.registry.serving(),
       repoName: (id) => repos.find(id)?.full_name,
+      repos,
+      webhookSecret: deps.secrets.webhookSecret,
     }),
   );
   mountServing(app, deps); // /models/{name}/predict|invocations, /v2, /metrics

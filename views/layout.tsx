@@ -29,6 +29,7 @@ export function Layout(props: LayoutProps) {
               <nav>
                 <a href="/">Home</a>
                 <a href="/pipelines">Pipelines</a>
+                <a href="/repos">Repositories</a>
                 <a href="/models">Models</a>
               </nav>
             )}

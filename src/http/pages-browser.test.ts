@@ -89,4 +89,25 @@ describe("pages in Chromium", () => {
     },
     120_000,
   );
+
+  test("the Repositories page registers a repository through its form and lists it; a duplicate shows its error", async () => {
+    const page = await browser.newPage();
+    await signIn(page, server.base, ADMIN_TOKEN, "/repos");
+    await expect(page.locator("h2").first().textContent()).resolves.toBe("Repositories");
+    await page.fill('input[name="full_name"]', "acme/from-the-form");
+    await page.fill('input[name="branch"]', "prod");
+    await page.fill('input[name="deploy_threshold"]', "0.9");
+    await page.click('.repo-form button[type="submit"]');
+    const row = page.locator("table.repos tr", { hasText: "acme/from-the-form" });
+    await row.waitFor({ timeout: 10_000 });
+    expect(await row.locator(".policy").textContent()).toBe("accuracy ≥ 0.9");
+    // The swapped-in form is empty again; the same name once more is refused in the error box.
+    expect(await page.inputValue('input[name="full_name"]')).toBe("");
+    await page.fill('input[name="full_name"]', "acme/from-the-form");
+    await page.click('.repo-form button[type="submit"]');
+    await expect(page.locator("#repo-error .error").textContent()).resolves.toContain("already registered");
+    const stored = ((await (await server.api("/api/repos")).json()) as { repos: { full_name: string; branch: string; deploy_threshold: number | null }[] }).repos;
+    expect(stored.filter((r) => r.full_name === "acme/from-the-form")).toEqual([expect.objectContaining({ branch: "prod", deploy_threshold: 0.9 })]);
+    await page.close();
+  }, 30_000);
 });

@@ -5,16 +5,20 @@ import { HomePage } from "../../views/home-page.tsx";
 import { ErrorPage } from "../../views/error-page.tsx";
 import { LoginPage } from "../../views/login-page.tsx";
 import { isAdminToken, requirePageSession, safeNext, SESSION_COOKIE, SESSION_SECONDS, sessionValue } from "./page-auth.ts";
+import type { Config } from "../config.ts";
 import type { MlflowSyncView } from "../mlflow/mlflow-tracking.ts";
 import type { Deployer } from "../models/deployer.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import type { LogBus } from "../pipeline/log-bus.ts";
 import type { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { pipelineJson } from "../pipeline/pipeline-view.ts";
+import type { RepoStore } from "../repos/repo-store.ts";
+import type { RunRepo } from "../repos/run-repo.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
 import type { PipelineActions } from "./pipelines.ts";
 import { modelPageRoutes } from "./model-pages.tsx";
 import { pipelinePageRoutes } from "./pipeline-pages.tsx";
+import { repoPageRoutes } from "./repo-pages.tsx";
 import { mountStaticAssets } from "./static-assets.ts";
 
 export type PageDeps = {
@@ -33,6 +37,12 @@ export type PageDeps = {
   mlflowView?: (pipelineId: number) => MlflowSyncView | null;
   /** A repository's full name ("owner/name"), or undefined once it was removed. */
   repoName: (id: number) => string | undefined;
+  /** What the repositories page shows and changes; `runRepo` starts the Run now pipelines. */
+  repos: RepoStore;
+  runRepo: RunRepo;
+  /** The secret GitHub signs webhook deliveries with, shown in the setup box. */
+  webhookSecret: string;
+  config: Pick<Config, "publicUrl" | "minAccuracyThreshold" | "autoDeployOnSuccess">;
 };
 
 /** Routes for /login, /logout, /static/* and the pages; every page but /login needs a session. */
@@ -66,6 +76,7 @@ export function pageRoutes(deps: PageDeps) {
   });
   app.route("/", modelPageRoutes(deps, guard));
   app.route("/", pipelinePageRoutes(deps, guard));
+  app.route("/", repoPageRoutes(deps, guard));
   return app;
 }
 

@@ -1,0 +1,77 @@
+// The Repositories page: /repos lists them with Run now and Remove, registers new ones, and shows the webhook setup.
+import { zValidator } from "@hono/zod-validator";
+import { Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { NothingToRun, RepoSection, type RepoDefaults, type RepoSummary } from "../../views/repo-section.tsx";
+import { ReposPage } from "../../views/repos-page.tsx";
+import { newRepoSchema } from "../repos/repo-input.ts";
+import { DEFAULT_BRANCH, DEFAULT_DEPLOY_METRIC, DEFAULT_NOTEBOOK_GLOB } from "../repos/repo-store.ts";
+import { runRepoHead } from "../repos/run-repo.ts";
+import type { PageDeps } from "./pages.tsx";
+import { idParam, onInvalid } from "./validation.ts";
+
+// The form sends every field, empty for "use the default", and the threshold as text: turned into what the
+// API's JSON would carry, then checked by the API's own schema. Text that is not a number stays text, so
+// the schema refuses it with its message. An empty full_name stays, to be refused as a malformed name.
+const NUMBER_TEXT = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+function formAsInput(form: unknown): unknown {
+  if (typeof form !== "object" || form === null) return form;
+  const fields = Object.entries(form).flatMap(([key, value]): [string, unknown][] => {
+    if (typeof value !== "string") return [[key, value]];
+    if (value.trim() === "" && key !== "full_name") return [];
+    if (key === "deploy_threshold" && NUMBER_TEXT.test(value)) return [[key, Number(value)]];
+    return [[key, value]];
+  });
+  return Object.fromEntries(fields);
+}
+const registerForm = z.preprocess(formAsInput, newRepoSchema);
+
+/** The id of a pipeline runRepo reports, when it names one. */
+const pipelineId = (p: unknown) => (typeof p === "object" && p !== null && "id" in p && typeof p.id === "number" ? p.id : undefined);
+
+/** Routes for /repos and its actions; `guard` (the page session) runs first on each. */
+export function repoPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
+  const defaults: RepoDefaults = {
+    branch: DEFAULT_BRANCH,
+    notebookGlob: DEFAULT_NOTEBOOK_GLOB,
+    deployMetric: DEFAULT_DEPLOY_METRIC,
+    threshold: deps.config.minAccuracyThreshold,
+    autoDeploy: deps.config.autoDeployOnSuccess,
+  };
+  const section = () => <RepoSection repos={repoSummaries(deps)} defaults={defaults} />;
+  return new Hono()
+    .get("/repos", guard, (c) => {
+      const publicUrl = deps.config.publicUrl;
+      const webhook = { url: `${publicUrl || new URL(c.req.url).origin}/webhook/github`, secret: deps.webhookSecret, fromRequest: !publicUrl };
+      return c.html(<ReposPage version={deps.version} repos={repoSummaries(deps)} defaults={defaults} webhook={webhook} />);
+    })
+    .post("/repos", guard, zValidator("form", registerForm, onInvalid), (c) => {
+      deps.repos.create(c.req.valid("form"));
+      return c.html(section());
+    })
+    .post("/repos/:id/run", guard, zValidator("param", idParam, onInvalid), async (c) => {
+      const repo = deps.repos.get(c.req.valid("param").id);
+      const result = await runRepoHead(deps.runRepo, repo);
+      if (!result.pipelines.length) return c.html(<NothingToRun repo={repo} untagged={result.skipped.length} />);
+      const only = result.pipelines.length === 1 ? pipelineId(result.pipelines[0]) : undefined;
+      c.header("HX-Redirect", only === undefined ? "/pipelines" : `/pipelines/${only}`);
+      return c.body(null, 204);
+    })
+    .post("/repos/:id/delete", guard, zValidator("param", idParam, onInvalid), (c) => {
+      deps.repos.delete(c.req.valid("param").id);
+      return c.html(section());
+    });
+}
+
+/** Every repository, oldest registration first, with the threshold in force and its newest pipeline. */
+function repoSummaries(deps: PageDeps): RepoSummary[] {
+  return deps.repos.list().map((r) => {
+    const newest = deps.pipelineStore.list({ repoId: r.id, limit: 1 })[0];
+    return {
+      ...r,
+      threshold: r.deploy_threshold ?? deps.config.minAccuracyThreshold,
+      thresholdIsDefault: r.deploy_threshold === null,
+      newest: newest ? { id: newest.id, status: newest.status, created_at: newest.createdAt } : null,
+    };
+  });
+}
