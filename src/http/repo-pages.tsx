@@ -26,9 +26,6 @@ function formAsInput(form: unknown): unknown {
 }
 const registerForm = z.preprocess(formAsInput, newRepoSchema);
 
-/** The id of a pipeline runRepo reports, when it names one. */
-const pipelineId = (p: unknown) => (typeof p === "object" && p !== null && "id" in p && typeof p.id === "number" ? p.id : undefined);
-
 /** Routes for /repos and its actions; `guard` (the page session) runs first on each. */
 export function repoPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
   const defaults: RepoDefaults = {
@@ -53,8 +50,8 @@ export function repoPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
       const repo = deps.repos.get(c.req.valid("param").id);
       const result = await runRepoHead(deps.runRepo, repo);
       if (!result.pipelines.length) return c.html(<NothingToRun repo={repo} untagged={result.skipped.length} />);
-      const only = result.pipelines.length === 1 ? pipelineId(result.pipelines[0]) : undefined;
-      c.header("HX-Redirect", only === undefined ? "/pipelines" : `/pipelines/${only}`);
+      const [only, ...more] = result.pipelines;
+      c.header("HX-Redirect", only && !more.length ? `/pipelines/${only.id}` : "/pipelines");
       return c.body(null, 204);
     })
     .post("/repos/:id/delete", guard, zValidator("param", idParam, onInvalid), (c) => {

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { GitCommandError } from "../git/git-mirror.ts";
 import { TransientError } from "../lib/errors.ts";
 import type { Repo } from "../repos/repo-store.ts";
+import type { RunRepo } from "../repos/run-repo.ts";
 import { makeTestApp } from "./test-app.ts";
 
 type Scenario = {
@@ -105,12 +106,12 @@ const scenarios: Scenario[] = [
   { name: "delete", method: "DELETE", url: "/api/repos/2", status: 204, rows: 1 },
   { name: "delete unknown", method: "DELETE", url: "/api/repos/3", status: 404, rows: 2 },
   { name: "delete bad id", method: "DELETE", url: "/api/repos/-1", status: 400, rows: 2 },
-  { name: "run", method: "POST", url: "/api/repos/1/run", status: 202, contains: ['"pipelines":[{"repo":"acme/models"}]', '"skipped":[]'], rows: 2 },
+  { name: "run", method: "POST", url: "/api/repos/1/run", status: 202, contains: ['"pipelines":[{"id":7,"notebook_path":"acme/models.ipynb"}]', '"skipped":[]'], rows: 2 },
   { name: "run unknown", method: "POST", url: "/api/repos/9/run", status: 404, rows: 2 },
   { name: "run bad id", method: "POST", url: "/api/repos/nope/run", status: 400, rows: 2 },
 ];
 
-function setup(runRepo = async (repo: Repo) => ({ pipelines: [{ repo: repo.full_name }], skipped: [] as unknown[] })) {
+function setup(runRepo: RunRepo = async (repo) => ({ pipelines: [{ id: 7, notebook_path: `${repo.full_name}.ipynb` }], skipped: [] })) {
   const ran: Repo[] = [];
   const t = makeTestApp(
     {},

@@ -4,7 +4,7 @@ import { TransientError, UnavailableError, UnprocessableError } from "../lib/err
 import type { Repo } from "./repo-store.ts";
 
 /** Starts pipelines for the head of a repository's branch; answers what it queued and what it skipped. */
-export type RunRepo = (repo: Repo) => Promise<{ pipelines: unknown[]; skipped: unknown[] }>;
+export type RunRepo = (repo: Repo) => Promise<{ pipelines: { id: number; notebook_path: string }[]; skipped: { path: string; reason: string }[] }>;
 
 /**
  * `runRepo(repo)`, with git failures as typed errors: TransientError becomes UnavailableError (503, try again),
