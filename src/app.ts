@@ -47,6 +47,8 @@ export type AppDeps = {
   registry: ModelRegistry;
   /** How a pipeline stands with MLflow; absent without MLFLOW_TRACKING_URI. */
   mlflowView?: (pipelineId: number) => MlflowSyncView | null;
+  /** Pipelines' MLflow syncs by status for /metrics; absent without MLFLOW_TRACKING_URI. */
+  mlflowSyncCounts?: () => Record<string, number>;
   /** Pipelines by status for /metrics; optional until the pipeline store provides it. */
   pipelineCounts?: () => Record<string, number>;
 };

@@ -183,6 +183,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     deployer,
     registry,
     mlflowView: tracking && ((id) => tracking.view(id)),
+    mlflowSyncCounts: tracking && (() => tracking.syncCounts()),
   });
   const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
   for (const p of pools) p.start();

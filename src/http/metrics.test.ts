@@ -45,6 +45,7 @@ describe("GET /metrics", () => {
     expect(sample(text, 'mlops_models_loaded{kind="serving"}')).toBe(1);
     expect(sample(text, 'mlops_models_loaded{kind="pinned"}')).toBe(0);
     expect(sample(text, "mlops_queue_depth")).toBe(7);
+    expect(text).not.toContain("mlops_mlflow_syncs"); // MLflow tracking is off
     expect(sample(text, 'mlops_pipelines{status="queued"}')).toBe(2);
     expect(sample(text, 'mlops_pipelines{status="succeeded"}')).toBe(5);
     expect(sample(text, 'mlops_info{version="0.0.0-test"}')).toBe(1);

@@ -12,6 +12,8 @@ export type MetricSources = {
   queueDepth: () => number;
   /** Pipelines by status, e.g. {"queued": 2, "running": 1}. */
   pipelineCounts?: () => Record<string, number>;
+  /** Pipelines' MLflow syncs by status (pending, synced, failed); absent without MLflow tracking. */
+  mlflowSyncCounts?: () => Record<string, number>;
 };
 
 /** A fresh Registry with the gauges read from `sources` at each scrape. Callbacks run only on scrape, never per request. */
@@ -47,6 +49,20 @@ export function createMetricsRegistry(sources: MetricSources): Registry {
       collect() {
         this.reset();
         for (const [status, n] of Object.entries(pipelineCounts())) this.set({ status }, n);
+      },
+    });
+  }
+  const { mlflowSyncCounts } = sources;
+  if (mlflowSyncCounts) {
+    new Gauge({
+      name: "mlops_mlflow_syncs",
+      help: 'Pipelines\' syncs to MLflow by status; status="pending" grows while MLflow cannot be reached.',
+      labelNames: ["status"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const status of ["pending", "synced", "failed"]) this.set({ status }, 0);
+        for (const [status, n] of Object.entries(mlflowSyncCounts())) this.set({ status }, n);
       },
     });
   }

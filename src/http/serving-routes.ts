@@ -21,6 +21,8 @@ export type ServingAppDeps = {
   queueDepth: () => number;
   /** Pipelines by status; by default counted in the database at each scrape. */
   pipelineCounts?: () => Record<string, number>;
+  /** Pipelines' MLflow syncs by status; absent without MLflow tracking. */
+  mlflowSyncCounts?: () => Record<string, number>;
 };
 
 /** Add the prediction routes and /metrics to `app`, with a metrics registry of its own. */
@@ -31,6 +33,7 @@ export function mountServing(app: Hono, deps: ServingAppDeps): void {
     modelsLoaded: () => ({ serving: registry.count(), pinned: registry.pinnedCount() }),
     queueDepth: deps.queueDepth,
     pipelineCounts: deps.pipelineCounts ?? (() => countPipelinesByStatus(deps.db)),
+    mlflowSyncCounts: deps.mlflowSyncCounts,
   });
   const serving = {
     registry,

@@ -1,5 +1,5 @@
 // The mlflow_sync rows: per pipeline, which sync steps are done, and whether it is pending, synced or failed.
-import { eq } from "drizzle-orm";
+import { count, eq } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { mlflowSync } from "../db/schema.ts";
 
@@ -41,6 +41,12 @@ export class MlflowSyncStore {
       .set({ status, lastError: error, attempts: row.attempts + 1, updatedAt: now() })
       .where(eq(mlflowSync.pipelineId, pipelineId))
       .run();
+  }
+
+  /** How many pipelines' syncs are pending, synced and failed (statuses with none are absent). */
+  counts(): Record<string, number> {
+    const rows = this.db.select({ status: mlflowSync.status, n: count() }).from(mlflowSync).groupBy(mlflowSync.status).all();
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   /** Pipelines whose sync has not got through yet. */

@@ -106,12 +106,16 @@ describe("MLflow tracking", () => {
     expect(retried.status).toBe("pending");
     expect(retried.error).toContain(url);
     expect(retried.attempts).toBeGreaterThanOrEqual(1);
+    const metrics = await (await fetch(`${server.base}/metrics`)).text();
+    expect(metrics).toContain('mlops_mlflow_syncs{status="pending"} 1');
+    expect(metrics).toContain('mlops_mlflow_syncs{status="synced"} 0');
     const page = await (await fetch(`${server.base}/pipelines/${id}`, { headers: { Cookie: sessionCookieHeader(ADMIN_TOKEN) } })).text();
     expect(page).toMatch(/<dd id="mlflow"><span class="muted">sync pending after \d+ attempts?: MLflow at/);
 
     const mlflow: MlflowServer = await startMlflowServer({ port });
     cleanups.push(() => mlflow.stop());
     const synced = await waitForSync(server, id, "synced", 90_000);
+    expect(await (await fetch(`${server.base}/metrics`)).text()).toContain('mlops_mlflow_syncs{status="synced"} 1');
     const client = new MlflowClient(mlflow.url);
     const run = await client.getRun(synced.run_id!);
     expect(run.status).toBe("FINISHED");

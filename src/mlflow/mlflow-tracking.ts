@@ -146,6 +146,11 @@ export class MlflowTracking implements PipelineTracking {
     return queued;
   }
 
+  /** Pipelines' syncs by status, for /metrics. */
+  syncCounts(): Record<string, number> {
+    return this.deps.syncs.counts();
+  }
+
   /** The API's and pages' view of a pipeline's sync, or null when it was never tracked. */
   view(pipelineId: number): MlflowSyncView | null {
     const row = this.deps.syncs.find(pipelineId);
