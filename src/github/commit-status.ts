@@ -11,8 +11,8 @@ import { GitHubRequestError, postCommitStatus, type CommitStatus, type GitHubApi
 
 /** The job kind that posts a pipeline's commit status. */
 export const COMMIT_STATUS_JOB = "github-status";
-/** Retries back off 1 s, 2 s, 4 s … 60 s: eight attempts keep trying for about two minutes. */
-const MAX_ATTEMPTS = 8;
+/** Retries back off 1 s, 2 s, 4 s … then once a minute: 40 attempts ride out about half an hour of GitHub trouble. */
+const MAX_ATTEMPTS = 40;
 /** GitHub refuses longer descriptions. */
 export const DESCRIPTION_MAX_CHARS = 140;
 
