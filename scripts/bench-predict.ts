@@ -151,6 +151,15 @@ async function rounds<K extends string>(urls: Record<K, string>, opts: { connect
 }
 
 const fmt = (r: WrkResult) => `${r.requestsPerSec.toFixed(0).padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors + r.non2xx}`;
+/** Say so when runs were kept although the host stole CPU during each try: their figures describe the host. */
+function warnIfHostBusy(groups: WrkResult[][]): void {
+  const busy = groups.flat().filter((r) => r.stealPct > STEAL_LIMIT_PCT);
+  if (!busy.length) return;
+  const worst = Math.max(...busy.map((r) => r.stealPct));
+  console.log(`  warning: ${busy.length} kept run(s) lost more than ${STEAL_LIMIT_PCT}% of the CPU to the hypervisor (up to ${worst.toFixed(0)}%) in every try:`);
+  console.log("  these figures measure a busy host, not the servers; run the benchmark again later");
+}
+
 const fmtRounds = (rs: WrkResult[]) => rs.map((r) => `${r.requestsPerSec.toFixed(0)}/s p99 ${r.p99Ms.toFixed(2)} ms steal ${r.stealPct.toFixed(1)}%`).join("; ");
 
 ensureWrk();
@@ -183,6 +192,7 @@ try {
     ["rounds: FastAPI", fmtRounds(r1.fastapi.all)],
     ["rounds: ceiling", fmtRounds(r1.bare.all)],
   ]);
+  warnIfHostBusy([r1.ours.all, r1.fastapi.all, r1.bare.all]);
 
   console.log(`\npredict, 1,000 rows per request (8 connections; ${ROUNDS} interleaved rounds of ${SECONDS} s after ${WARMUP_SECONDS} s of warm-up)`);
   const r1k = await rounds({ ours: urls.ours, fastapi: urls.fastapi }, { connections: 8, lua: postLua(rows1000) });
@@ -193,6 +203,7 @@ try {
     ["FastAPI + scikit-learn", fmtRows(r1k.fastapi.median)],
     ["mlops ÷ FastAPI (goal ≥ 10×)", `${(rowsPerSec(r1k.ours.median) / rowsPerSec(r1k.fastapi.median)).toFixed(1)}×`],
   ]);
+  warnIfHostBusy([r1k.ours.all, r1k.fastapi.all]);
 } finally {
   for (const p of [ours, fastapi, bare]) p.kill();
 }
