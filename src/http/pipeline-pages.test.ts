@@ -1,12 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { openModelSession } from "../serving/model-session.ts";
 import { describeFailedCell } from "../pipeline/notebook-errors.ts";
-import { JobKind, PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
+import { JobKind, type PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
 import type { NewPipeline } from "../pipeline/pipeline-store.ts";
-import { JobStore } from "../queue/job-store.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { sessionCookieHeader } from "./page-auth.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN } from "./test-app.ts";
+import { makeTestApp, TEST_ADMIN_TOKEN, testPipelineService } from "./test-app.ts";
 
 const signedIn = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
 const htmx = { ...signedIn, "HX-Request": "true" };
@@ -17,26 +15,11 @@ function makePagesApp() {
   let service: PipelineService | undefined;
   const t = makeTestApp({}, { pipelineActions: { cancel: (id) => service!.cancel(id), retry: (id) => service!.retry(id) } });
   const { deps } = t;
-  const notUsed = () => Promise.reject(new Error("cancel and retry do no git or notebook work"));
+  const notUsed = () => Promise.reject(new Error("cancel and retry do no git work"));
   const source: RepoSource = { fetch: notUsed, changedFiles: notUsed, listFiles: notUsed, readFile: notUsed, resolve: notUsed };
-  const jobs = new JobStore(deps.db);
-  service = new PipelineService(
-    {
-      config: deps.config,
-      store: deps.pipelineStore,
-      bus: deps.bus,
-      models: deps.modelStore,
-      deployer: deps.deployer,
-      loadModel: openModelSession,
-      findRepo: () => undefined,
-      checkout: notUsed,
-      runNotebook: notUsed,
-      convertJoblib: notUsed,
-    },
-    jobs,
-    source,
-    { findIntakeRepo: () => undefined, notebooksToRun: () => [] },
-  );
+  const built = testPipelineService(deps, { source });
+  service = built.service;
+  const { jobs } = built;
   const repo = new RepoStore(deps.db).create({ full_name: "acme/iris" });
   const create = (p: Partial<NewPipeline> = {}) =>
     deps.pipelineStore.create({ repoId: repo.id, trigger: "push", ref: "refs/heads/main", commitSha: "0123456789abcdef0123456789abcdef01234567", notebookPath: "train.ipynb", ...p });

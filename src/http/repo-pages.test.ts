@@ -3,13 +3,11 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { GitMirror } from "../git/git-mirror.ts";
 import { notebooksToRun } from "../git/notebook-paths.ts";
-import { PipelineService } from "../pipeline/pipeline-service.ts";
-import { JobStore } from "../queue/job-store.ts";
+import type { PipelineService } from "../pipeline/pipeline-service.ts";
 import { RepoStore } from "../repos/repo-store.ts";
-import { openModelSession } from "../serving/model-session.ts";
 import { makeRepo, notebook } from "../testing/e2e.ts";
 import { sessionCookieHeader } from "./page-auth.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET } from "./test-app.ts";
+import { makeTestApp, TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, testPipelineService } from "./test-app.ts";
 
 const signedIn = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
 const browser = { ...signedIn, Accept: "text/html" };
@@ -30,24 +28,7 @@ function makeReposApp(env: Record<string, string> = {}) {
   const repos = new RepoStore(deps.db);
   const gitRoot = join(t.dir, "git");
   mkdirSync(gitRoot, { recursive: true });
-  const notUsed = () => Promise.reject(new Error("Run now only queues pipelines; nothing runs them here"));
-  service = new PipelineService(
-    {
-      config: deps.config,
-      store: deps.pipelineStore,
-      bus: deps.bus,
-      models: deps.modelStore,
-      deployer: deps.deployer,
-      loadModel: openModelSession,
-      findRepo: (id) => repos.find(id),
-      checkout: notUsed,
-      runNotebook: notUsed,
-      convertJoblib: notUsed,
-    },
-    new JobStore(deps.db),
-    new GitMirror(gitRoot),
-    { findIntakeRepo: (id) => repos.find(id), notebooksToRun },
-  );
+  service = testPipelineService(deps, { source: new GitMirror(gitRoot), repos, notebooksToRun }).service;
   const pipelines = () => deps.db.$client.query<{ id: number; repo_id: number | null; trigger: string; commit_sha: string; notebook_path: string }, []>("SELECT id, repo_id, trigger, commit_sha, notebook_path FROM pipelines ORDER BY id").all();
   /** Everything a refused request must leave alone. */
   const state = () => ({ repos: repos.list(), pipelines: pipelines() });

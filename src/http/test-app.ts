@@ -12,6 +12,9 @@ import { ModelStore } from "../models/model-store.ts";
 import { LogBus } from "../pipeline/log-bus.ts";
 import { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { ModelRegistry } from "../serving/model-registry.ts";
+import { PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
+import { JobStore } from "../queue/job-store.ts";
+import type { RepoStore } from "../repos/repo-store.ts";
 import { openModelSession } from "../serving/model-session.ts";
 
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
@@ -53,4 +56,33 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
   const app = createApp(deps);
   const auth = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
   return { app, deps, dir, auth };
+}
+
+/**
+ * A real PipelineService over a test app's deps: its real job queue on the same SQLite file, `source` for git, and
+ * `repos` for finding repositories. No worker runs, so the pipelines it creates stay queued; it runs no notebook,
+ * checkout or conversion.
+ */
+export function testPipelineService(deps: AppDeps, opts: { source: RepoSource; repos?: RepoStore; notebooksToRun?: (changed: string[] | "all", all: string[], glob: string) => string[] }) {
+  const notUsed = () => Promise.reject(new Error("this test's pipeline service runs no notebook, checkout or conversion"));
+  const findRepo = (id: number) => opts.repos?.find(id);
+  const jobs = new JobStore(deps.db);
+  const service = new PipelineService(
+    {
+      config: deps.config,
+      store: deps.pipelineStore,
+      bus: deps.bus,
+      models: deps.modelStore,
+      deployer: deps.deployer,
+      loadModel: openModelSession,
+      findRepo,
+      checkout: notUsed,
+      runNotebook: notUsed,
+      convertJoblib: notUsed,
+    },
+    jobs,
+    opts.source,
+    { findIntakeRepo: findRepo, notebooksToRun: opts.notebooksToRun ?? (() => []) },
+  );
+  return { service, jobs };
 }
