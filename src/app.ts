@@ -21,6 +21,7 @@ import type { ModelStore } from "./models/model-store.ts";
 import type { LogBus } from "./pipeline/log-bus.ts";
 import type { PipelineStore } from "./pipeline/pipeline-store.ts";
 import { RepoStore } from "./repos/repo-store.ts";
+import type { SandboxStatus } from "./sandbox/notebook-sandbox.ts";
 import type { ModelRegistry } from "./serving/model-registry.ts";
 
 export type Lifecycle = { phase: "starting" | "ready" | "stopping" };
@@ -33,6 +34,8 @@ export type AppDeps = {
   version: string;
   lifecycle: Lifecycle;
   logger: Logger;
+  /** Whether pushed code runs sandboxed; shown in /health and on pipeline pages. */
+  sandbox: SandboxStatus;
   modelsServing: () => number;
   queueDepth: () => number;
   /** POST /api/repos/{id}/run: start pipelines for the head of the repository's branch. */

@@ -65,6 +65,13 @@ const schema = z.object({
   PAPERMILL: z.string().trim().default(""),
   MAX_BATCH_ROWS: int(1, 10_000_000, "a whole number of rows from 1 to 10000000").default(10_000),
   MAX_REQUEST_BYTES: int(1024, 2 * 1024 ** 3, "a whole number of bytes from 1024 to 2147483648").default(10 * 1024 * 1024),
+  NOTEBOOK_SANDBOX: z.enum(["auto", "bwrap", "off"], { error: "must be auto, bwrap or off" }).default("auto"),
+  NOTEBOOK_NETWORK: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
+  NOTEBOOK_MEMORY_MB: int(64, 16 * 1024 * 1024, "a whole number of MB from 64 to 16777216").default(8192),
+  NOTEBOOK_MAX_PROCESSES: int(16, 1_000_000, "a whole number from 16 to 1000000").default(1024),
+  NOTEBOOK_MAX_FILE_MB: int(1, 16 * 1024 * 1024, "a whole number of MB from 1 to 16777216").default(4096),
+  NOTEBOOK_LOG_MAX_BYTES: int(1024, 2 * 1024 ** 3, "a whole number of bytes from 1024 to 2147483648").default(20 * 1024 * 1024),
+  NOTEBOOK_LOG_LINE_MAX_CHARS: int(80, 1024 * 1024, "a whole number of characters from 80 to 1048576").default(10_000),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"], { error: "must be debug, info, warn, error or silent" }).default("info"),
 });
 
@@ -93,6 +100,25 @@ export type Config = {
   maxBatchRows: number;
   /** Largest prediction request body in bytes; larger → 413. */
   maxRequestBytes: number;
+  /** What notebooks (and the joblib converter) run under; see src/sandbox/. */
+  notebook: NotebookSettings;
+};
+
+/** How untrusted code from a push runs: the sandbox, its network, and its limits. */
+export type NotebookSettings = {
+  /** `auto`: bubblewrap when it works here, else run unsandboxed and say so; `bwrap`: refuse to start without it; `off`: never. */
+  sandbox: "auto" | "bwrap" | "off";
+  network: boolean;
+  /** RLIMIT_DATA of each notebook process, in MB. */
+  memoryMb: number;
+  /** RLIMIT_NPROC: processes (and threads) of the notebook's user. */
+  maxProcesses: number;
+  /** RLIMIT_FSIZE: the largest file a notebook may write, in MB. */
+  maxFileMb: number;
+  /** Bytes of notebook output kept per pipeline; past it one marker line, then the rest is dropped. */
+  logMaxBytes: number;
+  /** Longest log line kept; longer lines are cut with a marker. */
+  logLineMaxChars: number;
 };
 
 /** Parse and check the environment; throws ConfigError naming each bad variable and what it allows. Creates DATA_DIR. */
@@ -140,6 +166,15 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logLevel: v.LOG_LEVEL,
     maxBatchRows: v.MAX_BATCH_ROWS,
     maxRequestBytes: v.MAX_REQUEST_BYTES,
+    notebook: {
+      sandbox: v.NOTEBOOK_SANDBOX,
+      network: v.NOTEBOOK_NETWORK === "on",
+      memoryMb: v.NOTEBOOK_MEMORY_MB,
+      maxProcesses: v.NOTEBOOK_MAX_PROCESSES,
+      maxFileMb: v.NOTEBOOK_MAX_FILE_MB,
+      logMaxBytes: v.NOTEBOOK_LOG_MAX_BYTES,
+      logLineMaxChars: v.NOTEBOOK_LOG_LINE_MAX_CHARS,
+    },
   };
 }
 

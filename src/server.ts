@@ -1,6 +1,6 @@
 // Composition root: config → db → queue → pipeline services → model registry → workers → HTTP; stop() undoes it.
 import { eq } from "drizzle-orm";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createApp, type Lifecycle } from "./app.ts";
 import type { Config } from "./config.ts";
 import { migrate, openDatabase } from "./db/connection.ts";
@@ -27,6 +27,7 @@ import type { Job } from "./queue/job-states.ts";
 import { JobStore } from "./queue/job-store.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
 import { RepoStore } from "./repos/repo-store.ts";
+import { NotebookSandbox } from "./sandbox/notebook-sandbox.ts";
 import { ModelRegistry } from "./serving/model-registry.ts";
 import { openModelSession } from "./serving/model-session.ts";
 
@@ -45,9 +46,23 @@ export type RunningServer = {
   stop(): Promise<void>;
 };
 
-/** Start everything for `config` and listen. Deployed models are loaded before the port opens. Throws if the port cannot be bound. */
-export async function startServer(config: Config, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+/**
+ * Start everything for `config` and listen. Deployed models are loaded before the port opens. Throws if the port
+ * cannot be bound, and ConfigError when NOTEBOOK_SANDBOX=bwrap and the sandbox cannot run. `bwrap` replaces the
+ * bubblewrap executable found in PATH (tests use it to start where the sandbox cannot run).
+ */
+export async function startServer(config: Config, opts: { logger?: Logger; bwrap?: string } = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.logLevel);
+  const nb = config.notebook;
+  const sandbox = await NotebookSandbox.start({
+    setting: nb.sandbox,
+    executables: [config.papermill, config.python],
+    privateDirs: [config.dataDir, dirname(config.databasePath)],
+    limits: { dataBytes: nb.memoryMb * 1024 * 1024, processes: nb.maxProcesses, fileBytes: nb.maxFileMb * 1024 * 1024 },
+    scratchDir: join(config.dataDir, "runtime"),
+    bwrap: opts.bwrap,
+  });
+  if (!sandbox.status.active) logger.warn({ sandbox: sandbox.status.setting, problem: sandbox.status.problem }, "NOTEBOOKS ARE NOT SANDBOXED: a pushed notebook can read this server's secrets and files");
   const lifecycle: Lifecycle = { phase: "starting" };
   const db = openDatabase(config.databasePath);
   const applied = migrate(db);
@@ -57,7 +72,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
   const jobs = new JobStore(db);
   const repos = new RepoStore(db);
   const pipelineStore = new PipelineStore(db);
-  const bus = new LogBus(pipelineStore);
+  const bus = new LogBus(pipelineStore, { maxLineChars: nb.logLineMaxChars, maxOutputBytes: nb.logMaxBytes });
   const modelStore = new ModelStore(db);
   const registry = new ModelRegistry(openModelSession);
   const deployer = new Deployer(modelStore, registry, logger);
@@ -76,8 +91,9 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
       await mirror.exportTree(repo.full_name, sha, dest);
     },
     // papermill itself prints the failing cell and its traceback to the log; the pipeline records the one-line reason
-    runNotebook: (o) => runPapermill({ papermill: config.papermill, ...o }),
-    convertJoblib: (input, output, log) => convertJoblib({ python: config.python, runtimeDir: join(config.dataDir, "runtime"), input, output, log }),
+    runNotebook: (o) =>
+      runPapermill({ papermill: config.papermill, ...o, sandbox: sandbox.prepare(o.workDir, o.pipelineId), network: nb.network, maxLineChars: nb.logLineMaxChars }),
+    convertJoblib: (o) => convertJoblib({ python: config.python, runtimeDir: join(config.dataDir, "runtime"), ...o, sandbox: sandbox.prepare(o.workDir, o.pipelineId) }),
   };
 
   let pools: WorkerPool[] = [];
@@ -171,6 +187,7 @@ export async function startServer(config: Config, opts: { logger?: Logger } = {}
     version: VERSION,
     lifecycle,
     logger,
+    sandbox: sandbox.status,
     modelsServing: () => registry.count(),
     queueDepth: () => jobs.depth(),
     acceptPush: ({ deliveryId, repo, payload }) =>

@@ -1,15 +1,18 @@
 // /pipelines/{id}: the summary (polled while the pipeline is active) and the live log (SSE).
+import type { SandboxStatus } from "../src/sandbox/notebook-sandbox.ts";
 import { Layout } from "./layout.tsx";
 import { PipelineSummary, type PipelineSummaryProps } from "./pipeline-summary.tsx";
+import { SandboxWarning } from "./sandbox-warning.tsx";
 
 /** One pipeline's page; the log replays stored lines and follows live ones until `done`. */
-export function PipelinePage(props: PipelineSummaryProps & { version: string }) {
+export function PipelinePage(props: PipelineSummaryProps & { version: string; sandbox: SandboxStatus }) {
   const id = props.pipeline.id;
   return (
     <Layout title={`Pipeline ${id}`} version={props.version}>
       <h2>
         Pipeline {id} <a href="/pipelines" class="back">all pipelines</a>
       </h2>
+      <SandboxWarning sandbox={props.sandbox} />
       <div id="action-error" aria-live="polite"></div>
       <PipelineSummary pipeline={props.pipeline} active={props.active} />
       <h3>Log</h3>

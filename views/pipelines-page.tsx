@@ -1,7 +1,9 @@
 // /pipelines: every pipeline, newest first, filtered by status and model.
 import type { PipelineJson } from "../src/pipeline/pipeline-view.ts";
+import type { SandboxStatus } from "../src/sandbox/notebook-sandbox.ts";
 import { Layout } from "./layout.tsx";
 import { PipelineRows } from "./pipeline-rows.tsx";
+import { SandboxWarning } from "./sandbox-warning.tsx";
 
 export type PipelinesPageProps = {
   version: string;
@@ -11,6 +13,7 @@ export type PipelinesPageProps = {
   statuses: readonly string[];
   rowsUrl: string;
   poll: boolean;
+  sandbox: SandboxStatus;
 };
 
 /** The filter form and the table; its body polls while something listed is active. */
@@ -18,6 +21,7 @@ export function PipelinesPage(props: PipelinesPageProps) {
   return (
     <Layout title="Pipelines" version={props.version}>
       <h2>Pipelines</h2>
+      <SandboxWarning sandbox={props.sandbox} />
       <form method="get" action="/pipelines" class="filters">
         <label>
           Status{" "}

@@ -14,6 +14,9 @@ export function healthRoutes(deps: AppDeps) {
       database: database ? "ok" : "error",
       models_serving: deps.modelsServing(),
       queue_depth: deps.queueDepth(),
+      // The status stays ok without the sandbox: serving works; operators see why here, at start and on the pages.
+      sandbox: deps.sandbox.active ? "bwrap" : deps.sandbox.setting === "off" ? "off" : "unavailable",
+      ...(deps.sandbox.problem ? { sandbox_problem: deps.sandbox.problem } : {}),
     };
     return c.json(body, body.status === "ok" ? 200 : 503);
   });

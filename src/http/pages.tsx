@@ -14,6 +14,7 @@ import type { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { pipelineJson } from "../pipeline/pipeline-view.ts";
 import type { RepoStore } from "../repos/repo-store.ts";
 import type { RunRepo } from "../repos/run-repo.ts";
+import type { SandboxStatus } from "../sandbox/notebook-sandbox.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
 import type { PipelineActions } from "./pipelines.ts";
 import { modelPageRoutes } from "./model-pages.tsx";
@@ -40,6 +41,8 @@ export type PageDeps = {
   /** What the repositories page shows and changes; `runRepo` starts the Run now pipelines. */
   repos: RepoStore;
   runRepo: RunRepo;
+  /** Whether pushed code runs sandboxed; pipeline pages warn when it does not. */
+  sandbox: SandboxStatus;
   /** The secret GitHub signs webhook deliveries with, shown in the setup box. */
   webhookSecret: string;
   config: Pick<Config, "publicUrl" | "minAccuracyThreshold" | "autoDeployOnSuccess">;

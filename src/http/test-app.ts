@@ -36,6 +36,8 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
     version: "0.0.0-test",
     lifecycle: { phase: "ready" },
     logger: createLogger("silent"),
+    // No notebook runs in these tests; the status follows the setting, as a server where bubblewrap works reports it.
+    sandbox: config.notebook.sandbox === "off" ? { setting: "off", active: false, problem: "NOTEBOOK_SANDBOX=off" } : { setting: config.notebook.sandbox, active: true },
     modelsServing: () => 0,
     queueDepth: () => 0,
     runRepo: () => Promise.reject(new Error("runRepo is not set up in this test: pass it in makeTestApp overrides")),

@@ -1,7 +1,14 @@
 // joblib scikit-learn model → ONNX with the notebook environment's python (skl2onnx), checked for agreement.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+// Unpickling runs code chosen by the push, so the converter runs in the pipeline's sandbox, without network,
+// and what it prints is read with bounded memory.
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { readLines } from "../lib/log-lines.ts";
+import type { PreparedRun } from "../sandbox/notebook-sandbox.ts";
 import script from "./python/convert_sklearn.py" with { type: "text" };
+
+const STDERR_TAIL = 20;
+const MAX_LINE_CHARS = 2000;
 
 /** Write the embedded converter script under `runtimeDir` (once per content) and return its path. */
 export function installConverter(runtimeDir: string): string {
@@ -17,21 +24,51 @@ export function installConverter(runtimeDir: string): string {
   return path;
 }
 
+export type ConvertOptions = {
+  python: string;
+  /** Where the converter script is kept between runs. */
+  runtimeDir: string;
+  input: string;
+  output: string;
+  /** The pipeline's directory, which holds input and output; the script is copied into it to be seen in the sandbox. */
+  workDir: string;
+  /** The prepared sandbox of the pipeline (workDir). */
+  sandbox: PreparedRun;
+  log: (line: string) => void;
+  timeoutMs?: number;
+};
+
 /**
  * Convert `input` (joblib) to `output` (ONNX). Resolves when converted and agreeing with the original;
  * rejects with the converter's one-line reason otherwise. Converter stderr goes to `log`.
  */
-export async function convertJoblib(opts: { python: string; runtimeDir: string; input: string; output: string; log: (line: string) => void; timeoutMs?: number }): Promise<void> {
-  const scriptPath = installConverter(opts.runtimeDir);
-  const proc = Bun.spawn([opts.python, scriptPath, opts.input, opts.output, "0"], {
+export async function convertJoblib(opts: ConvertOptions): Promise<void> {
+  const inside = join(opts.workDir, ".sandbox", "convert_sklearn.py");
+  copyFileSync(installConverter(opts.runtimeDir), inside);
+  const argv = opts.sandbox.argv([opts.python, inside, opts.input, opts.output, "0"], opts.workDir, { network: false });
+  const proc = Bun.spawn(argv, {
+    cwd: opts.workDir,
+    stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: opts.runtimeDir, LANG: "C.UTF-8", PYTHONUNBUFFERED: "1" },
+    env: { PATH: "/usr/bin:/bin", ...opts.sandbox.env, LANG: "C.UTF-8", PYTHONUNBUFFERED: "1" },
     timeout: opts.timeoutMs ?? 300_000,
   });
-  const [stdout, stderr] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  let lastLine = "";
+  const stderrTail: string[] = [];
+  await Promise.all([
+    readLines(proc.stdout.getReader(), (line) => line.trim() && (lastLine = line.trim()), MAX_LINE_CHARS),
+    readLines(
+      proc.stderr.getReader(),
+      (line) => {
+        if (!line) return;
+        stderrTail.push(line);
+        if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
+      },
+      MAX_LINE_CHARS,
+    ),
+  ]);
   const code = await proc.exited;
-  const lastLine = stdout.trim().split("\n").pop() ?? "";
   let result: { ok?: boolean; error?: string; agreement?: number; rows?: number } = {};
   try {
     result = JSON.parse(lastLine);
@@ -42,6 +79,7 @@ export async function convertJoblib(opts: { python: string; runtimeDir: string; 
     opts.log(`converted to ONNX; agrees with the original on ${result.rows ?? "?"} sample rows`);
     return;
   }
-  for (const line of stderr.split("\n").filter(Boolean).slice(-20)) opts.log(line);
-  throw new Error(result.error ?? `the converter exited with code ${code}${proc.signalCode ? ` (${proc.signalCode})` : ""}; is scikit-learn/skl2onnx installed for ${opts.python}?`);
+  for (const line of stderrTail) opts.log(line);
+  const error = typeof result.error === "string" ? result.error.slice(0, MAX_LINE_CHARS) : undefined;
+  throw new Error(error ?? `the converter exited with code ${code}${proc.signalCode ? ` (${proc.signalCode})` : ""}; is scikit-learn/skl2onnx installed for ${opts.python}?`);
 }

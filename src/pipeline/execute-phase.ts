@@ -1,6 +1,7 @@
 // Phase 3: papermill runs the notebook with the platform's parameters; output streams to the log.
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { limitReason } from "./limit-reasons.ts";
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
 
 /** Run the notebook; throws PhaseError (status timed_out / cancelled / failed) unless it succeeds. */
@@ -23,6 +24,8 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
     input: ctx.notebookFile!,
     output: outputs.executed,
     cwd: dirname(ctx.notebookFile!),
+    workDir: ctx.workDir,
+    pipelineId: pipeline.id,
     parameters,
     env: { ...parameters },
     timeoutMs,
@@ -34,5 +37,5 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
   if (result.status === "timed_out")
     throw new PhaseError(`the notebook ran past PIPELINE_TIMEOUT_SECONDS (${services.config.pipelineTimeoutSeconds} s) and was stopped`, "timed_out");
   if (result.status === "cancelled") throw new PhaseError("cancelled", "cancelled");
-  if (result.status === "failed") throw new PhaseError(result.error ?? `papermill exited with code ${result.exitCode}`);
+  if (result.status === "failed") throw new PhaseError(limitReason(result, services.config.notebook) ?? result.error ?? `papermill exited with code ${result.exitCode}`);
 }

@@ -1,5 +1,17 @@
 // In-process log bus: stores each pipeline log line with a sequence number, then hands it to live subscribers.
+// Every line is cut to a maximum length, and a pipeline's notebook output to a maximum size: past it, one marker
+// line, then the rest of that output is dropped (the platform's own "mlops" lines are still kept).
+import { cutLine } from "../lib/log-lines.ts";
 import type { PipelineStore } from "./pipeline-store.ts";
+
+/** Bounds on what one pipeline's log may hold. */
+export type LogLimits = { maxLineChars: number; maxOutputBytes: number };
+
+/** Generous bounds for tests and tools that do not configure them. */
+export const DEFAULT_LOG_LIMITS: LogLimits = { maxLineChars: 10_000, maxOutputBytes: 20 * 1024 * 1024 };
+
+/** The stream of the platform's own lines; every other stream is output of pushed code. */
+const PLATFORM_STREAM = "mlops";
 
 export type BusEvent =
   | { type: "log"; seq: number; stream: string; line: string; at: number }
@@ -11,20 +23,42 @@ type Listener = (e: BusEvent) => void;
 /** Durable-first publish/subscribe of pipeline events. */
 export class LogBus {
   private readonly listeners = new Map<number, Set<Listener>>();
-  private readonly seqs = new Map<number, number>();
+  private readonly counters = new Map<number, { seq: number; outputBytes: number; full: boolean }>();
 
-  constructor(private readonly store: PipelineStore) {}
+  constructor(
+    private readonly store: PipelineStore,
+    private readonly limits: LogLimits = DEFAULT_LOG_LIMITS,
+  ) {}
 
-  /** Store a line (next seq for the pipeline), then publish it. Returns the seq. */
-  append(pipelineId: number, stream: string, line: string): number {
-    let seq = this.seqs.get(pipelineId);
-    if (seq === undefined) seq = this.store.lastLogSeq(pipelineId);
-    seq += 1;
-    this.seqs.set(pipelineId, seq);
+  /**
+   * Store a line (cut to the line limit; next seq for the pipeline), then publish it. Returns the seq, or undefined
+   * when the line was dropped because the pipeline's output passed its size limit.
+   */
+  append(pipelineId: number, stream: string, line: string): number | undefined {
+    let c = this.counters.get(pipelineId);
+    if (c === undefined) {
+      const outputBytes = this.store.logBytes(pipelineId, PLATFORM_STREAM);
+      c = { seq: this.store.lastLogSeq(pipelineId), outputBytes, full: outputBytes > this.limits.maxOutputBytes };
+      this.counters.set(pipelineId, c);
+    }
+    const text = cutLine(line, this.limits.maxLineChars);
+    if (stream !== PLATFORM_STREAM) {
+      if (c.full) return undefined;
+      c.outputBytes += Buffer.byteLength(text) + 1;
+      if (c.outputBytes > this.limits.maxOutputBytes) {
+        c.full = true;
+        return this.record(pipelineId, c, PLATFORM_STREAM, `log limit reached: the notebook wrote more than NOTEBOOK_LOG_MAX_BYTES=${this.limits.maxOutputBytes} bytes of output; the rest of its output is dropped`);
+      }
+    }
+    return this.record(pipelineId, c, stream, text);
+  }
+
+  private record(pipelineId: number, c: { seq: number }, stream: string, line: string): number {
+    c.seq += 1;
     const at = Date.now();
-    this.store.appendLogs(pipelineId, [{ seq, stream, line, at }]);
-    this.emit(pipelineId, { type: "log", seq, stream, line, at });
-    return seq;
+    this.store.appendLogs(pipelineId, [{ seq: c.seq, stream, line, at }]);
+    this.emit(pipelineId, { type: "log", seq: c.seq, stream, line, at });
+    return c.seq;
   }
 
   /** Publish a status change (not stored here: the pipeline row is the record). */
@@ -35,7 +69,7 @@ export class LogBus {
   /** Publish the end of a pipeline and forget its sequence counter. */
   done(pipelineId: number, status: string): void {
     this.emit(pipelineId, { type: "done", status });
-    this.seqs.delete(pipelineId);
+    this.counters.delete(pipelineId);
   }
 
   /** Listen to one pipeline's events; returns the unsubscribe function. */

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, killRecorded, processesWithCmdline, type ProcessRecord } from "../lib/process-tree.ts";
-import { papermillArgs, readLines, runPapermill, type PapermillOptions } from "./papermill-runner.ts";
+import { papermillArgs, runPapermill, type PapermillOptions } from "./papermill-runner.ts";
 
 const PAPERMILL = join(import.meta.dir, "../../.venv/bin/papermill");
 const haveVenv = existsSync(PAPERMILL);
@@ -93,17 +93,6 @@ describe("papermillArgs", () => {
     expect(args).toEqual(["/a/in.ipynb", "/a/out.ipynb", "-r", "P", "/tmp/x/model.onnx", "-r", "ID", "42", "-p", "N", "3", "-p", "F", "False", "--log-output", "--no-progress-bar", "--cwd", "/a"]);
     expect(() => papermillArgs({ input: "i", output: "o", cwd: "/", parameters: { "bad-name": "x" } })).toThrow(TypeError);
     expect(() => papermillArgs({ input: "i", output: "o", cwd: "/", parameters: { N: Number.NaN } })).toThrow(TypeError);
-  });
-});
-
-describe("readLines", () => {
-  test("splits lines across chunks, keeps UTF-8 split mid-character, and emits a last line without newline", async () => {
-    // Each printf is its own write, so the bytes of "é" (c3 a9) and the lines arrive in separate chunks.
-    const script = String.raw`printf 'caf\xc3'; sleep 0.1; printf '\xa9 one\r\ntw'; sleep 0.1; printf 'o\n\nthree'`;
-    const proc = Bun.spawn(["bash", "-c", script], { stdout: "pipe" });
-    const lines: string[] = [];
-    await readLines(proc.stdout.getReader(), (l) => lines.push(l));
-    expect(lines).toEqual(["café one", "two", "", "three"]);
   });
 });
 

@@ -3,8 +3,12 @@
 // on timeout, cancel, or when papermill exits and leaves it behind.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { containedFileSize } from "../lib/contained-file.ts";
+import { readLines } from "../lib/log-lines.ts";
 import { descendants, killRecorded, killTree, processesWithCmdline, processStartTime, type ProcessRecord } from "../lib/process-tree.ts";
+import type { PreparedRun } from "../sandbox/notebook-sandbox.ts";
 import { describeFailedCell, findFailedCell, type FailedCell } from "./notebook-errors.ts";
+
 
 export type PapermillStatus = "succeeded" | "failed" | "timed_out" | "cancelled";
 
@@ -43,8 +47,14 @@ export type PapermillOptions = {
    * caller can record them durably. If it throws, the run is killed and fails.
    */
   onSpawn?: (procs: ProcessRecord[]) => void;
-  /** Private directory used as HOME and (under it) TMPDIR. Default: a fresh `.mlops-home-*` directory in cwd, removed afterwards. */
+  /** Private directory used as HOME and (under it) TMPDIR. Default: a fresh `.mlops-home-*` directory in cwd, removed afterwards. Ignored with `sandbox`. */
   home?: string;
+  /** Run papermill in this prepared sandbox (src/sandbox), which also sets HOME and TMPDIR. */
+  sandbox?: PreparedRun;
+  /** Whether the sandboxed notebook may use the network (default true). */
+  network?: boolean;
+  /** Longest output line passed to onLine; longer ones are cut with a marker. Default: no limit. */
+  maxLineChars?: number;
 };
 
 /** How often the process tree is re-read while papermill runs. */
@@ -57,6 +67,8 @@ const STDERR_TAIL = 20;
 /** setTimeout's largest delay; a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const PY_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Largest executed notebook read back to find the failed cell; a bigger one is left unread (the reason is then generic). */
+const MAX_EXECUTED_NOTEBOOK_BYTES = 64 * 1024 * 1024;
 
 /** papermill's command-line arguments (after the executable). Throws TypeError on a name that is not a Python identifier or a non-finite number. */
 export function papermillArgs(opts: Pick<PapermillOptions, "input" | "output" | "cwd" | "parameters">): string[] {
@@ -74,14 +86,14 @@ export function papermillArgs(opts: Pick<PapermillOptions, "input" | "output" | 
 }
 
 /** The notebook's whole environment: opts.env plus the few variables Python and Jupyter need. */
-export function notebookEnv(papermill: string, home: string, env: Record<string, string>): Record<string, string> {
+export function notebookEnv(papermill: string, dirs: { HOME: string; TMPDIR: string }, env: Record<string, string>): Record<string, string> {
   return {
     ...env,
     PATH: `${dirname(papermill)}:/usr/bin:/bin`,
-    HOME: home,
-    // jupyter_client writes the kernel's connection file with mkstemp: under TMPDIR the kernel's command line
-    // names this run's directory, which lets us find a kernel even after its parent is gone.
-    TMPDIR: join(home, "tmp"),
+    HOME: dirs.HOME,
+    TMPDIR: dirs.TMPDIR,
+    USER: "notebook",
+    LOGNAME: "notebook",
     LANG: "C.UTF-8",
     PYTHONUNBUFFERED: "1",
   };
@@ -97,15 +109,21 @@ export async function runPapermill(opts: PapermillOptions): Promise<PapermillRes
   const elapsed = () => Math.round(performance.now() - started);
   if (opts.signal?.aborted) return { status: "cancelled", exitCode: null, durationMs: 0, error: "cancelled before start" };
 
-  const ownHome = opts.home === undefined;
-  const home = opts.home ?? mkdtempSync(join(opts.cwd, ".mlops-home-"));
-  mkdirSync(join(home, "tmp"), { recursive: true });
+  // Unsandboxed, a private HOME in cwd: jupyter_client writes the kernel's connection file under TMPDIR, so the
+  // kernel's command line names this run's directory, which finds a kernel even after its parent is gone. In the
+  // sandbox the kernel dies with the sandbox's PID namespace instead.
+  const ownHome = opts.sandbox === undefined && opts.home === undefined;
+  const home = opts.sandbox ? opts.sandbox.env.HOME : (opts.home ?? mkdtempSync(join(opts.cwd, ".mlops-home-")));
+  const dirs = opts.sandbox ? opts.sandbox.env : { HOME: home, TMPDIR: join(home, "tmp") };
+  if (!opts.sandbox) mkdirSync(dirs.TMPDIR, { recursive: true });
+  const command = [opts.papermill, ...args];
+  const argv = opts.sandbox ? opts.sandbox.argv(command, opts.cwd, { network: opts.network ?? true }) : command;
 
   let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
   try {
-    proc = Bun.spawn([opts.papermill, ...args], {
+    proc = Bun.spawn(argv, {
       cwd: opts.cwd,
-      env: notebookEnv(opts.papermill, home, opts.env),
+      env: notebookEnv(opts.papermill, dirs, opts.env),
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -154,12 +172,16 @@ export async function runPapermill(opts: PapermillOptions): Promise<PapermillRes
   const stderrTail: string[] = [];
   const readers = [proc.stdout.getReader(), proc.stderr.getReader()] as const;
   const reading = Promise.all([
-    readLines(readers[0], (line) => emit(opts, "stdout", line)),
-    readLines(readers[1], (line) => {
-      stderrTail.push(line);
-      if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
-      emit(opts, "stderr", line);
-    }),
+    readLines(readers[0], (line) => emit(opts, "stdout", line), opts.maxLineChars),
+    readLines(
+      readers[1],
+      (line) => {
+        stderrTail.push(line);
+        if (stderrTail.length > STDERR_TAIL) stderrTail.shift();
+        emit(opts, "stderr", line);
+      },
+      opts.maxLineChars,
+    ),
   ]);
 
   // Critical section: from here on, every exit path must clear the timers and kill what is left of the run.
@@ -187,11 +209,13 @@ export async function runPapermill(opts: PapermillOptions): Promise<PapermillRes
   const killedByUs = stopped !== undefined && (exitSignal !== null || stopped.status === "failed");
   if (stopped && killedByUs) return { status: stopped.status, exitCode, durationMs, error: stopped.error };
   if (exitCode === 0) return { status: "succeeded", exitCode, durationMs };
-  const failedCell = readFailedCell(opts.output);
+  const failedCell = readFailedCell(opts.output, dirname(opts.output));
+  // In the sandbox, bubblewrap reports its child's death by signal N as exit code 128 + N.
+  const killedBy = exitSignal ?? (opts.sandbox && exitCode !== null && exitCode > 128 && exitCode !== DEAD_KERNEL_EXIT ? `signal ${exitCode - 128}` : null);
   const error = failedCell
     ? describeFailedCell(failedCell)
-    : exitSignal !== null
-      ? `papermill was killed by ${exitSignal} (out of memory, or killed from outside)`
+    : killedBy !== null
+      ? `papermill was killed by ${killedBy} (out of memory, or killed from outside)`
       : exitCode === DEAD_KERNEL_EXIT
         ? "the Jupyter kernel died (out of memory, or killed)"
         : (lastMeaningfulLine(stderrTail) ?? `papermill exited with code ${exitCode}`);
@@ -211,37 +235,6 @@ function emit(opts: PapermillOptions, stream: "stdout" | "stderr", line: string)
   }
 }
 
-/** Read a byte stream as UTF-8 lines (without their "\n" or "\r\n"), including a last line without newline; resolves at end of stream or when the reader is cancelled. */
-export async function readLines(reader: ReadableStreamDefaultReader<Uint8Array>, onLine: (line: string) => void): Promise<void> {
-  const decoder = new TextDecoder("utf-8");
-  let buffer = "";
-  const flush = (final: boolean) => {
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      onLine(buffer.slice(0, nl).replace(/\r$/, ""));
-      buffer = buffer.slice(nl + 1);
-    }
-    if (final && buffer.length > 0) {
-      onLine(buffer.replace(/\r$/, ""));
-      buffer = "";
-    }
-  };
-  for (;;) {
-    let chunk: Awaited<ReturnType<typeof reader.read>>;
-    try {
-      chunk = await reader.read();
-    } catch {
-      break; // the stream errored or was cancelled: keep what was read
-    }
-    if (chunk.done) break;
-    // stream: true keeps a multi-byte character split across chunks for the next call.
-    buffer += decoder.decode(chunk.value, { stream: true });
-    flush(false);
-  }
-  buffer += decoder.decode();
-  flush(true);
-}
-
 /** Wait for both pipes to close, but not forever: a process we could not kill may still hold them. */
 async function drain(reading: Promise<unknown>, readers: readonly ReadableStreamDefaultReader<Uint8Array>[]): Promise<void> {
   let timer: Timer | undefined;
@@ -253,8 +246,10 @@ async function drain(reading: Promise<unknown>, readers: readonly ReadableStream
   await reading;
 }
 
-function readFailedCell(output: string): FailedCell | undefined {
+// The executed notebook is written by the notebook's own process: read it only as a plain file of bounded size.
+function readFailedCell(output: string, dir: string): FailedCell | undefined {
   try {
+    containedFileSize(output, dir, MAX_EXECUTED_NOTEBOOK_BYTES, "the executed notebook");
     return findFailedCell(JSON.parse(readFileSync(output, "utf8")));
   } catch {
     return undefined;

@@ -4,6 +4,7 @@ import type { Deployer } from "../models/deployer.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import type { ModelLoader } from "../serving/model-registry.ts";
 import type { LogBus } from "./log-bus.ts";
+import type { FailedCell } from "./notebook-errors.ts";
 import type { PipelineStatus } from "./pipeline-states.ts";
 import type { PipelineRow, PipelineStore } from "./pipeline-store.ts";
 
@@ -15,12 +16,16 @@ export type NotebookRunResult = {
   exitCode: number | null;
   durationMs: number;
   error?: string;
+  failedCell?: FailedCell;
 };
 
 export type NotebookRunOptions = {
   input: string;
   output: string;
   cwd: string;
+  /** The pipeline's own directory (checkout, outputs): the only place the notebook may write. */
+  workDir: string;
+  pipelineId: number;
   parameters: Record<string, string>;
   env: Record<string, string>;
   timeoutMs: number;
@@ -57,8 +62,8 @@ export type PipelineServices = {
   /** Make the commit's tree available in `dest` (fetching it first when needed). */
   checkout(repo: RepoInfo, sha: string, dest: string): Promise<void>;
   runNotebook(opts: NotebookRunOptions): Promise<NotebookRunResult>;
-  /** Convert a joblib scikit-learn model to ONNX, checking agreement; rejects with the reason. */
-  convertJoblib(input: string, output: string, log: (line: string) => void): Promise<void>;
+  /** Convert a joblib scikit-learn model to ONNX inside the pipeline's sandbox, checking agreement; rejects with the reason. */
+  convertJoblib(run: { input: string; output: string; workDir: string; pipelineId: number; log: (line: string) => void }): Promise<void>;
   tracking?: PipelineTracking;
   statuses?: PipelineStatusListener;
 };

@@ -157,6 +157,15 @@ export class PipelineStore {
       .all(id, afterSeq, limit);
   }
 
+  /** UTF-8 bytes (plus one per line for its newline) of pipeline `id`'s stored log lines on streams other than `exceptStream`. */
+  logBytes(id: number, exceptStream: string): number {
+    return (
+      this.db.$client
+        .query<{ b: number | null }, [number, string]>("SELECT sum(length(CAST(line AS BLOB)) + 1) AS b FROM pipeline_log_lines WHERE pipeline_id = ? AND stream <> ?")
+        .get(id, exceptStream)?.b ?? 0
+    );
+  }
+
   /** The highest log sequence number stored, 0 when none. */
   lastLogSeq(id: number): number {
     return this.db.$client.query<{ s: number | null }, [number]>("SELECT max(seq) AS s FROM pipeline_log_lines WHERE pipeline_id = ?").get(id)?.s ?? 0;

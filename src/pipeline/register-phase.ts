@@ -1,8 +1,12 @@
 // Phase 4: the exported model becomes a new stored version (ONNX file, sha256, metrics, lineage).
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { containedFileSize, UncontainedFileError } from "../lib/contained-file.ts";
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
+
+/** Largest metrics file read: a flat object of numbers is a few KB. */
+const MAX_METRICS_BYTES = 1024 * 1024;
 
 /** Sniff the exported file: ONNX protobufs start with field 1 (ir_version) as a varint, tag byte 0x08. */
 export function modelFormat(path: string): "onnx" | "joblib" {
@@ -10,12 +14,13 @@ export function modelFormat(path: string): "onnx" | "joblib" {
   return head[0] === 0x08 ? "onnx" : "joblib";
 }
 
-/** Read METRICS_OUTPUT_PATH: a flat JSON object; numbers are kept, other values are reported and dropped. */
-export function readMetrics(path: string, log: (line: string) => void): Record<string, number> {
+/** Read METRICS_OUTPUT_PATH (a plain file of at most 1 MB in `root`): a flat JSON object; numbers are kept, other values are reported and dropped. */
+export function readMetrics(path: string, log: (line: string) => void, root: string): Record<string, number> {
   if (!existsSync(path)) {
     log("no metrics file was written to METRICS_OUTPUT_PATH");
     return {};
   }
+  checkOutput(path, root, MAX_METRICS_BYTES, "the metrics file at METRICS_OUTPUT_PATH");
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, "utf8"));
@@ -33,26 +38,38 @@ export function readMetrics(path: string, log: (line: string) => void): Record<s
   return metrics;
 }
 
+/** Size of a file the pushed code wrote, once checked to be a plain file in the work dir (throws PhaseError otherwise). */
+function checkOutput(path: string, root: string, maxBytes: number, what: string): number {
+  try {
+    return containedFileSize(path, root, maxBytes, what);
+  } catch (e) {
+    if (e instanceof UncontainedFileError) throw new PhaseError(e.message);
+    throw e;
+  }
+}
+
 /** Convert if needed, check the ONNX model loads, then store it as the model's next version. Throws PhaseError. */
 export async function registerPhase(ctx: PipelineContext): Promise<void> {
   const { services, pipeline, outputs } = ctx;
   const modelName = ctx.modelName!;
-  if (!outputs || !existsSync(outputs.model) || statSync(outputs.model).size === 0) {
+  const maxModelBytes = services.config.notebook.maxFileMb * 1024 * 1024;
+  if (!outputs || !existsSync(outputs.model) || checkOutput(outputs.model, ctx.workDir, maxModelBytes, "the model at MODEL_OUTPUT_PATH") === 0) {
     throw new PhaseError("the notebook wrote no model: the mlops:export cell must save it to MODEL_OUTPUT_PATH");
   }
   // Metrics the notebook logged to MLflow count too; the metrics file wins where both name one.
   const logged = (await services.tracking?.loggedMetrics(pipeline.id, ctx.log)) ?? {};
-  const metrics = { ...logged, ...readMetrics(outputs.metrics, ctx.log) };
+  const metrics = { ...logged, ...readMetrics(outputs.metrics, ctx.log, ctx.workDir) };
   const format = modelFormat(outputs.model);
   let onnxPath = outputs.model;
   if (format === "joblib") {
     onnxPath = `${outputs.model}.onnx`;
     ctx.log("converting the scikit-learn model to ONNX (skl2onnx) and checking it agrees with the original");
     try {
-      await services.convertJoblib(outputs.model, onnxPath, ctx.log);
+      await services.convertJoblib({ input: outputs.model, output: onnxPath, workDir: ctx.workDir, pipelineId: pipeline.id, log: ctx.log });
     } catch (e) {
       throw new PhaseError(`could not convert the exported model to ONNX: ${e instanceof Error ? e.message : String(e)}`);
     }
+    checkOutput(onnxPath, ctx.workDir, maxModelBytes, "the converted model");
   }
   let signature: string;
   try {
