@@ -1,6 +1,8 @@
 // The server as a real child process, SIGKILLed while a notebook runs and started again on the same data dir:
 // deployed models serve again within a second, the interrupted pipeline is failed (not left running), the
-// notebook's leftover processes are killed from their recorded pids, and queued work still runs.
+// notebook's leftover processes are killed from their recorded pids, and queued work still runs. Unsandboxed
+// (NOTEBOOK_SANDBOX=off), so the notebook outlives the server; a sandboxed one dies with it
+// (src/pipeline/hostile-notebooks.test.ts).
 import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,6 +44,7 @@ function spawnServer(n: number): Bun.Subprocess {
       PYTHON: join(VENV_BIN, "python"),
       LOG_LEVEL: "warn",
       WORKER_CONCURRENCY: "1",
+      NOTEBOOK_SANDBOX: "off",
     },
     stdin: "ignore",
     stdout: Bun.file(join(dataDir, `server-${n}.out`)),

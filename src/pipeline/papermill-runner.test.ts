@@ -220,7 +220,7 @@ describe.skipIf(!haveVenv)("runPapermill", () => {
         expect(home.startsWith(join(dir, ".mlops-home-"))).toBe(true);
         expect(existsSync(home)).toBe(false);
         // Exactly: what we passed, what the runner sets, and what ipykernel itself adds for its own output handling.
-        const runnerSet = ["HOME", "LANG", "PATH", "PYTHONUNBUFFERED", "TMPDIR"];
+        const runnerSet = ["HOME", "LANG", "LOGNAME", "PATH", "PYTHONUNBUFFERED", "TMPDIR", "USER"];
         const kernelSet = ["CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "GIT_PAGER", "JPY_PARENT_PID", "MPLBACKEND", "PAGER", "PYDEVD_DISABLE_FILE_VALIDATION", "PYDEVD_USE_FRAME_EVAL", "TERM"];
         expect(printed(run, "KEYS:")[0]!.split(",")).toEqual(["MLFLOW_RUN_ID", "PASSED_IN", ...runnerSet, ...kernelSet].sort());
         await expectNothingLeft(run);
