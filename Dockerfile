@@ -17,8 +17,11 @@ COPY notebooks ./notebooks
 RUN node_modules/.bin/bun run scripts/build.ts
 
 FROM debian:bookworm-slim
+# bubblewrap sandboxes pushed notebooks (setpriv and prlimit come with util-linux, which every Debian image has).
+# As a non-root user it needs user namespaces, which Docker's default seccomp profile refuses: run the container
+# with --security-opt seccomp=unconfined (or a profile that allows unshare), else /health says "sandbox": "unavailable".
 RUN apt-get update \
- && apt-get install -y --no-install-recommends python3 python3-venv git ca-certificates curl \
+ && apt-get install -y --no-install-recommends python3 python3-venv git ca-certificates curl bubblewrap \
  && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 mlops
 WORKDIR /opt/mlops

@@ -26,6 +26,19 @@ fi
 
 bash scripts/setup-python.sh
 
+# bubblewrap sandboxes pushed notebooks (NOTEBOOK_SANDBOX=auto uses it when present and says loudly when not).
+if ! command -v bwrap >/dev/null; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    say "installing Debian's bubblewrap (the notebook sandbox)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq bubblewrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null; }
+  else
+    say "bubblewrap (bwrap) is missing and cannot be installed here: notebooks will run unsandboxed (install the bubblewrap package)"
+  fi
+else
+  say "bubblewrap present"
+fi
+
 if [[ "${1:-}" == "--test" ]]; then
   # Python the tests use, apart from the notebook runtime: clients that drive this server (tritonclient, in
   # ./.venv-test) and the MLflow tracking server the MLflow tests run (./.venv-mlflow).

@@ -68,6 +68,9 @@ test("the runtime stage copies files that exist, the executable the build stage 
   expect(fromBuild.sources).toEqual([`${dockerfile.find((s) => s.name === "build")!.workdir}/dist/mlops`]);
   // scripts/setup-python.sh builds <root>/.venv; the image's PYTHON and PAPERMILL point there.
   expect(runtime.runs).toContain("bash scripts/setup-python.sh");
+  // The notebook sandbox, as scripts/setup.sh installs it outside Docker.
+  expect(runtime.runs.some((r) => /apt-get install .*\bbubblewrap\b/.test(r))).toBe(true);
+  expect(await Bun.file(join(ROOT, "scripts", "setup.sh")).text()).toMatch(/apt-get install .*\bbubblewrap\b/);
   expect(await Bun.file(join(ROOT, "scripts", "setup-python.sh")).text()).toContain('"$ROOT/.venv"');
   const env = runtime.env.join(" ");
   expect(env).toContain(`PYTHON=${runtime.workdir}/.venv/bin/python`);
