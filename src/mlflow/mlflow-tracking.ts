@@ -4,6 +4,7 @@
 // resumes where it stopped; while MLflow is down the pipeline completes locally and its sync shows as pending.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { containedFileSize } from "../lib/contained-file.ts";
 import { errorLine, TransientError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ModelStore } from "../models/model-store.ts";
@@ -23,6 +24,8 @@ export const MLFLOW_SYNC_JOB = "mlflow-sync";
 export const MLFLOW_ALIAS_JOB = "mlflow-alias";
 /** Retries back off to one a minute (the queue's cap): this many attempts keep trying for about 16 hours. */
 const MAX_ATTEMPTS = 1000;
+/** Largest executed notebook or metrics file uploaded (they are read whole into memory). */
+const MAX_NOTEBOOK_ARTIFACT_BYTES = 512 * 1024 * 1024;
 
 export type MlflowTrackingDeps = {
   /** For the background sync: its timeout allows uploading a large model. */
@@ -203,12 +206,23 @@ export class MlflowTracking implements PipelineTracking {
     }
     if (!row.artifacts) {
       const dir = pipelineDir(this.deps.dataDir, id);
-      const files: [string, string][] = [
+      // The notebook wrote these: only plain files inside its work dir are read (a symlink could name the database).
+      const fromNotebook: [string, string][] = [
         [join(dir, "executed.ipynb"), "notebook/executed.ipynb"],
         [join(dir, "output", "metrics.json"), "metrics.json"],
       ];
+      const files = fromNotebook.filter(([file]) => {
+        if (!existsSync(file)) return false;
+        try {
+          containedFileSize(file, dir, MAX_NOTEBOOK_ARTIFACT_BYTES);
+          return true;
+        } catch (err) {
+          this.deps.logger?.warn({ pipeline: id, file, err: errorLine(err) }, "not uploaded to MLflow");
+          return false;
+        }
+      });
       if (version) files.push([version.path, MODEL_ARTIFACT]);
-      for (const [file, path] of files) if (existsSync(file)) await client.uploadArtifact(run, path, readFileSync(file));
+      for (const [file, path] of files) await client.uploadArtifact(run, path, readFileSync(file));
       syncs.progress(id, { artifacts: true });
     }
     let mlflowVersion = row.modelVersion;

@@ -255,6 +255,33 @@ describe("notebooks past their limits (server in process)", () => {
   );
 });
 
+describe("outputs that point the server elsewhere (server in process)", () => {
+  let server: TestServer;
+  afterAll(async () => server?.stop());
+
+  test("a metrics file symlinked to the database and a model that is a FIFO fail at register; the server never reads or blocks on them", async () => {
+    server = await startTestServer({ WORKER_CONCURRENCY: "1" });
+    const onnx = await tinyOnnxBase64();
+    // The data dir is three levels above MODEL_OUTPUT_PATH (<data>/pipelines/<id>/output/model).
+    const database = "os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(MODEL_OUTPUT_PATH)))), 'mlops.db')";
+    const symlinked = exportNotebook("symlinked", [`open(MODEL_OUTPUT_PATH, "wb").write(base64.b64decode("${onnx}"))`, `os.symlink(${database}, METRICS_OUTPUT_PATH)`].join("\n"));
+    const fifo = exportNotebook("fifo", "os.mkfifo(MODEL_OUTPUT_PATH)");
+    const a = await pushRepo(server, "mallory/symlink", { "s.ipynb": symlinked });
+    const b = await pushRepo(server, "mallory/fifo", { "f.ipynb": fifo });
+    for (const [id, reason] of [
+      [a, "the metrics file at METRICS_OUTPUT_PATH is a symbolic link"],
+      [b, "the model at MODEL_OUTPUT_PATH is not a regular file"],
+    ] as const) {
+      const p = await waitForEnd(server, id);
+      expect(p.status).toBe("failed");
+      expect(p.phases.find((ph) => ph.name === "register")).toMatchObject({ status: "failed" });
+      expect(p.error).toContain(reason);
+    }
+    expect((await fetch(`${server.base}/health`, { signal: AbortSignal.timeout(2_000) })).status).toBe(200);
+    expect((await fetch(`${server.base}/models/symlinked/predict`, { method: "POST", body: '{"inputs": [[1,2,3,4]]}' })).status).toBe(404);
+  }, 120_000);
+});
+
 describe("a model whose unpickling runs code (server in process)", () => {
   let server: TestServer;
   afterAll(async () => server?.stop());
@@ -330,7 +357,8 @@ describe("where the sandbox cannot run (server in process)", () => {
       expect(health.status).toBe("ok");
       expect(health.sandbox).toBe("unavailable");
       expect(health.sandbox_problem).toContain("bubblewrap (bwrap) is not installed");
-      for (const page of ["/pipelines"]) {
+      const row = server.pipelineStore.create({ repoId: null, trigger: "manual", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath: "n.ipynb" });
+      for (const page of ["/pipelines", `/pipelines/${row.id}`]) {
         const html = await (await fetch(`http://127.0.0.1:${server.port}${page}`, { headers: { Cookie: sessionCookieHeader(ADMIN_TOKEN) } })).text();
         expect(html).toContain("Notebooks are not sandboxed");
       }
