@@ -70,7 +70,8 @@ export async function runPipeline(services: PipelineServices, id: number, signal
     bus.done(id, status);
   } finally {
     store.clearProcesses(id);
-    rmSync(join(workDir, "repo"), { recursive: true, force: true });
+    // The checkout and the sandbox's HOME and /tmp are only needed while the notebook runs; the executed notebook stays.
+    for (const scratch of ["repo", ".sandbox"]) rmSync(join(workDir, scratch), { recursive: true, force: true });
     services.tracking?.ended(id);
     services.statuses?.changed(id);
   }
