@@ -129,7 +129,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
   const pipelines = new PipelineService(services, jobs, mirror, {
     findIntakeRepo: (id) => repos.find(id),
     notebooksToRun,
-    noteDelivery: (id, detail) => db.update(webhookDeliveries).set({ detail }).where(eq(webhookDeliveries.id, id)).run(),
+    noteDelivery: (id, detail, outcome) => db.update(webhookDeliveries).set(outcome ? { detail, outcome } : { detail }).where(eq(webhookDeliveries.id, id)).run(),
     wake,
     logger,
   });

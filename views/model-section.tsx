@@ -6,6 +6,8 @@ import { HistoryTable, VersionsTable } from "./model-tables.tsx";
 
 export type ModelDetail = {
   name: string;
+  /** The repository (owner/name) whose pipelines may register versions; null while unclaimed. */
+  owner: string | null;
   serving: number | null;
   /** The version Rollback would deploy; null disables the button. */
   rollbackTo: number | null;
@@ -38,6 +40,7 @@ export function ModelSection(props: { model: ModelDetail }) {
         </button>
       </div>
       <div id="model-error"></div>
+      <OwnerForm model={m} />
       <h3>Metrics over versions</h3>
       <MetricsChart versions={m.versions} />
       <h3>Versions</h3>
@@ -45,5 +48,22 @@ export function ModelSection(props: { model: ModelDetail }) {
       <h3>Deployments</h3>
       <HistoryTable deployments={m.deployments} />
     </section>
+  );
+}
+
+/** Who owns the model, and the form an admin moves it to another repository with. */
+function OwnerForm(props: { model: ModelDetail }) {
+  const m = props.model;
+  return (
+    <form class="model-owner" {...actionAttrs(m.name, "owner")} hx-confirm={`Give ${m.name} to another repository? Only that repository's pipelines may then register versions of it.`}>
+      <p>
+        Owner: <strong id="model-owner">{m.owner ?? "unclaimed"}</strong>
+        {m.owner === null && <span class="muted"> (the next repository whose pipeline registers it takes it)</span>}
+      </p>
+      <label>
+        Transfer to <input type="text" name="full_name" required placeholder="owner/name" autocomplete="off" />
+      </label>
+      <button type="submit">Transfer</button>
+    </form>
   );
 }

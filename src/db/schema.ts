@@ -155,3 +155,11 @@ export const mlflowSync = sqliteTable("mlflow_sync", {
   lastError: text("last_error"),
   updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
 });
+
+/** Which repository (by full name) a model name belongs to; claimed by the first pipeline that registers a version. */
+export const modelOwners = sqliteTable("model_owners", {
+  modelName: text("model_name").primaryKey(),
+  repoFullName: text("repo_full_name").notNull(),
+  claimedAt: createdAt("claimed_at"),
+  updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
+});

@@ -148,6 +148,46 @@ describe("GitMirror on a real repository", () => {
     await expect(m.resolve(upstream, NAME, "nope")).rejects.toThrow(`branch nope does not exist in ${upstream}`);
   });
 
+  test("fetchBranchHead fetches the branch's current head with its history (not other branches) and keeps it; it follows the branch as it moves", async () => {
+    const m = newMirror();
+    expect(await m.fetchBranchHead(upstream, NAME, "main")).toBe(c3);
+    for (const c of [c1, c2, c3]) expect(await m.hasCommit(NAME, c)).toBe(true);
+    expect(await m.hasCommit(NAME, branchHead)).toBe(false);
+    expect(git(m.mirrorPath(NAME), "rev-parse", `refs/mlops/commits/${c3}`)).toBe(c3);
+    // a clone that moves main on: the next call sees the new head
+    const moving = join(work, "moving");
+    git(work, "clone", "--quiet", upstream, moving);
+    write(moving, "later.txt", "later");
+    git(moving, "add", "-A");
+    git(moving, "commit", "--quiet", "-m", "later");
+    const later = git(moving, "rev-parse", "HEAD");
+    expect(await m.fetchBranchHead(moving, NAME, "main")).toBe(later);
+    expect(await m.fetchBranchHead(upstream, NAME, "feature")).toBe(branchHead);
+  });
+
+  test("fetchBranchHead: a missing branch is a permanent error naming it; a URL that is not a repository too", async () => {
+    const m = newMirror();
+    const err = await m.fetchBranchHead(upstream, NAME, "nope").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GitCommandError);
+    expect((err as Error).message).toBe(`branch nope does not exist in ${upstream}`);
+    const notRepo = await m.fetchBranchHead(join(work, "not-a-repo"), NAME, "main").catch((e: unknown) => e);
+    expect(notRepo).toBeInstanceOf(GitCommandError);
+    expect(notRepo).not.toBeInstanceOf(TransientError);
+  });
+
+  test("isAncestor: the head and its ancestors are on the branch; another branch's commit and an unknown sha are not", async () => {
+    const m = newMirror();
+    await m.fetchBranchHead(upstream, NAME, "main");
+    await m.fetch(upstream, NAME, branchHead); // now in the mirror, but on feature only
+    expect(await m.isAncestor(NAME, c3, c3)).toBe(true);
+    expect(await m.isAncestor(NAME, c1, c3)).toBe(true);
+    expect(await m.isAncestor(NAME, c3, c1)).toBe(false);
+    expect(await m.isAncestor(NAME, branchHead, c3)).toBe(false);
+    expect(await m.isAncestor(NAME, c3, branchHead)).toBe(true); // feature was branched from main's head
+    expect(await m.isAncestor(NAME, "1234567890abcdef1234567890abcdef12345678", c3)).toBe(false);
+    expect(await m.isAncestor(NAME, "0".repeat(40), c3)).toBe(false);
+  });
+
   test("fetching a sha the repository does not have → a permanent error naming sha and URL", async () => {
     const m = newMirror();
     const missing = "1234567890abcdef1234567890abcdef12345678";

@@ -100,6 +100,38 @@ export class GitMirror {
     throw new GitCommandError(`branch ${branch} does not exist in ${redact(cloneUrl)}`);
   }
 
+  /**
+   * Fetch the head of `branch` from `cloneUrl` (with its history) into the mirror, creating it on first use, and
+   * return the head's sha. The commit is kept under `refs/mlops/commits/<sha>` like a fetched one. Always asks the
+   * remote (the head moves). Throws GitCommandError when the branch does not exist or the URL is not a repository,
+   * TransientError for network/timeout/5xx failures.
+   */
+  async fetchBranchHead(cloneUrl: string, fullName: string, branch: string): Promise<string> {
+    const dir = this.mirrorPath(fullName);
+    const tracking = `refs/mlops/heads/${branch}`;
+    return this.locked(dir, async () => {
+      await this.init(dir);
+      const r = await this.run(["--git-dir", dir, "fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", cloneUrl, `+refs/heads/${branch}:${tracking}`]);
+      if (!r.ok) {
+        if (/couldn't find remote ref/i.test(r.stderr)) throw new GitCommandError(`branch ${branch} does not exist in ${redact(cloneUrl)}`, r.stderr);
+        throw this.failure(r, `could not fetch branch ${branch} from ${redact(cloneUrl)}`);
+      }
+      const head = (await this.git(fullName, ["rev-parse", "--verify", "--quiet", `${tracking}^{commit}`])).text.trim();
+      if (!SHA.test(head)) throw new GitCommandError(`branch ${branch} of ${redact(cloneUrl)} does not point at a commit`);
+      await this.git(fullName, ["update-ref", `refs/mlops/commits/${head}`, head]);
+      return head;
+    });
+  }
+
+  /** Whether commit `ancestor` is `descendant` or one of its ancestors (`git merge-base --is-ancestor`); false when `ancestor` is not in the mirror. `descendant` must be there. */
+  async isAncestor(fullName: string, ancestor: string, descendant: string): Promise<boolean> {
+    checkSha(descendant);
+    if (!(await this.hasCommit(fullName, ancestor))) return false;
+    const r = await this.run(["--git-dir", this.mirrorPath(fullName), "merge-base", "--is-ancestor", ancestor, descendant]);
+    if (r.exitCode === 0 || r.exitCode === 1) return r.exitCode === 0;
+    throw new GitCommandError(`git merge-base failed in the mirror of ${fullName}: ${lastLine(r.stderr)}`, r.stderr);
+  }
+
   /** Whether the mirror exists and has commit `sha`. Never throws for a missing mirror. */
   async hasCommit(fullName: string, sha: string): Promise<boolean> {
     if (!SHA.test(sha) || ZERO_SHA.test(sha)) return false;

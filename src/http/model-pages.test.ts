@@ -274,4 +274,54 @@ describe("model pages", () => {
     expect(body.serving_version).toBe(1);
     expect(body.deployments[0]).toMatchObject({ version: 1, reason: "rollback", actor: "admin" });
   });
+
+  test("the owner shows on the page and in the API; Transfer on the page and POST /api/models/{name}/owner move it", async () => {
+    const t = await irisWithVersions();
+    const page = await (await t.app.request("/models/iris", { headers: browser })).text();
+    expect(page).toContain('<strong id="model-owner">unclaimed</strong>');
+    expect(page).toMatch(/<form class="model-owner" hx-post="\/models\/iris\/owner" hx-target="#model-section" hx-swap="outerHTML"/);
+    t.deps.modelStore.owners.claim("iris", "acme/models");
+    const apiOwner = async () => ((await (await t.app.request("/api/models/iris", { headers: t.auth })).json()) as { owner: string | null }).owner;
+    expect(await apiOwner()).toBe("acme/models");
+
+    const res = await action(t, "/models/iris/owner", htmx, { full_name: "beta/lab" });
+    expect(res.status).toBe(200);
+    const fragment = await res.text();
+    expect(fragment).toStartWith('<section id="model-section"');
+    expect(fragment).toContain('<strong id="model-owner">beta/lab</strong>');
+    expect(await apiOwner()).toBe("beta/lab");
+
+    const api = await t.app.request("/api/models/iris/owner", postJson({ full_name: " acme/models " }, t.auth));
+    expect(api.status).toBe(200);
+    expect(((await api.json()) as { owner: string; serving_version: number }).owner).toBe("acme/models");
+    expect(t.deps.modelStore.owners.ownerOf("iris")).toBe("acme/models");
+    expect(await predictedVersion(t)).toBe(1); // serving untouched
+  });
+
+  test("a bad transfer is a 400 (API and page), an unknown model a 404, without a session 401/403; the owner stays", async () => {
+    const t = await irisWithVersions();
+    t.deps.modelStore.owners.claim("iris", "acme/models");
+    const before = { owner: t.deps.modelStore.owners.ownerOf("iris"), ...state(t.deps) };
+    const after = () => ({ owner: t.deps.modelStore.owners.ownerOf("iris"), ...state(t.deps) });
+    for (const body of [{ full_name: "not a repo" }, { full_name: "" }, {}, { full_name: "a/b", extra: 1 }, { full_name: 7 }]) {
+      const res = await t.app.request("/api/models/iris/owner", postJson(body, t.auth));
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: string }).error).toContain("invalid request");
+    }
+    const bad = await action(t, "/models/iris/owner", htmx, { full_name: "../etc" });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain("must be owner/name as on GitHub");
+    expect(after()).toEqual(before);
+
+    const unknown = await t.app.request("/api/models/nope/owner", postJson({ full_name: "acme/models" }, t.auth));
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ error: 'model "nope" does not exist' });
+    expect((await action(t, "/models/nope/owner", htmx, { full_name: "acme/models" })).status).toBe(404);
+    expect(t.deps.modelStore.owners.ownerOf("nope")).toBeNull();
+
+    expect((await t.app.request("/api/models/iris/owner", postJson({ full_name: "evil/repo" }))).status).toBe(401);
+    expect((await action(t, "/models/iris/owner", { "HX-Request": "true" }, { full_name: "evil/repo" })).status).toBe(401);
+    expect((await action(t, "/models/iris/owner", signedIn, { full_name: "evil/repo" })).status).toBe(403);
+    expect(after()).toEqual(before);
+  });
 });

@@ -1,4 +1,4 @@
-// The model pages: /models lists them, /models/{name} shows one with its actions (deploy, rollback, undeploy) as htmx POSTs.
+// The model pages: /models lists them, /models/{name} shows one with its actions (deploy, rollback, undeploy, transfer) as htmx POSTs.
 import { zValidator } from "@hono/zod-validator";
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
@@ -7,6 +7,7 @@ import { ModelSection, type ModelDetail } from "../../views/model-section.tsx";
 import { ModelsPage, type ModelSummary } from "../../views/models-page.tsx";
 import { NotFoundError } from "../lib/errors.ts";
 import { deploymentJson, versionJson } from "../models/model-view.ts";
+import { repoFullName } from "../repos/repo-input.ts";
 import type { PageDeps } from "./pages.tsx";
 import { onInvalid } from "./validation.ts";
 
@@ -14,6 +15,7 @@ import { onInvalid } from "./validation.ts";
 export const PAGE_ACTOR = "admin (page)";
 
 const deployForm = z.object({ version: z.coerce.number().int().positive({ message: "must be a positive whole number" }) });
+const ownerForm = z.object({ full_name: repoFullName });
 
 /** Routes for the model pages; `guard` (the page session) runs first on each. */
 export function modelPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
@@ -31,6 +33,12 @@ export function modelPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
       await deps.deployer.rollback(name, { actor: PAGE_ACTOR });
       return c.html(section(name));
     })
+    .post("/models/:name/owner", guard, zValidator("form", ownerForm, onInvalid), (c) => {
+      const name = c.req.param("name");
+      modelDetail(deps, name); // 404 for an unknown model before writing anything
+      deps.modelStore.owners.transfer(name, c.req.valid("form").full_name);
+      return c.html(section(name));
+    })
     .post("/models/:name/undeploy", guard, async (c) => {
       const name = c.req.param("name");
       modelDetail(deps, name); // 404 for an unknown model before acting
@@ -46,6 +54,7 @@ function modelDetail(deps: PageDeps, name: string): ModelDetail {
   const serving = deps.registry.version(name) ?? null;
   return {
     name,
+    owner: deps.modelStore.owners.ownerOf(name),
     serving,
     rollbackTo: deps.deployer.rollbackTarget(name),
     versions: versions.map((v) => versionJson(v, serving)),

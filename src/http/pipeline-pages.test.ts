@@ -16,7 +16,7 @@ function makePagesApp() {
   const t = makeTestApp({}, { pipelineActions: { cancel: (id) => service!.cancel(id), retry: (id) => service!.retry(id) } });
   const { deps } = t;
   const notUsed = () => Promise.reject(new Error("cancel and retry do no git work"));
-  const source: RepoSource = { fetch: notUsed, changedFiles: notUsed, listFiles: notUsed, readFile: notUsed, resolve: notUsed };
+  const source: RepoSource = { fetch: notUsed, fetchBranchHead: notUsed, isAncestor: notUsed, changedFiles: notUsed, listFiles: notUsed, readFile: notUsed, resolve: notUsed };
   const built = testPipelineService(deps, { source });
   service = built.service;
   const { jobs } = built;

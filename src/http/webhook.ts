@@ -26,8 +26,15 @@ export type AcceptPushResult = { [key: string]: unknown };
  */
 export type AcceptPush = (input: { deliveryId: string; repo: Repo; payload: PushPayload }) => AcceptPushResult;
 
-/** What became of a delivery. The first three are stored in webhook_deliveries.outcome; a duplicate leaves the first row as it was. */
+/**
+ * What became of a delivery. The first three are stored in webhook_deliveries.outcome when it arrives; a duplicate
+ * leaves the first row as it was. An accepted push becomes `refused` when its background intake finds its commit is
+ * not on the registered branch (src/pipeline/pipeline-service.ts).
+ */
 export type DeliveryOutcome = "ping" | "ignored" | "accepted" | "duplicate";
+
+/** Every value webhook_deliveries.outcome may hold. */
+export const STORED_OUTCOMES = ["ping", "ignored", "accepted", "refused"] as const;
 
 type Decision = { outcome: "ping" | "ignored"; detail: string; body: Record<string, unknown> } | { outcome: "accepted"; detail: string; repo: Repo; payload: PushPayload };
 
@@ -176,7 +183,7 @@ async function readBodyCapped(req: Request, max: number): Promise<Uint8Array> {
 
 const deliveriesQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
-  outcome: z.enum(["ping", "ignored", "accepted"]).optional(),
+  outcome: z.enum(STORED_OUTCOMES).optional(),
 });
 
 /** Routes under /api/deliveries: `GET /?limit=&outcome=`, newest first, without payloads. */

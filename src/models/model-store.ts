@@ -3,6 +3,7 @@ import { and, desc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { deployments, modelVersions } from "../db/schema.ts";
 import { NotFoundError } from "../lib/errors.ts";
+import { claimModel, ModelOwners } from "./model-owners.ts";
 
 export type ModelVersionRow = typeof modelVersions.$inferSelect;
 export type DeploymentRow = typeof deployments.$inferSelect;
@@ -12,17 +13,25 @@ export type DeployReason = "pipeline" | "manual" | "rollback" | "undeploy" | "re
 
 /** Storage for model versions and deployments. Synchronous. */
 export class ModelStore {
-  constructor(private readonly db: Db) {}
+  /** Which repository each model name belongs to. */
+  readonly owners: ModelOwners;
+
+  constructor(private readonly db: Db) {
+    this.owners = new ModelOwners(db);
+  }
 
   /**
    * Insert the next integer version of `modelName` (1 for a new model) atomically; returns the row.
    * `place(version)`, when given, runs inside the transaction (e.g. renames files into place) and returns the stored path;
    * if it throws, nothing is inserted. `opts.version` stores that version number instead (restoring a version made
-   * elsewhere); it must not exist yet.
+   * elsewhere); it must not exist yet. `opts.owner` (a repository's full name) first claims the model name for that
+   * repository in the same transaction: ModelOwnedError when another repository holds it, and then nothing is
+   * inserted and `place` never runs.
    */
-  register(v: NewModelVersion, place?: (version: number) => string, opts: { version?: number } = {}): ModelVersionRow {
+  register(v: NewModelVersion, place?: (version: number) => string, opts: { version?: number; owner?: string } = {}): ModelVersionRow {
     return this.db.transaction(
       (tx) => {
+        if (opts.owner !== undefined) claimModel(this.db.$client, v.modelName, opts.owner);
         const max = tx
           .select({ v: sql<number | null>`max(${modelVersions.version})` })
           .from(modelVersions)

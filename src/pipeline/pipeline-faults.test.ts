@@ -12,6 +12,12 @@ let onnxB64: string;
 type ModelJson = { serving_version: number; versions: { version: number }[] };
 const modelState = async (s: TestServer) => (await (await s.api(`/api/models/${MODEL}`)).json()) as ModelJson;
 
+/** Transfer the model to `fullName` (it belongs to acme/champion, whose pipeline registered it first). */
+async function giveModelTo(s: TestServer, fullName: string) {
+  const res = await s.api(`/api/models/${MODEL}/owner`, { method: "POST", body: JSON.stringify({ full_name: fullName }) });
+  if (res.status !== 200) throw new Error(`transfer to ${fullName}: ${res.status} ${await res.text()}`);
+}
+
 beforeAll(async () => {
   [server, onnxB64] = await Promise.all([startTestServer(), tinyOnnxBase64()]);
   // The champion the failures below must leave serving.
@@ -42,6 +48,7 @@ describe("register failures leave serving untouched", () => {
         "metrics.ipynb": modelNotebook(MODEL, onnxB64, "pass", 'open(METRICS_OUTPUT_PATH, "w").write("accuracy: high")'),
       });
       const repoId = await registerRepo(server, "acme/bad-exports", repo.dir);
+      await giveModelTo(server, "acme/bad-exports"); // the champion's repository owns it; these notebooks must reach register
       expect((await sendPush(server.base, { fullName: "acme/bad-exports", cloneUrl: repo.dir, after: repo.sha })).status).toBe(202);
       const ended = await waitForPipelines(server, `repo=${repoId}`, 4, 150_000);
       expect(ended).toHaveLength(4); // one pipeline per notebook, no duplicates
@@ -86,6 +93,7 @@ describe("timeout", () => {
 
       const repo = makeRepo({ "sleepy.ipynb": sleeperNotebook(MODEL, "sleeping now") });
       const repoId = await registerRepo(server, "acme/sleepy", repo.dir);
+      await giveModelTo(server, "acme/sleepy");
       const started = Date.now();
       await sendPush(server.base, { fullName: "acme/sleepy", cloneUrl: repo.dir, after: repo.sha });
       const id = (await waitForCreated(server, repoId))[0]!.id;

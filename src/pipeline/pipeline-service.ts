@@ -15,6 +15,10 @@ import { pipelineDir, runPipeline } from "./run-pipeline.ts";
 /** What intake needs of the git mirror (GitMirror implements it). */
 export interface RepoSource {
   fetch(cloneUrl: string, fullName: string, sha: string): Promise<void>;
+  /** Fetch the branch's current head (with its history) from the clone URL; returns its sha. */
+  fetchBranchHead(cloneUrl: string, fullName: string, branch: string): Promise<string>;
+  /** Whether `ancestor` is `descendant` or one of its ancestors; false when `ancestor` was never fetched. */
+  isAncestor(fullName: string, ancestor: string, descendant: string): Promise<boolean>;
   changedFiles(fullName: string, before: string, after: string): Promise<string[] | "all">;
   listFiles(fullName: string, sha: string): Promise<string[]>;
   readFile(fullName: string, sha: string, path: string): Promise<Uint8Array>;
@@ -24,7 +28,17 @@ export interface RepoSource {
 export type IntakeRepo = RepoInfo & { branch: string; notebook_glob: string };
 
 export type PushRequest = { repo: IntakeRepo; sha: string; before: string | null; ref: string; deliveryId: string | null; trigger: "push" | "manual" };
-export type IntakeResult = { pipelines: { id: number; notebook_path: string }[]; skipped: { path: string; reason: string }[]; superseded: number[] };
+/**
+ * What an intake did. `commit` is where its pipelines run (a push behind the branch head runs at the head);
+ * `refused` says why a push ran nothing because its commit is not on the registered branch.
+ */
+export type IntakeResult = {
+  pipelines: { id: number; notebook_path: string }[];
+  skipped: { path: string; reason: string }[];
+  superseded: number[];
+  commit?: string;
+  refused?: string;
+};
 
 export const JobKind = { push: "push", pipeline: "pipeline" } as const;
 
@@ -43,8 +57,8 @@ export class PipelineService {
     private readonly deps: {
       findIntakeRepo(id: number): IntakeRepo | undefined;
       notebooksToRun(changed: string[] | "all", all: string[], glob: string): string[];
-      /** Record what a delivery led to (shown to operators). */
-      noteDelivery?(deliveryId: string, detail: string): void;
+      /** Record what a delivery led to (shown to operators); `refused` also changes the delivery's outcome. */
+      noteDelivery?(deliveryId: string, detail: string, outcome?: "refused"): void;
       /** Called after enqueueing so workers pick the job up at once. */
       wake?(): void;
       logger?: Logger;
@@ -69,27 +83,54 @@ export class PipelineService {
   }
 
   /**
-   * Fetch the commit, find changed notebooks under the glob, and queue one pipeline per tagged notebook;
-   * a newer push of the same notebook supersedes a queued older one. Throws TransientError for fetch failures worth retrying.
+   * Find changed notebooks under the glob and queue one pipeline per tagged notebook; a newer push of the same
+   * notebook supersedes a queued older one. A push (trigger "push") never runs its own commit blindly: the
+   * registered branch's head is fetched from the clone URL, and
+   * - a commit that is neither the head nor an ancestor of it (another branch, a pull request's head, a commit
+   *   force-pushed away, or none at all) runs nothing: the result and the delivery say `refused`, naming the head;
+   * - otherwise the notebooks changed between `before` and the pushed commit run at the head, skipping those that
+   *   already have a pipeline there (any status but cancelled): a replayed or overtaken push never runs older code,
+   *   and two quick pushes lose no change and run nothing twice.
+   * A manual run passes the head it resolved and runs every tagged notebook there. Throws TransientError for git
+   * failures worth retrying, GitCommandError for others (e.g. the branch no longer exists).
    */
   async intake(req: PushRequest): Promise<IntakeResult> {
-    const { repo, sha } = req;
-    await this.source.fetch(repo.clone_url, repo.full_name, sha);
-    const changed = req.before ? await this.source.changedFiles(repo.full_name, req.before, sha) : "all";
+    const { repo } = req;
+    let sha = req.sha;
+    if (req.trigger === "push") {
+      const head = await this.source.fetchBranchHead(repo.clone_url, repo.full_name, repo.branch);
+      if (!(await this.source.isAncestor(repo.full_name, req.sha, head))) {
+        const refused = `refused: commit ${req.sha} is not on branch ${repo.branch} (its head is ${head}); nothing runs`;
+        if (req.deliveryId) this.deps.noteDelivery?.(req.deliveryId, refused, "refused");
+        this.deps.logger?.warn({ delivery: req.deliveryId, repo: repo.full_name, commit: req.sha, head }, "push refused: its commit is not on the registered branch");
+        return { pipelines: [], skipped: [], superseded: [], refused };
+      }
+      sha = head;
+    } else {
+      await this.source.fetch(repo.clone_url, repo.full_name, sha);
+    }
+    // What changed is what the push carried (before → its commit); what runs is the tree at `sha`.
+    const changed = req.before ? await this.source.changedFiles(repo.full_name, req.before, req.sha) : "all";
     const all = await this.source.listFiles(repo.full_name, sha);
-    const result: IntakeResult = { pipelines: [], skipped: [], superseded: [] };
+    const result: IntakeResult = { pipelines: [], skipped: [], superseded: [], commit: sha };
     for (const path of this.deps.notebooksToRun(changed, all, repo.notebook_glob)) {
       const bytes = await this.source.readFile(repo.full_name, sha, path);
       if (!isPipelineNotebook(bytes)) {
         result.skipped.push({ path, reason: "no mlops:* cell tags" });
         continue;
       }
+      // No await from here to create(): intake runs on one worker, so this check and the insert cannot interleave with another push's.
       const existing = req.deliveryId ? this.services.store.findByDelivery(req.deliveryId, path) : undefined;
       if (existing) {
         // The same delivery again (intake resumed after a crash, or retried after a transient error): keep the
         // pipeline made the first time, and give it its job if the interruption came between the two.
         if (existing.status === "queued" && !this.jobFor(existing.id)) result.superseded.push(...this.enqueuePipeline(existing.id, repo.id, path));
         result.pipelines.push({ id: existing.id, notebook_path: path });
+        continue;
+      }
+      const already = req.trigger === "push" ? this.services.store.findAtCommit(repo.id, sha, path) : undefined;
+      if (already) {
+        result.skipped.push({ path, reason: `pipeline ${already.id} already runs it at ${sha.slice(0, 12)} (${already.status})` });
         continue;
       }
       const p = this.services.store.create({
@@ -104,7 +145,7 @@ export class PipelineService {
       result.pipelines.push({ id: p.id, notebook_path: path });
       result.superseded.push(...this.enqueuePipeline(p.id, repo.id, path));
     }
-    if (req.deliveryId) this.deps.noteDelivery?.(req.deliveryId, describe(result));
+    if (req.deliveryId) this.deps.noteDelivery?.(req.deliveryId, describe(result, req.sha, repo.branch));
     this.deps.wake?.();
     return result;
   }
@@ -212,8 +253,9 @@ export class PipelineService {
   }
 }
 
-function describe(r: IntakeResult): string {
+function describe(r: IntakeResult, pushed: string, branch: string): string {
   const parts: string[] = [];
+  if (r.commit && r.commit !== pushed) parts.push(`commit ${pushed.slice(0, 12)} is behind the head of ${branch}: its changed notebooks run at the head ${r.commit}`);
   if (r.pipelines.length) parts.push(`started ${r.pipelines.map((p) => `pipeline ${p.id} (${p.notebook_path})`).join(", ")}`);
   if (r.skipped.length) parts.push(`skipped ${r.skipped.map((s) => `${s.path}: ${s.reason}`).join(", ")}`);
   if (r.superseded.length) parts.push(`superseded ${r.superseded.map((id) => `pipeline ${id}`).join(", ")}`);

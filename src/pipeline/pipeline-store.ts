@@ -1,5 +1,5 @@
 // Pipelines, their phases, log lines and recorded processes in SQLite; the one place pipeline state changes.
-import { and, desc, eq, inArray, type SQL } from "drizzle-orm";
+import { and, desc, eq, inArray, ne, type SQL } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { pipelineLogLines, pipelinePhases, pipelineProcesses, pipelines } from "../db/schema.ts";
 import { NotFoundError } from "../lib/errors.ts";
@@ -63,6 +63,16 @@ export class PipelineStore {
       .select()
       .from(pipelines)
       .where(and(eq(pipelines.deliveryId, deliveryId), eq(pipelines.notebookPath, notebookPath)))
+      .orderBy(desc(pipelines.id))
+      .get();
+  }
+
+  /** The newest pipeline of the repository for `notebookPath` at commit `commitSha` that was not cancelled, or undefined. */
+  findAtCommit(repoId: number, commitSha: string, notebookPath: string): PipelineRow | undefined {
+    return this.db
+      .select()
+      .from(pipelines)
+      .where(and(eq(pipelines.repoId, repoId), eq(pipelines.commitSha, commitSha), eq(pipelines.notebookPath, notebookPath), ne(pipelines.status, "cancelled")))
       .orderBy(desc(pipelines.id))
       .get();
   }

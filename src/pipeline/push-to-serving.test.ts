@@ -158,6 +158,8 @@ describe("push to deployed model", () => {
         "low.ipynb": lowAccuracy,
       });
       const { id } = await register(server, "acme/broken", repo.dir);
+      // iris belongs to acme/iris, whose pipeline registered it first: give it to acme/broken so its notebooks get past validate.
+      expect((await server.api("/api/models/iris/owner", { method: "POST", body: JSON.stringify({ full_name: "acme/broken" }) })).status).toBe(200);
       expect((await sendPush(server.base, { fullName: "acme/broken", cloneUrl: repo.dir, after: repo.sha })).status).toBe(202);
       const byPath = Object.fromEntries((await waitForPipelines(server, `repo=${id}`, 4)).map((p) => [p.notebook_path, p]));
 

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { containedFileSize, UncontainedFileError } from "../lib/contained-file.ts";
+import { ModelOwnedError } from "../models/model-owners.ts";
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
 
 /** Largest metrics file read: a flat object of numbers is a few KB. */
@@ -48,7 +49,10 @@ function checkOutput(path: string, root: string, maxBytes: number, what: string)
   }
 }
 
-/** Convert if needed, check the ONNX model loads, then store it as the model's next version. Throws PhaseError. */
+/**
+ * Convert if needed, check the ONNX model loads, then store it as the model's next version, claiming the model name
+ * for the pipeline's repository. Throws PhaseError (with nothing stored when the name belongs to another repository).
+ */
 export async function registerPhase(ctx: PipelineContext): Promise<void> {
   const { services, pipeline, outputs } = ctx;
   const modelName = ctx.modelName!;
@@ -89,28 +93,35 @@ export async function registerPhase(ctx: PipelineContext): Promise<void> {
   mkdirSync(staging, { recursive: true });
   copyFileSync(onnxPath, join(staging, "model.onnx"));
   if (format === "joblib") copyFileSync(outputs.model, join(staging, "model.joblib"));
-  const row = services.models.register(
-    {
-      modelName,
-      status: "registered",
-      path: join(modelsDir, "{version}", "model.onnx"),
-      sha256,
-      format,
-      metrics: JSON.stringify(metrics),
-      signature,
-      repoId: ctx.repo.id,
-      commitSha: pipeline.commitSha,
-      notebookPath: pipeline.notebookPath,
-      pipelineId: pipeline.id,
-      notebookVersion: ctx.notebookVersion ?? null,
-    },
-    (version) => {
-      const dir = join(modelsDir, String(version));
-      rmSync(dir, { recursive: true, force: true });
-      renameSync(staging, dir);
-      return join(dir, "model.onnx");
-    },
-  );
+  const place = (version: number) => {
+    const dir = join(modelsDir, String(version));
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(staging, dir);
+    return join(dir, "model.onnx");
+  };
+  const version = {
+    modelName,
+    status: "registered",
+    path: join(modelsDir, "{version}", "model.onnx"),
+    sha256,
+    format,
+    metrics: JSON.stringify(metrics),
+    signature,
+    repoId: ctx.repo.id,
+    commitSha: pipeline.commitSha,
+    notebookPath: pipeline.notebookPath,
+    pipelineId: pipeline.id,
+    notebookVersion: ctx.notebookVersion ?? null,
+  };
+  let row;
+  try {
+    // The name is claimed in the insert's transaction: of two repositories that both passed validate, one stores a version.
+    row = services.models.register(version, place, { owner: ctx.repo.full_name });
+  } catch (e) {
+    rmSync(staging, { recursive: true, force: true });
+    if (e instanceof ModelOwnedError) throw new PhaseError(e.message);
+    throw e;
+  }
   services.store.update(pipeline.id, { metrics: JSON.stringify(metrics), modelVersion: row.version });
   ctx.registered = { version: row.version, path: row.path, metrics };
   ctx.log(`registered ${modelName} version ${row.version} (${format}, sha256 ${sha256.slice(0, 12)}, metrics ${JSON.stringify(metrics)})`);

@@ -1,14 +1,26 @@
 // Phase 2: the notebook contract, checked without running anything.
 import { readFileSync } from "node:fs";
+import { ModelOwnedError } from "../models/model-owners.ts";
 import { checkContract } from "./notebook-contract.ts";
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
 
-/** Check JSON, tags, MODEL_NAME and VERSION; records the model name on the pipeline. Throws PhaseError with the reason. */
+/**
+ * Check JSON, tags, MODEL_NAME and VERSION, and that the model name is not another repository's; records the model
+ * name on the pipeline. Throws PhaseError with the reason (e.g. "model wine-classifier belongs to acme/models").
+ */
 export function validatePhase(ctx: PipelineContext): void {
   const result = checkContract(readFileSync(ctx.notebookFile!));
   if (!result.ok) throw new PhaseError(result.reason);
   ctx.modelName = result.modelName;
   ctx.notebookVersion = result.version;
   ctx.services.store.update(ctx.pipeline.id, { modelName: result.modelName });
+  // Only checked here, not claimed: the name is claimed when a version is stored (register), so a notebook that
+  // fails to run claims nothing. Two repositories racing past this check meet at register's atomic claim.
+  try {
+    ctx.services.models.owners.check(result.modelName, ctx.repo.full_name);
+  } catch (e) {
+    if (e instanceof ModelOwnedError) throw new PhaseError(e.message);
+    throw e;
+  }
   ctx.log(`notebook contract ok: MODEL_NAME=${result.modelName} VERSION=${result.version}`);
 }

@@ -5,9 +5,11 @@ import { z } from "zod";
 // hyphen; repository 1–100 letters/digits/`.`/`_`/`-`, but not `.` or `..`.
 const FULL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,38}\/(?!\.\.?$)[A-Za-z0-9._-]{1,100}$/;
 
-const fullName = z.string().trim().regex(FULL_NAME, {
+/** A repository's `owner/name` as GitHub allows it (trimmed). */
+export const repoFullName = z.string().trim().regex(FULL_NAME, {
   message: "must be owner/name as on GitHub (owner: letters, digits, hyphens; name: letters, digits, '.', '_', '-')",
 });
+const fullName = repoFullName;
 
 const cloneUrl = z
   .string()
