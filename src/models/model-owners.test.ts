@@ -65,8 +65,10 @@ describe("model ownership", () => {
     const store = new ModelStore(openTestDb(path));
     const names = Array.from({ length: 300 }, (_, i) => `model-${i}`);
     const repos = ["acme/one", "acme/two", "acme/three", "acme/four"];
-    const gate = new SharedArrayBuffer(8);
+    // [0] start gate, [1] threads ready, [2] thread count, [3] round barrier (see the fixture)
+    const gate = new SharedArrayBuffer(16);
     const flag = new Int32Array(gate);
+    Atomics.store(flag, 2, repos.length);
     const workers = repos.map(() => new Worker(new URL("./claim-owner-race.fixture.ts", import.meta.url)));
     const results = Promise.all(
       workers.map(
@@ -92,8 +94,7 @@ describe("model ownership", () => {
       // every thread's claim answered the one owner that stands, so exactly one thread won it
       expect(answers.map((a) => a[name])).toEqual(repos.map(() => owner!));
     }
-    // Several threads won names (not a proof of overlap, but the run is meaningless if one thread did it all).
-    const winners = new Set(names.map((n) => store.owners.ownerOf(n)));
-    expect(winners.size).toBeGreaterThan(1);
+    // Which thread wins a round is up to the scheduler (on a loaded two-core machine one thread can win them all),
+    // so no assertion is made on how the names spread; the rounds make every thread contend for the same names.
   });
 });
