@@ -4,7 +4,9 @@ import type { PipelineStore } from "./pipeline-store.ts";
 export type BusEvent =
   | { type: "log"; seq: number; stream: string; line: string; at: number }
   | { type: "status"; status: string; phase?: string; phaseStatus?: string }
-  | { type: "done"; status: string };
+  | { type: "done"; status: string }
+  /** No more events will come through this bus: the server is stopping. */
+  | { type: "closed" };
 
 type Listener = (e: BusEvent) => void;
 
@@ -12,6 +14,7 @@ type Listener = (e: BusEvent) => void;
 export class LogBus {
   private readonly listeners = new Map<number, Set<Listener>>();
   private readonly seqs = new Map<number, number>();
+  private closed = false;
 
   constructor(private readonly store: PipelineStore) {}
 
@@ -38,11 +41,22 @@ export class LogBus {
     this.seqs.delete(pipelineId);
   }
 
-  /** Listen to one pipeline's events; returns the unsubscribe function. */
+  /**
+   * The server is stopping: tell every subscriber, with a `closed` event, to stop listening (live log streams
+   * end, so the HTTP server can close). A later subscriber gets `closed` at once. Lines are still stored. Idempotent.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const id of [...this.listeners.keys()]) this.emit(id, { type: "closed" });
+  }
+
+  /** Listen to one pipeline's events; returns the unsubscribe function. After `close()` the listener hears `closed` at once. */
   subscribe(pipelineId: number, listener: Listener): () => void {
     let set = this.listeners.get(pipelineId);
     if (!set) this.listeners.set(pipelineId, (set = new Set()));
     set.add(listener);
+    if (this.closed) this.emit(pipelineId, { type: "closed" });
     return () => {
       set.delete(listener);
       if (!set.size) this.listeners.delete(pipelineId);
@@ -50,7 +64,7 @@ export class LogBus {
   }
 
   private emit(pipelineId: number, e: BusEvent): void {
-    for (const l of this.listeners.get(pipelineId) ?? []) {
+    for (const l of [...(this.listeners.get(pipelineId) ?? [])]) {
       try {
         l(e);
       } catch {

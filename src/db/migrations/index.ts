@@ -1,6 +1,7 @@
 // The ordered list of schema migrations, embedded as text so the executable never reads a folder.
 import init from "./0001_init.sql" with { type: "text" };
 import mlflowSync from "./0002_mlflow_sync.sql" with { type: "text" };
+import shutdownRequeue from "./0005_shutdown_requeue.sql" with { type: "text" };
 
 export type Migration = { id: number; name: string; sql: string };
 
@@ -8,4 +9,5 @@ export type Migration = { id: number; name: string; sql: string };
 export const migrations: readonly Migration[] = [
   { id: 1, name: "0001_init", sql: init },
   { id: 2, name: "0002_mlflow_sync", sql: mlflowSync },
+  { id: 5, name: "0005_shutdown_requeue", sql: shutdownRequeue },
 ];
