@@ -56,7 +56,13 @@ export class LogBus {
     let set = this.listeners.get(pipelineId);
     if (!set) this.listeners.set(pipelineId, (set = new Set()));
     set.add(listener);
-    if (this.closed) this.emit(pipelineId, { type: "closed" });
+    if (this.closed) {
+      try {
+        listener({ type: "closed" });
+      } catch {
+        // as in emit: a broken subscriber must not break the caller
+      }
+    }
     return () => {
       set.delete(listener);
       if (!set.size) this.listeners.delete(pipelineId);
