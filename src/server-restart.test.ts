@@ -60,6 +60,7 @@ const api = {
 
 type PipelineJson = { id: number; status: string; error: string | null; phases: { name: string; status: string; error: string | null }[] };
 const getPipeline = async (id: number) => (await (await api.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
+const pipelineOn = async (server: { api(path: string): Promise<Response> }, id: number) => (await (await server.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
 
 async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -277,7 +278,7 @@ test(
       const log = await (await second.api(`/api/pipelines/${id}/logs`)).text();
       return log.split("sleeping through the stop").length - 1 >= 2 ? log : undefined;
     }, 60_000);
-    expect((await getPipeline2(second, id)).status).toBe("running");
+    expect((await pipelineOn(second, id)).status).toBe("running");
     expect(((await (await second.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: unknown[] }).pipelines).toHaveLength(1);
     leftovers = processesMentioning(marker);
 
@@ -287,7 +288,7 @@ test(
 
     const third = await startTestServer({}, dir);
     try {
-      const p = await getPipeline2(third, id);
+      const p = await pipelineOn(third, id);
       expect(p.status).toBe("failed");
       expect(p.error).toBe(INTERRUPTED);
       expect(p.phases.find((ph) => ph.name === "execute")).toMatchObject({ status: "failed", error: INTERRUPTED });
@@ -301,8 +302,6 @@ test(
   },
   90_000,
 );
-
-const getPipeline2 = async (server: { api(path: string): Promise<Response> }, id: number) => (await (await server.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
 
 test("start-up deletes jobs that ended over a week ago and keeps the rest", async () => {
   const dir = mkdtempSync(join(tmpdir(), "mlops-restart-prune-"));
