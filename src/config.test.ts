@@ -19,6 +19,7 @@ describe("loadConfig", () => {
     expect(c.minAccuracyThreshold).toBe(0.7);
     expect(c.workerConcurrency).toBeGreaterThanOrEqual(1);
     expect(c.pipelineTimeoutSeconds).toBe(3600);
+    expect(c.shutdownGraceSeconds).toBe(30);
     expect(c.githubApiUrl).toBe("https://api.github.com");
     expect(c.mlflowTrackingUri).toBe("");
     expect(c.publicUrl).toBe("");
@@ -43,6 +44,7 @@ describe("loadConfig", () => {
         MIN_ACCURACY_THRESHOLD: "0.85",
         WORKER_CONCURRENCY: "3",
         PIPELINE_TIMEOUT_SECONDS: "60",
+        SHUTDOWN_GRACE_SECONDS: "0",
         MLFLOW_TRACKING_URI: "http://127.0.0.1:5000/",
         PUBLIC_URL: "https://mlops.example.com/",
         ADMIN_TOKEN: "a-long-enough-admin-token",
@@ -61,6 +63,7 @@ describe("loadConfig", () => {
       minAccuracyThreshold: 0.85,
       workerConcurrency: 3,
       pipelineTimeoutSeconds: 60,
+      shutdownGraceSeconds: 0,
       mlflowTrackingUri: "http://127.0.0.1:5000",
       publicUrl: "https://mlops.example.com",
       adminToken: "a-long-enough-admin-token",
@@ -79,6 +82,8 @@ describe("loadConfig", () => {
     ["AUTO_DEPLOY_ON_SUCCESS", "maybe", "must be true or false"],
     ["WORKER_CONCURRENCY", "0", "must be a whole number from 1 to 64"],
     ["PIPELINE_TIMEOUT_SECONDS", "-5", "must be a whole number of seconds"],
+    ["SHUTDOWN_GRACE_SECONDS", "30s", "must be a whole number of seconds from 0 to 86400"],
+    ["SHUTDOWN_GRACE_SECONDS", "90000", "must be a whole number of seconds from 0 to 86400"],
     ["RUNNER_BACKEND", "kubernetes", "kubernetes is not available yet"],
     ["MLFLOW_TRACKING_URI", "not a url", "must be an http(s) URL"],
     ["MLFLOW_TRACKING_URI", "file:///tmp/mlruns", "must be an http(s) URL"],

@@ -49,6 +49,8 @@ const schema = z.object({
     .default(0.7),
   WORKER_CONCURRENCY: int(1, 64, "a whole number from 1 to 64").optional(),
   PIPELINE_TIMEOUT_SECONDS: int(1, 7 * 24 * 3600, "a whole number of seconds from 1 to 604800").default(3600),
+  // How long running notebooks may go on after SIGTERM/SIGINT before they are stopped and queued again (0: at once).
+  SHUTDOWN_GRACE_SECONDS: int(0, 24 * 3600, "a whole number of seconds from 0 to 86400").default(30),
   RUNNER_BACKEND: z
     .string()
     .trim()
@@ -88,6 +90,8 @@ export type Config = {
   minAccuracyThreshold: number;
   workerConcurrency: number;
   pipelineTimeoutSeconds: number;
+  /** Seconds running notebooks may go on after a stop signal before they are stopped and queued again. */
+  shutdownGraceSeconds: number;
   runnerBackend: "local";
   adminToken: string;
   frontendUrl: string;
@@ -157,6 +161,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     minAccuracyThreshold: v.MIN_ACCURACY_THRESHOLD,
     workerConcurrency: v.WORKER_CONCURRENCY ?? Math.max(1, availableParallelism() - 1),
     pipelineTimeoutSeconds: v.PIPELINE_TIMEOUT_SECONDS,
+    shutdownGraceSeconds: v.SHUTDOWN_GRACE_SECONDS,
     runnerBackend: "local",
     adminToken: v.ADMIN_TOKEN,
     frontendUrl: v.FRONTEND_URL,

@@ -21,7 +21,7 @@ Usage:
   mlops --help               print this help
 
 Main settings: PORT (8000), HOST (0.0.0.0), DATA_DIR (./data), ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET,
-MLFLOW_TRACKING_URI, WORKER_CONCURRENCY, PIPELINE_TIMEOUT_SECONDS, MIN_ACCURACY_THRESHOLD.
+MLFLOW_TRACKING_URI, WORKER_CONCURRENCY, PIPELINE_TIMEOUT_SECONDS, MIN_ACCURACY_THRESHOLD, SHUTDOWN_GRACE_SECONDS.
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -67,8 +67,16 @@ async function main(argv: string[]): Promise<number> {
       console.error(`mlops: could not start the examples: ${err instanceof Error ? err.message : String(err)}`),
     );
   }
+  // The first signal stops gracefully (running notebooks get SHUTDOWN_GRACE_SECONDS); a second one stops them at once.
+  let signalled = false;
   const shutdown = (signal: string) => {
-    server.logger.info({ signal }, "stopping");
+    if (signalled) {
+      server.logger.warn({ signal }, "second stop signal: stopping running notebooks now");
+      server.hurry();
+      return;
+    }
+    signalled = true;
+    server.logger.info({ signal, grace_seconds: config.shutdownGraceSeconds }, "stopping");
     server.stop().then(
       () => process.exit(0),
       (err) => {

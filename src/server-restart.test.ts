@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "./db/connection.ts";
 import { JobKind } from "./pipeline/pipeline-service.ts";
+import { INTERRUPTED, PHASES } from "./pipeline/pipeline-states.ts";
+import { REQUEUED_BY_STOP } from "./pipeline/run-pipeline.ts";
 import { PipelineStore } from "./pipeline/pipeline-store.ts";
 import { JobStore } from "./queue/job-store.ts";
 import { ADMIN_TOKEN, makeRepo, ROOT, sendPush, startTestServer, VENV_BIN, waitForPipelines, WEBHOOK_SECRET } from "./testing/e2e.ts";
@@ -61,6 +63,7 @@ const api = {
 
 type PipelineJson = { id: number; status: string; error: string | null; phases: { name: string; status: string; error: string | null }[] };
 const getPipeline = async (id: number) => (await (await api.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
+const pipelineOn = async (server: { api(path: string): Promise<Response> }, id: number) => (await (await server.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
 
 async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -241,7 +244,7 @@ test(
 );
 
 test(
-  "a graceful stop (SIGTERM) while a notebook runs kills its tree and fails the pipeline as interrupted, not cancelled",
+  "a graceful stop (no grace) while a notebook runs kills its tree and queues the pipeline again; the next start runs it; stopped a second time it fails as interrupted",
   async () => {
     const dir = mkdtempSync(join(tmpdir(), "mlops-restart-graceful-"));
     const first = await startTestServer({}, dir);
@@ -253,23 +256,54 @@ test(
     const marker = workDirOf(dir, id);
     leftovers = processesMentioning(marker);
     expect(leftovers.length).toBeGreaterThanOrEqual(2);
+    // A client following the live log: the stop must end its stream, or the HTTP server could not close.
+    const following = first.api(`/api/pipelines/${id}/events`).then((r) => r.text());
 
-    await first.stop(); // what main.ts does on SIGTERM
+    await first.stop(); // what main.ts does on SIGTERM, here with SHUTDOWN_GRACE_SECONDS=0
+    expect(processesMentioning(marker)).toEqual([]);
+    leftovers = [];
+    const streamed = await following;
+    expect(streamed).toContain(REQUEUED_BY_STOP);
+    expect(streamed).not.toContain("event: done");
+
+    // Between the two servers: the same pipeline is queued as if it had not started, its job waiting, the log kept.
+    const db = openDatabase(join(dir, "mlops.db"));
+    const store = new PipelineStore(db);
+    expect(store.get(id)).toMatchObject({ status: "queued", error: null, startedAt: null, finishedAt: null, shutdownRequeues: 1 });
+    expect(store.phases(id).map((ph) => [ph.name, ph.status, ph.error])).toEqual(PHASES.map((name) => [name, "pending", null]));
+    expect(new JobStore(db).findByPayload(JobKind.pipeline, "$.pipelineId", id)).toMatchObject({ state: "queued", attempts: 0 });
+    expect(store.logs(id).map((l) => l.line)).toContain(`execute ${REQUEUED_BY_STOP}`);
+    db.$client.close();
+
+    const second = await startTestServer({}, dir);
+    // It runs again (its marker printed a second time), as the same pipeline.
+    await waitUntil("the pipeline to run again", async () => {
+      const log = await (await second.api(`/api/pipelines/${id}/logs`)).text();
+      return log.split("sleeping through the stop").length - 1 >= 2 ? log : undefined;
+    }, 60_000);
+    expect((await pipelineOn(second, id)).status).toBe("running");
+    expect(((await (await second.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: unknown[] }).pipelines).toHaveLength(1);
+    leftovers = processesMentioning(marker);
+
+    await second.stop();
     expect(processesMentioning(marker)).toEqual([]);
     leftovers = [];
 
-    const second = await startTestServer({}, dir);
+    const third = await startTestServer({}, dir);
     try {
-      const p = (await (await second.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
+      const p = await pipelineOn(third, id);
       expect(p.status).toBe("failed");
-      expect(p.error).toContain("interrupted");
-      expect(p.phases.find((ph) => ph.name === "execute")).toMatchObject({ status: "failed" });
-      expect(((await (await second.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: unknown[] }).pipelines).toHaveLength(1);
+      expect(p.error).toBe(INTERRUPTED);
+      expect(p.phases.find((ph) => ph.name === "execute")).toMatchObject({ status: "failed", error: INTERRUPTED });
+      const log = await (await third.api(`/api/pipelines/${id}/logs`)).text();
+      expect(log).toContain("a shutdown had already stopped it once, so it is not queued again");
+      expect(((await (await third.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: unknown[] }).pipelines).toHaveLength(1);
+      expect(third.pipelineStore.get(id).shutdownRequeues).toBe(1);
     } finally {
-      await second.stop();
+      await third.stop();
     }
   },
-  60_000,
+  90_000,
 );
 
 test("start-up deletes jobs that ended over a week ago and keeps the rest", async () => {

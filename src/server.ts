@@ -32,6 +32,8 @@ import { ModelRegistry } from "./serving/model-registry.ts";
 import { openModelSession } from "./serving/model-session.ts";
 
 const ENDED_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** How long a stop waits for in-flight HTTP requests (predictions) to finish before closing their connections. */
+const HTTP_DRAIN_MS = 5_000;
 
 export type RunningServer = {
   url: string;
@@ -42,8 +44,15 @@ export type RunningServer = {
   repos: RepoStore;
   pipelines: PipelineService;
   pipelineStore: PipelineStore;
-  /** Stop accepting work, abort running notebooks (killing their processes), close the database. Idempotent. */
+  /**
+   * Graceful stop: /health answers 503 "stopping" at once and workers claim nothing new (pushes, predictions and
+   * the API are still served); running notebooks may finish for SHUTDOWN_GRACE_SECONDS, then are stopped (their
+   * process trees killed) and their pipelines queued again for the next start (once); then live log streams end,
+   * the HTTP server closes and the database too. Idempotent: later calls return the same promise.
+   */
   stop(): Promise<void>;
+  /** During stop()'s grace period: stop the running notebooks now instead of waiting. No-op otherwise. */
+  hurry(): void;
 };
 
 /**
@@ -222,14 +231,29 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
       stopping ??= (async () => {
         lifecycle.phase = "stopping";
         clearInterval(pruneTimer);
-        await Promise.all(pools.map((p) => p.stop()));
-        await server.stop();
+        const running = pools.reduce((n, p) => n + p.running(), 0);
+        if (running) logger.info({ running, grace_seconds: config.shutdownGraceSeconds }, "stopping: running jobs may finish within the grace period");
+        await Promise.all(pools.map((p) => p.stop({ graceMs: config.shutdownGraceSeconds * 1000 })));
+        // Live log streams never end on their own; the HTTP server waits for open responses.
+        bus.close();
+        await stopHttp(server);
         await registry.close();
         db.$client.close();
       })();
       return stopping;
     },
+    hurry() {
+      for (const p of pools) p.hurry();
+    },
   };
+}
+
+/** Close the listening socket and wait for in-flight requests, but not for ever: then their connections are cut. */
+async function stopHttp(server: Bun.Server<undefined>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = await Promise.race([server.stop().then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), HTTP_DRAIN_MS)))]);
+  clearTimeout(timer);
+  if (late) await server.stop(true);
 }
 
 function payloadPipelineId(payload: unknown, what: string): number {

@@ -66,6 +66,8 @@ export const pipelines = sqliteTable("pipelines", {
   createdAt: createdAt(),
   startedAt: text("started_at"),
   finishedAt: text("finished_at"),
+  /** Times a graceful stop put this pipeline back in the queue (at most 1: the second stop fails it as interrupted). */
+  shutdownRequeues: integer("shutdown_requeues").notNull().default(0),
 });
 
 export const pipelinePhases = sqliteTable(

@@ -16,7 +16,8 @@ export type EventRenderer = {
 const PING_MS = 15_000;
 
 /**
- * Stream pipeline `id`'s events from after `Last-Event-ID` (or `?after=`), ending with `done` once it ended.
+ * Stream pipeline `id`'s events from after `Last-Event-ID` (or `?after=`), ending with `done` once it ended, or
+ * without it when the bus closes (server stopping).
  * Throws NotFoundError (before any byte is sent) when the pipeline does not exist.
  */
 export function streamPipelineEvents(c: Context, deps: { store: PipelineStore; bus: LogBus }, id: number, render: EventRenderer): Response {
@@ -65,8 +66,11 @@ export function streamPipelineEvents(c: Context, deps: { store: PipelineStore; b
         } else if (e.type === "status") {
           const message = render.status(e);
           if (message) await stream.writeSSE(message);
-        } else {
+        } else if (e.type === "done") {
           await stream.writeSSE(render.done(e.status));
+          return;
+        } else {
+          // The server is stopping: end the stream without `done`, so a client reconnects (Last-Event-ID) to the next server.
           return;
         }
       }

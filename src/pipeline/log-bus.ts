@@ -16,7 +16,9 @@ const PLATFORM_STREAM = "mlops";
 export type BusEvent =
   | { type: "log"; seq: number; stream: string; line: string; at: number }
   | { type: "status"; status: string; phase?: string; phaseStatus?: string }
-  | { type: "done"; status: string };
+  | { type: "done"; status: string }
+  /** No more events will come through this bus: the server is stopping. */
+  | { type: "closed" };
 
 type Listener = (e: BusEvent) => void;
 
@@ -24,6 +26,7 @@ type Listener = (e: BusEvent) => void;
 export class LogBus {
   private readonly listeners = new Map<number, Set<Listener>>();
   private readonly counters = new Map<number, { seq: number; outputBytes: number; full: boolean }>();
+  private closed = false;
 
   constructor(
     private readonly store: PipelineStore,
@@ -72,11 +75,28 @@ export class LogBus {
     this.counters.delete(pipelineId);
   }
 
-  /** Listen to one pipeline's events; returns the unsubscribe function. */
+  /**
+   * The server is stopping: tell every subscriber, with a `closed` event, to stop listening (live log streams
+   * end, so the HTTP server can close). A later subscriber gets `closed` at once. Lines are still stored. Idempotent.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const id of [...this.listeners.keys()]) this.emit(id, { type: "closed" });
+  }
+
+  /** Listen to one pipeline's events; returns the unsubscribe function. After `close()` the listener hears `closed` at once. */
   subscribe(pipelineId: number, listener: Listener): () => void {
     let set = this.listeners.get(pipelineId);
     if (!set) this.listeners.set(pipelineId, (set = new Set()));
     set.add(listener);
+    if (this.closed) {
+      try {
+        listener({ type: "closed" });
+      } catch {
+        // as in emit: a broken subscriber must not break the caller
+      }
+    }
     return () => {
       set.delete(listener);
       if (!set.size) this.listeners.delete(pipelineId);
@@ -84,7 +104,7 @@ export class LogBus {
   }
 
   private emit(pipelineId: number, e: BusEvent): void {
-    for (const l of this.listeners.get(pipelineId) ?? []) {
+    for (const l of [...(this.listeners.get(pipelineId) ?? [])]) {
       try {
         l(e);
       } catch {

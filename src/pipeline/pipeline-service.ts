@@ -6,7 +6,7 @@ import { ConflictError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import { killRecorded } from "../lib/process-tree.ts";
 import type { JobStore } from "../queue/job-store.ts";
-import type { Job } from "../queue/job-states.ts";
+import { JobState, type Job } from "../queue/job-states.ts";
 import { isPipelineNotebook } from "./notebook-contract.ts";
 import type { PipelineServices, RepoInfo } from "./pipeline-context.ts";
 import { INTERRUPTED, TERMINAL_STATUSES, type PipelineStatus } from "./pipeline-states.ts";
@@ -189,7 +189,7 @@ export class PipelineService {
    * have side effects, so a person decides with retry), their pipelines are failed with the reason, and
    * processes the dead server recorded are killed. An interrupted push intake is queued again, once: it only
    * creates pipelines (skipping those it already made), and an accepted push must not be lost. Queued pipelines
-   * without a job get one. Returns the pipeline ids marked.
+   * without a waiting job get one. Returns the pipeline ids marked.
    */
   recoverAtStart(): number[] {
     for (const job of this.jobs.recoverInterrupted(INTERRUPTED)) {
@@ -209,10 +209,11 @@ export class PipelineService {
       rmSync(join(pipelineDir(this.services.config.dataDir, p.id), "repo"), { recursive: true, force: true });
       marked.push(p.id);
     }
-    // A pipeline row is created before its job is queued (retry, manual run): a stop between the two leaves it
-    // queued with no job. It is queued now, so that "queued" always means it will run.
+    // A pipeline row is created before its job is queued (retry, manual run), and a graceful stop puts a pipeline
+    // back to queued just before its job: a crash between the two leaves it queued with no waiting job (none, or
+    // one recovered as failed above). It is queued now, so that "queued" always means it will run.
     for (const p of this.services.store.withStatus(["queued"])) {
-      if (p.repoId === null || this.jobFor(p.id)) continue;
+      if (p.repoId === null || this.jobFor(p.id)?.state === JobState.queued) continue;
       this.enqueuePipeline(p.id, p.repoId, p.notebookPath);
       this.deps.logger?.warn({ pipeline: p.id }, "queued pipeline had no job (the previous stop came between creating and queuing it); queued it now");
     }

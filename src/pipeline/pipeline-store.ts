@@ -133,6 +133,27 @@ export class PipelineStore {
     );
   }
 
+  /**
+   * Put a pipeline a graceful stop cut short back to `queued`, as if it had not started (phases pending, timings,
+   * error, metrics and version cleared; the log stays), once: returns false, changing nothing, when a stop already
+   * did so before (the caller then fails it as interrupted) or when it has ended.
+   */
+  requeueAfterStop(id: number): boolean {
+    return this.db.transaction(
+      (tx) => {
+        const row = tx.select().from(pipelines).where(eq(pipelines.id, id)).get();
+        if (!row || TERMINAL_STATUSES.includes(row.status as PipelineStatus) || row.shutdownRequeues > 0) return false;
+        tx.update(pipelines)
+          .set({ status: "queued", error: null, startedAt: null, finishedAt: null, metrics: null, modelVersion: null, shutdownRequeues: row.shutdownRequeues + 1 })
+          .where(eq(pipelines.id, id))
+          .run();
+        tx.update(pipelinePhases).set({ status: "pending", startedAt: null, finishedAt: null, error: null }).where(eq(pipelinePhases.pipelineId, id)).run();
+        return true;
+      },
+      { behavior: "immediate" },
+    );
+  }
+
   /** Record a phase transition; starting sets started_at, ending sets finished_at and the error. */
   setPhase(id: number, name: PhaseName, status: PhaseStatus, error?: string): void {
     const at = nowIso();

@@ -1,7 +1,7 @@
 // Runs one pipeline through its five phases, recording each phase and the final status.
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { JobAbortedError } from "../queue/worker-pool.ts";
+import { abortedByStop, RequeueJobError } from "../queue/worker-pool.ts";
 import { deployPhase } from "./deploy-phase.ts";
 import { downloadPhase } from "./download-phase.ts";
 import { executePhase } from "./execute-phase.ts";
@@ -15,9 +15,14 @@ export function pipelineDir(dataDir: string, pipelineId: number): string {
   return join(dataDir, "pipelines", String(pipelineId));
 }
 
+/** The log line of a pipeline a graceful stop put back in the queue. */
+export const REQUEUED_BY_STOP = "stopped by a server shutdown; queued again, it runs from the start at the next start of the server";
+
 /**
  * Run pipeline `id` to a terminal status. Never throws for pipeline failures (they are recorded);
  * returns without work when the pipeline is already terminal (e.g. cancelled while queued).
+ * When the worker pool's stop (signal reason "stopping") cuts the run short, the pipeline goes back to `queued`
+ * and this throws RequeueJobError so its job is queued again, the first time; a second time it fails as interrupted.
  */
 export async function runPipeline(services: PipelineServices, id: number, signal: AbortSignal): Promise<void> {
   const { store, bus } = services;
@@ -38,6 +43,7 @@ export async function runPipeline(services: PipelineServices, id: number, signal
   services.statuses?.changed(id);
   let phase: PhaseName = "download";
   let notDeployedReason: string | undefined;
+  let requeued = false;
   try {
     const steps: [PhaseName, () => unknown][] = [
       ["download", () => downloadPhase(ctx)],
@@ -48,7 +54,9 @@ export async function runPipeline(services: PipelineServices, id: number, signal
     ];
     for (const [name, step] of steps) {
       phase = name;
-      if (signal.aborted) throw new PhaseError("cancelled", "cancelled");
+      // Once the notebook has run, a stop lets register and deploy finish (short work of our own) rather than
+      // throw the run away; a cancel still ends it here.
+      if (signal.aborted && !(abortedByStop(signal) && (name === "register" || name === "deploy"))) throw new PhaseError("cancelled", "cancelled");
       store.setPhase(id, name, "running");
       bus.status(id, "running", name, "running");
       await step();
@@ -60,19 +68,30 @@ export async function runPipeline(services: PipelineServices, id: number, signal
     bus.done(id, "succeeded");
   } catch (e) {
     const err = e instanceof PhaseError ? e : new PhaseError(`${phase} failed: ${e instanceof Error ? e.message : String(e)}`);
-    // The server stopping is no user's cancel: record it as interrupted, as start-up recovery does after a crash.
-    const stopping = signal.aborted && signal.reason instanceof JobAbortedError && signal.reason.why === "stopping";
-    const status = stopping ? "failed" : signal.aborted && err.status === "failed" ? "cancelled" : err.status;
-    const reason = stopping ? INTERRUPTED : err.message;
-    ctx.log(`${phase} ${status === "failed" ? "failed" : status}: ${reason}`);
+    // Cut short by the server stopping: no user's cancel. The first time it runs again at the next start; a second
+    // time it is recorded as interrupted, as start-up recovery does after a crash. Register and deploy are not cut short
+    // (see above), so what fails there failed on its own.
+    const stopped = abortedByStop(signal) && phase !== "register" && phase !== "deploy";
+    if (stopped && store.requeueAfterStop(id)) {
+      requeued = true;
+      ctx.log(`${phase} ${REQUEUED_BY_STOP}`);
+      bus.status(id, "queued");
+      throw new RequeueJobError(`pipeline ${id} ${REQUEUED_BY_STOP}`);
+    }
+    const status = stopped ? "failed" : signal.aborted && !abortedByStop(signal) && err.status === "failed" ? "cancelled" : err.status;
+    const reason = stopped ? INTERRUPTED : err.message;
+    ctx.log(`${phase} ${status === "failed" ? "failed" : status}: ${reason}${stopped ? " (a shutdown had already stopped it once, so it is not queued again)" : ""}`);
     store.setPhase(id, phase, "failed", reason);
     store.finish(id, status, reason);
     bus.done(id, status);
   } finally {
     store.clearProcesses(id);
-    // The checkout and the sandbox's HOME and /tmp are only needed while the notebook runs; the executed notebook stays.
-    for (const scratch of ["repo", ".sandbox"]) rmSync(join(workDir, scratch), { recursive: true, force: true });
-    services.tracking?.ended(id);
+    // A re-queued run starts afresh: nothing of this attempt (checkout, partial outputs) may leak into the next.
+    // Otherwise the checkout and the sandbox's HOME and /tmp are only needed while the notebook runs; the executed
+    // notebook stays.
+    if (requeued) rmSync(workDir, { recursive: true, force: true });
+    else for (const scratch of ["repo", ".sandbox"]) rmSync(join(workDir, scratch), { recursive: true, force: true });
+    if (!requeued) services.tracking?.ended(id);
     services.statuses?.changed(id);
   }
 }

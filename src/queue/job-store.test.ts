@@ -284,6 +284,47 @@ describe("JobStore.complete and fail", () => {
   });
 });
 
+describe("JobStore.requeue", () => {
+  test("puts a running job back in the queue, due now, its attempt given back, only for its holder", () => {
+    const { store, clock } = setup();
+    const job = store.enqueue({ kind: "notebook", payload: 1 }).job;
+    const bystander = store.enqueue({ kind: "notebook", payload: 2 }).job;
+    store.claim("w", LEASE);
+    store.claim("v", LEASE);
+    const untouched = others(store, job.id);
+    clock.advance(5_000);
+
+    expect(store.requeue(job.id, "v", "stopped")).toBe(false);
+    expect(store.get(job.id)?.state).toBe(JobState.running);
+    expect(store.requeue(job.id, "w", "stopped by a server shutdown")).toBe(true);
+    expect(store.get(job.id)).toMatchObject({
+      state: JobState.queued,
+      attempts: 0,
+      maxAttempts: 1,
+      runAt: clock.t,
+      lockedBy: null,
+      lockedUntil: null,
+      lastError: "stopped by a server shutdown",
+    });
+    expect(store.requeue(job.id, "w", "again")).toBe(false); // no longer running
+    expect(others(store, job.id)).toEqual(untouched);
+    expect(store.get(bystander.id)?.state).toBe(JobState.running);
+
+    // Claimed again like any queued job; a job of one attempt still has it.
+    expect(store.claim("w2", LEASE)).toMatchObject({ id: job.id, attempts: 1 });
+    expect(store.fail(job.id, "w2", new TransientError("down"))).toBe("failed");
+  });
+
+  test("a cancelled job is not brought back", () => {
+    const { store } = setup();
+    const job = store.enqueue({ kind: "k", payload: 1 }).job;
+    store.claim("w", LEASE);
+    store.cancel(job.id);
+    expect(store.requeue(job.id, "w", "stopped")).toBe(false);
+    expect(store.get(job.id)?.state).toBe(JobState.cancelled);
+  });
+});
+
 describe("JobStore.cancel", () => {
   test("cancels a queued job once, and leaves the others alone", () => {
     const { store } = setup();

@@ -78,6 +78,11 @@ const SQL_FAIL = `UPDATE jobs SET
   WHERE id = $id AND state = 'running' AND locked_by = $worker
   RETURNING state`;
 
+// The attempt is given back (attempts - 1): being stopped from outside is not the job's failure.
+const SQL_REQUEUE = `UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0), run_at = $now, locked_by = NULL,
+    locked_until = NULL, last_error = $reason, updated_at = $now
+  WHERE id = $id AND state = 'running' AND locked_by = $worker`;
+
 const SQL_CANCEL = `UPDATE jobs SET state = 'cancelled', locked_until = NULL, updated_at = $now
   WHERE id = $id AND state IN ('queued', 'running') RETURNING ${COLUMNS}`;
 
@@ -108,6 +113,7 @@ const STATEMENTS = {
   heartbeat: SQL_HEARTBEAT,
   complete: SQL_COMPLETE,
   fail: SQL_FAIL,
+  requeue: SQL_REQUEUE,
   cancel: SQL_CANCEL,
   reap: SQL_REAP,
   recover: SQL_RECOVER,
@@ -203,6 +209,15 @@ export class JobStore {
     }) as { state: string } | null;
     if (!row) return "lost";
     return row.state === JobState.queued ? "retrying" : "failed";
+  }
+
+  /**
+   * Put a running job held by `workerId` back in the queue, due now, as if this attempt had not happened
+   * (attempts goes back down), with `last_error` = `reason`: for work the server stopped before it could finish.
+   * Returns false (changing nothing) when the worker no longer holds it.
+   */
+  requeue(id: number, workerId: string, reason: string): boolean {
+    return this.statements.requeue.run({ id, worker: workerId, reason, now: this.clock.now() }).changes === 1;
   }
 
   /**

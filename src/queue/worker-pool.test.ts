@@ -4,7 +4,7 @@ import { TransientError } from "../lib/errors.ts";
 import { JobState, type Job } from "./job-states.ts";
 import { JobStore } from "./job-store.ts";
 import { waitForJob } from "./wait-for.ts";
-import { JobAbortedError, WorkerPool, type JobHandler, type WorkerPoolOptions } from "./worker-pool.ts";
+import { abortedByStop, JobAbortedError, RequeueJobError, WorkerPool, type JobHandler, type WorkerPoolOptions } from "./worker-pool.ts";
 import { fakeClock, openTestDb, tempDbPath } from "./test-support.ts";
 
 const pools: WorkerPool[] = [];
@@ -315,5 +315,120 @@ describe("WorkerPool.start, wake and stop", () => {
     expect(store.get(job.id)?.state).toBe(JobState.running); // for recoverInterrupted at the next start
     g.open(1);
     await pool.drain();
+  });
+});
+
+describe("WorkerPool.stop with a grace period", () => {
+  test("stop claims nothing new but lets a running handler finish within the grace; its job succeeds, queued jobs stay", async () => {
+    const g = gated();
+    const { store, pool } = setup({ concurrency: 2, handlers: { k: g.handler } });
+    const running = store.enqueue({ kind: "k", payload: "running" }).job;
+    await pool.tick();
+    const waiting = store.enqueue({ kind: "k", payload: "waiting" }).job;
+
+    let stopped = false;
+    const stopping = pool.stop({ graceMs: 60_000 }).then(() => (stopped = true));
+    // A free slot and a due job: this is where a pool that still claimed would start it.
+    expect(await pool.tick()).toBe(0);
+    pool.start();
+    pool.wake();
+    expect(pool.running()).toBe(1);
+    expect(g.started).toEqual(["running"]);
+    expect(g.signals.get("running")!.aborted).toBe(false);
+    expect(stopped).toBe(false);
+
+    g.open("running");
+    await stopping;
+    expect(store.get(running.id)?.state).toBe(JobState.succeeded);
+    expect(g.signals.get("running")!.aborted).toBe(false);
+    expect(store.get(waiting.id)).toMatchObject({ state: JobState.queued, attempts: 0 });
+  });
+
+  test("a handler still running when the grace ends is aborted as stopping", async () => {
+    const reasons: unknown[] = [];
+    const k: JobHandler = (job, ctx) => {
+      ctx.signal.addEventListener("abort", () => reasons.push(ctx.signal.reason));
+      return untilAborted(job, ctx);
+    };
+    const { store, pool } = setup({ handlers: { k } });
+    const job = store.enqueue({ kind: "k", payload: 1 }).job;
+    await pool.tick();
+
+    await pool.stop({ graceMs: 20 });
+
+    expect(reasons).toHaveLength(1);
+    expect((reasons[0] as JobAbortedError).why).toBe("stopping");
+    expect(store.get(job.id)).toMatchObject({ state: JobState.failed, lastError: "interrupted: the server is stopping" });
+  });
+
+  test("hurry ends the grace at once: running handlers are aborted and stop resolves", async () => {
+    const signals: AbortSignal[] = [];
+    const k: JobHandler = (job, ctx) => {
+      signals.push(ctx.signal);
+      return untilAborted(job, ctx);
+    };
+    const { store, pool } = setup({ handlers: { k } });
+    pool.hurry(); // before stop: nothing to hurry
+    store.enqueue({ kind: "k", payload: 1 });
+    await pool.tick();
+    expect(signals[0]!.aborted).toBe(false);
+
+    const stopping = pool.stop({ graceMs: 3_600_000 });
+    await Promise.resolve();
+    expect(signals[0]!.aborted).toBe(false);
+    pool.hurry();
+    await stopping;
+    expect(abortedByStop(signals[0]!)).toBe(true);
+    expect(pool.running()).toBe(0);
+  });
+
+  test("a cancel during the grace still aborts its handler at once", async () => {
+    const signals = new Map<unknown, AbortSignal>();
+    const k: JobHandler = (job, ctx) => {
+      signals.set(job.payload, ctx.signal);
+      return untilAborted(job, ctx);
+    };
+    const { store, pool } = setup({ handlers: { k } });
+    const target = store.enqueue({ kind: "k", payload: "target" }).job;
+    store.enqueue({ kind: "k", payload: "other" });
+    await pool.tick();
+
+    const stopping = pool.stop({ graceMs: 3_600_000 });
+    store.cancel(target.id);
+    expect((signals.get("target")!.reason as JobAbortedError).why).toBe("cancelled");
+    await waitForJob(store, target.id, JobState.cancelled);
+    expect(signals.get("other")!.aborted).toBe(false);
+    pool.hurry();
+    await stopping;
+    expect(abortedByStop(signals.get("other")!)).toBe(true);
+  });
+});
+
+describe("WorkerPool and RequeueJobError", () => {
+  test("a handler that answers the stop with RequeueJobError leaves its job queued for the next start, attempt given back", async () => {
+    const k: JobHandler = async (_job, { signal }) => {
+      await new Promise((resolve) => signal.addEventListener("abort", resolve, { once: true }));
+      if (abortedByStop(signal)) throw new RequeueJobError("stopped by a server shutdown; runs again at the next start");
+    };
+    const { store, pool, path } = setup({ handlers: { k } });
+    const job = store.enqueue({ kind: "k", payload: 1 }).job;
+    await pool.tick();
+
+    await pool.stop();
+
+    expect(store.get(job.id)).toMatchObject({
+      state: JobState.queued,
+      attempts: 0,
+      lockedBy: null,
+      lastError: "stopped by a server shutdown; runs again at the next start",
+    });
+    // The next server (a new pool on the same file) runs it.
+    const ran: unknown[] = [];
+    const next = new WorkerPool({ store: new JobStore(openDatabase(path)), concurrency: 1, handlers: { k: async (j) => void ran.push(j.payload) } });
+    pools.push(next);
+    expect(await next.tick()).toBe(1);
+    await next.drain();
+    expect(ran).toEqual([1]);
+    expect(store.get(job.id)).toMatchObject({ state: JobState.succeeded, attempts: 1 });
   });
 });

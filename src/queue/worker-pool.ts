@@ -22,7 +22,7 @@ export type WorkerPoolOptions = {
   heartbeatMs?: number;
   /** How often the started loop reaps expired leases and looks for due jobs. Default 250 ms. */
   pollMs?: number;
-  /** How long `stop()` waits for aborted handlers to finish. Default 10 000 ms. */
+  /** How long `stop()` waits for aborted handlers to finish (after any grace period). Default 10 000 ms. */
   stopTimeoutMs?: number;
   /** Default: silent. */
   logger?: Logger;
@@ -32,10 +32,10 @@ export type WorkerPoolOptions = {
   onReaped?: (jobs: Job[]) => void;
 };
 
-/** Why a handler's signal was aborted; it is `signal.reason`, and the failure recorded when the handler then throws. */
 /** The error recorded for a job aborted because the server stopped. */
 export const STOPPING_ERROR = "interrupted: the server is stopping";
 
+/** Why a handler's signal was aborted; it is `signal.reason`, and the failure recorded when the handler then throws. */
 export class JobAbortedError extends Error {
   constructor(
     readonly why: "cancelled" | "lost" | "stopping",
@@ -43,6 +43,22 @@ export class JobAbortedError extends Error {
   ) {
     super(message);
     this.name = "JobAbortedError";
+  }
+}
+
+/** True when `signal` was aborted because the pool is stopping (not a cancel, not a lost lease). */
+export function abortedByStop(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof JobAbortedError && signal.reason.why === "stopping";
+}
+
+/**
+ * Thrown by a handler to put its job back in the queue as it was (the attempt not counted) instead of failing it,
+ * e.g. work the server's stop cut short that should run again at the next start. The message is recorded as `last_error`.
+ */
+export class RequeueJobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RequeueJobError";
   }
 }
 
@@ -72,6 +88,8 @@ export class WorkerPool {
   private started = false;
   private closed = false;
   private stopped: Promise<void> | undefined;
+  /** Ends stop()'s grace period early; set while it lasts. */
+  private endGrace: (() => void) | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private nextReapAt = 0;
 
@@ -139,24 +157,41 @@ export class WorkerPool {
   }
 
   /**
-   * Stop claiming, abort every running handler's signal (reason: JobAbortedError "stopping"), and wait up to
-   * `stopTimeoutMs` for them to finish. Handlers still running then are left, their jobs still `running` in the
-   * database, for `recoverInterrupted` at the next start. Idempotent: later calls return the same promise.
+   * Stop claiming at once; let running handlers finish on their own for up to `graceMs` (default 0; `hurry()` ends
+   * it early), meanwhile still heartbeating and still aborting at a cancel; then abort every handler still running
+   * (reason: JobAbortedError "stopping") and wait up to `stopTimeoutMs` for them to finish. Handlers still running
+   * then are left, their jobs still `running` in the database, for `recoverInterrupted` at the next start. Queued
+   * jobs stay queued. Idempotent: later calls return the same promise (their options are ignored).
    */
-  stop(): Promise<void> {
-    this.stopped ??= this.shutdown();
+  stop(opts: { graceMs?: number } = {}): Promise<void> {
+    this.stopped ??= this.shutdown(opts.graceMs ?? 0);
     return this.stopped;
   }
 
-  private async shutdown(): Promise<void> {
+  /** End stop()'s grace period now: running handlers are aborted at once. No-op before stop() or after the grace. */
+  hurry(): void {
+    this.endGrace?.();
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    this.unsubscribeCancel();
+    if (graceMs > 0 && this.active.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const over = new Promise<void>((resolve) => {
+        this.endGrace = resolve;
+        timer = setTimeout(resolve, graceMs);
+      });
+      await Promise.race([this.drain(), over]);
+      clearTimeout(timer);
+      this.endGrace = undefined;
+    }
     for (const r of this.active.values()) r.controller.abort(new JobAbortedError("stopping", STOPPING_ERROR));
     let timeout: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<true>((resolve) => (timeout = setTimeout(() => resolve(true), this.stopTimeoutMs)));
     const late = await Promise.race([this.drain().then(() => false), timedOut]);
     clearTimeout(timeout);
+    this.unsubscribeCancel();
     if (late) {
       const ids = [...this.active.values()].map((r) => r.job.id);
       this.log.warn({ jobs: ids }, "job handlers still running after the stop timeout; their jobs are recovered at the next start");
@@ -220,13 +255,17 @@ export class WorkerPool {
         if (!handler) throw new Error(`no handler for job kind "${job.kind}"`);
         await handler(job, { signal });
       } catch (e) {
-        // After an abort, the abort's reason is the cause worth recording, not the AbortError it provoked.
-        failure = { error: signal.aborted ? signal.reason : e };
+        // After an abort, the abort's reason is the cause worth recording, not the AbortError it provoked,
+        // unless the handler answered the abort by asking for its job to be queued again.
+        failure = { error: signal.aborted && !(e instanceof RequeueJobError) ? signal.reason : e };
       }
       try {
         if (!failure) {
           if (this.store.complete(job.id, lock)) log.info("job succeeded");
           else log.warn("job finished but was no longer held by this worker; result not recorded");
+        } else if (failure.error instanceof RequeueJobError) {
+          if (this.store.requeue(job.id, lock, failure.error.message)) log.info({ reason: failure.error.message }, "job queued again");
+          else log.warn("job asked to be queued again but was no longer held by this worker");
         } else {
           const outcome = this.store.fail(job.id, lock, failure.error);
           log[outcome === "lost" ? "warn" : "info"]({ err: failure.error, outcome }, "job failed");

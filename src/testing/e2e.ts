@@ -65,6 +65,8 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
       PYTHON: join(VENV_BIN, "python"),
       LOG_LEVEL: "silent",
       WORKER_CONCURRENCY: "2",
+      // Tests stop their servers at once unless they test the grace period.
+      SHUTDOWN_GRACE_SECONDS: "0",
       ...env,
     },
     ROOT,

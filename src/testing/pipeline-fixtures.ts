@@ -69,6 +69,21 @@ export function sleeperNotebook(modelName: string, marker: string, seconds = 300
   return notebook([...head(modelName, `print("${marker}", flush=True)\ntime.sleep(${seconds})`), { tags: ["mlops:export"], source: "pass" }]);
 }
 
+/**
+ * A notebook that prints `marker` from the kernel, then waits until the file `goFile` exists (at most `seconds`),
+ * then writes the tiny model: a long-running notebook the test lets finish when it chooses.
+ */
+export function gatedNotebook(modelName: string, onnxB64: string, marker: string, goFile: string, seconds = 120): string {
+  const wait = [
+    `print("${marker}", flush=True)`,
+    `for _ in range(${seconds * 20}):`,
+    `    if os.path.exists(${JSON.stringify(goFile)}):`,
+    `        break`,
+    `    time.sleep(0.05)`,
+  ].join("\n");
+  return modelNotebook(modelName, onnxB64, wait);
+}
+
 /** Live processes whose command line contains `needle` (a pipeline's work dir names papermill and its kernel). */
 export function processesMentioning(needle: string): number[] {
   return readdirSync("/proc")

@@ -1,18 +1,22 @@
-// Test support: the server as a real child process (`bun src/main.ts serve`), for tests where the server itself
-// may be hurt (signalled, stopped) and the test runner must survive to tell.
+// Test support: the real server as a child process (`bun src/main.ts serve`), for what only a whole process shows
+// (signals, exit codes, what is left running after it exits) and for tests where the server itself may be hurt
+// (signalled, stopped) and the test runner must survive to tell.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ADMIN_TOKEN, ROOT, VENV_BIN, WEBHOOK_SECRET } from "./e2e.ts";
 
 export type ServerProcess = {
   proc: Bun.Subprocess;
   base: string;
-  /** fetch on the API with the admin token. */
+  /** A call to the JSON API with the admin token. */
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** What the process printed so far (stdout and stderr). */
+  output(): string;
   /** SIGKILL the server if it still runs (after a SIGCONT, in case something stopped it) and wait for it. */
   kill(): Promise<void>;
 };
 
-/** A free loopback port (bound and released). */
+/** A free loopback port (a probe server binds port 0, notes the port and closes). */
 export function freePort(): number {
   const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
   const port = probe.port!;
@@ -20,35 +24,46 @@ export function freePort(): number {
   return port;
 }
 
-/** Spawn the server on `dataDir` with the test tokens plus `env`, and wait until /health answers 200. Output goes to `<dataDir>/server.{out,err}`. */
-export async function spawnServerProcess(dataDir: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ServerProcess> {
-  const port = freePort();
-  const base = `http://127.0.0.1:${port}`;
+/**
+ * Spawn `bun src/main.ts serve` on `dataDir` and `port` with the test admin token, webhook secret and the
+ * notebook runtime, plus `env`; its output goes to `<dataDir>/<name>.out|.err`. Does not wait for it to listen.
+ */
+export function spawnServer(opts: { dataDir: string; port: number; name: string; env?: Record<string, string> }): ServerProcess {
+  const out = join(opts.dataDir, `${opts.name}.out`);
+  const err = join(opts.dataDir, `${opts.name}.err`);
   const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "serve"], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? dataDir,
-      DATA_DIR: dataDir,
-      PORT: String(port),
+      HOME: process.env.HOME ?? opts.dataDir,
+      DATA_DIR: opts.dataDir,
+      PORT: String(opts.port),
       HOST: "127.0.0.1",
       ADMIN_TOKEN,
       GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
       PAPERMILL: join(VENV_BIN, "papermill"),
       PYTHON: join(VENV_BIN, "python"),
-      LOG_LEVEL: "warn",
-      WORKER_CONCURRENCY: "1",
-      ...env,
+      LOG_LEVEL: "info",
+      ...opts.env,
     },
     stdin: "ignore",
-    stdout: Bun.file(join(dataDir, "server.out")),
-    stderr: Bun.file(join(dataDir, "server.err")),
+    stdout: Bun.file(out),
+    stderr: Bun.file(err),
   });
-  const server: ServerProcess = {
+  const base = `http://127.0.0.1:${opts.port}`;
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  return {
     proc,
     base,
     api: (path, init = {}) =>
       fetch(base + path, { ...init, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json", ...(init.headers as Record<string, string>) } }),
+    output: () => read(out) + read(err),
     async kill() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill("SIGCONT");
@@ -56,14 +71,32 @@ export async function spawnServerProcess(dataDir: string, env: Record<string, st
       await proc.exited;
     },
   };
+}
+
+/** Spawn the server on `dataDir` (one worker, warnings only, plus `env`) on a free port and wait until /health answers 200. Output goes to `<dataDir>/server.{out,err}`. */
+export async function spawnServerProcess(dataDir: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ServerProcess> {
+  const server = spawnServer({ dataDir, port: freePort(), name: "server", env: { LOG_LEVEL: "warn", WORKER_CONCURRENCY: "1", ...env } });
+  try {
+    await waitForReady(server, timeoutMs);
+    return server;
+  } catch {
+    await server.kill();
+    throw new Error(`the server did not start (exit ${server.proc.exitCode}); see ${join(dataDir, "server.err")}`);
+  }
+}
+
+/** Poll `probe` every `everyMs` until it returns a value (errors count as not yet); throws after `timeoutMs`. */
+export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await fetch(`${base}/health`).then((r) => r.status === 200, () => false);
-    if (ok) return server;
-    if (proc.exitCode !== null || Date.now() > deadline) {
-      await server.kill();
-      throw new Error(`the server did not start (exit ${proc.exitCode}); see ${join(dataDir, "server.err")}`);
-    }
-    await Bun.sleep(50);
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(everyMs);
   }
+}
+
+/** Resolve once the server answers /health with 200. */
+export function waitForReady(server: ServerProcess, timeoutMs = 30_000): Promise<true> {
+  return waitUntil("the server to be ready", async () => ((await fetch(`${server.base}/health`)).status === 200 ? true : undefined), timeoutMs);
 }
