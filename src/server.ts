@@ -14,6 +14,7 @@ import { VERSION } from "./lib/version.ts";
 import { MlflowClient } from "./mlflow/mlflow-client.ts";
 import { MlflowSyncStore } from "./mlflow/mlflow-sync-store.ts";
 import { restoreFromMlflow } from "./mlflow/mlflow-restore.ts";
+import { VersionSigner } from "./mlflow/model-signature.ts";
 import { MLFLOW_ALIAS_JOB, MLFLOW_SYNC_JOB, MlflowTracking } from "./mlflow/mlflow-tracking.ts";
 import { Deployer } from "./models/deployer.ts";
 import { ModelStore } from "./models/model-store.ts";
@@ -107,6 +108,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
 
   let pools: WorkerPool[] = [];
   const wake = () => queueMicrotask(() => pools.forEach((p) => p.wake()));
+  const signer = new VersionSigner(secrets.webhookSecret);
   const quickMlflow = config.mlflowTrackingUri ? new MlflowClient(config.mlflowTrackingUri, { timeoutMs: 5_000 }) : undefined;
   const tracking = quickMlflow
     ? new MlflowTracking({
@@ -117,6 +119,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
         models: modelStore,
         jobs,
         dataDir: config.dataDir,
+        signer,
         wake,
         logger,
       })
@@ -183,7 +186,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
 
   // A fresh node (no model stored) takes its deployed models from MLflow's registry before loading deployments.
   if (quickMlflow && modelStore.modelNames().length === 0) {
-    const fromMlflow = await restoreFromMlflow({ client: quickMlflow, models: modelStore, dataDir: config.dataDir, logger });
+    const fromMlflow = await restoreFromMlflow({ client: quickMlflow, models: modelStore, dataDir: config.dataDir, signer, logger });
     if (fromMlflow.length) logger.info({ models: fromMlflow }, "deployed models restored from MLflow's registry");
   }
   const restored = await deployer.restoreAll();

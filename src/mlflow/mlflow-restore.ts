@@ -1,6 +1,8 @@
 // A fresh node with MLflow tracking takes its deployed models from MLflow's registry: for every registered model
-// whose "deployed" alias points at a version mlops made, the model file is downloaded from the version's run and
-// stored under mlops' own version number, recorded as deployed (reason "restore"), then loaded like any deployment.
+// whose "deployed" alias points at a version mlops made and signed (model-signature.ts), the model file is downloaded
+// from the version's run, checked against the signed sha256, stored under mlops' own version number, recorded as
+// deployed (reason "restore"), then loaded like any deployment. Anything else under the alias (a version a notebook
+// registered, a forged or missing signature, a file that is not the one signed) is refused with a warning.
 import { createHash } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -8,6 +10,7 @@ import { errorLine } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import type { MlflowClient } from "./mlflow-client.ts";
+import type { VersionSigner } from "./model-signature.ts";
 
 /** The MLflow registry alias that follows the version mlops serves. */
 export const DEPLOYED_ALIAS = "deployed";
@@ -15,7 +18,7 @@ export const DEPLOYED_ALIAS = "deployed";
 export const VERSION_TAG = "mlops.version";
 export const MODEL_ARTIFACT = "model/model.onnx";
 
-export type RestoreDeps = { client: MlflowClient; models: ModelStore; dataDir: string; logger?: Logger };
+export type RestoreDeps = { client: MlflowClient; models: ModelStore; dataDir: string; signer: VersionSigner; logger?: Logger };
 
 /**
  * Store and mark deployed, for every registered model, the version its "deployed" alias points at. Models already
@@ -36,17 +39,33 @@ export async function restoreFromMlflow(deps: RestoreDeps): Promise<string[]> {
     if (models.versions(name).length) continue;
     try {
       const mv = await client.versionByAlias(name, DEPLOYED_ALIAS);
-      const version = Number(mv?.tags[VERSION_TAG]);
-      if (!mv || !Number.isInteger(version) || version < 1) continue; // not deployed, or not a version mlops made
+      if (!mv) continue; // not deployed
+      const signed = deps.signer.verifiedTags(name, mv.tags, VERSION_TAG);
+      if (!signed) {
+        logger?.warn(
+          { model: name, mlflow_version: mv.version },
+          `not restored from MLflow: model ${name}, registered version ${mv.version} under the "${DEPLOYED_ALIAS}" alias, carries no valid mlops signature (made elsewhere, or signed with another GITHUB_WEBHOOK_SECRET)`,
+        );
+        continue;
+      }
+      const version = signed.version;
       const run = await client.getRun(mv.runId);
       const bytes = await client.downloadArtifact(run, MODEL_ARTIFACT);
+      const sha256 = createHash("sha256").update(bytes).digest("hex");
+      if (sha256 !== signed.sha256) {
+        logger?.warn(
+          { model: name, mlflow_version: mv.version, version },
+          `not restored from MLflow: the model file of ${name} version ${version} (registered version ${mv.version}) is not the one its signature covers`,
+        );
+        continue;
+      }
       const dir = join(deps.dataDir, "models", name, String(version));
       models.register(
         {
           modelName: name,
           status: "registered",
           path: join(dir, "model.onnx"),
-          sha256: createHash("sha256").update(bytes).digest("hex"),
+          sha256,
           format: "onnx",
           metrics: JSON.stringify(run.metrics),
           commitSha: run.params.commit ?? null,

@@ -10,6 +10,7 @@ import { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { JobStore } from "../queue/job-store.ts";
 import { MlflowClient } from "./mlflow-client.ts";
 import { MlflowSyncStore } from "./mlflow-sync-store.ts";
+import { VersionSigner } from "./model-signature.ts";
 import { MLFLOW_SYNC_JOB, MlflowTracking } from "./mlflow-tracking.ts";
 
 test("resumePending queues ended pipelines whose sync is pending without a job, once", () => {
@@ -19,7 +20,7 @@ test("resumePending queues ended pipelines whose sync is pending without a job, 
   const pipelines = new PipelineStore(db);
   const syncs = new MlflowSyncStore(db);
   const jobs = new JobStore(db);
-  const tracking = new MlflowTracking({ client: new MlflowClient("http://127.0.0.1:9"), syncs, pipelines, models: new ModelStore(db), jobs, dataDir: dir });
+  const tracking = new MlflowTracking({ client: new MlflowClient("http://127.0.0.1:9"), syncs, pipelines, models: new ModelStore(db), jobs, dataDir: dir, signer: new VersionSigner("secret") });
   const make = (status: "succeeded" | "running") => {
     const p = pipelines.create({ repoId: null, trigger: "push", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath: "n.ipynb" });
     pipelines.markRunning(p.id);

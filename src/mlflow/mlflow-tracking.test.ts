@@ -184,5 +184,15 @@ describe("MLflow tracking", () => {
 
     expect((await server.api("/api/models/aliased/undeploy", { method: "POST" })).status).toBe(200);
     await waitForTag(undefined);
+
+    // A notebook reaching MLflow registers a version that claims to be mlops' version 7 and moves the alias to it:
+    // a fresh node restores nothing and serves nothing for the model.
+    const run = await client.getRun((await client.searchModelVersions("aliased"))[0]!.runId);
+    const planted = await client.createModelVersion("aliased", { source: `${run.artifactUri}/model`, runId: run.runId, tags: { "mlops.version": "7" } });
+    await client.setAlias("aliased", "deployed", planted.version);
+    const another = await startTestServer({ MLFLOW_TRACKING_URI: mlflow.url });
+    cleanups.push(() => another.stop());
+    expect((await predict(another.base, "aliased")).status).toBe(404);
+    expect((await another.api("/api/models/aliased")).status).toBe(404);
   }, 240_000);
 });

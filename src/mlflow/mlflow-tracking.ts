@@ -17,6 +17,7 @@ import type { JobStore } from "../queue/job-store.ts";
 import type { MlflowClient } from "./mlflow-client.ts";
 import { DEPLOYED_ALIAS, MODEL_ARTIFACT, VERSION_TAG } from "./mlflow-restore.ts";
 import type { MlflowSyncRow, MlflowSyncStore } from "./mlflow-sync-store.ts";
+import { SHA256_TAG, SIGNATURE_TAG, type VersionSigner } from "./model-signature.ts";
 
 /** The job kind of a pipeline's sync to MLflow. */
 export const MLFLOW_SYNC_JOB = "mlflow-sync";
@@ -37,6 +38,8 @@ export type MlflowTrackingDeps = {
   models: ModelStore;
   jobs: JobStore;
   dataDir: string;
+  /** Signs the model versions registered in MLflow, so a fresh node restores only what a node of this deployment made. */
+  signer: VersionSigner;
   /** Called after a sync job is queued, so a worker takes it at once. */
   wake?: () => void;
   logger?: Logger;
@@ -128,10 +131,15 @@ export class MlflowTracking implements PipelineTracking {
    * not in MLflow yet is left to its pipeline's sync, which sets the alias when it registers a version that is deployed.
    */
   async syncAlias(modelName: string): Promise<void> {
-    const { client, models } = this.deps;
+    const { client, models, signer } = this.deps;
     const deployed = models.deployedVersion(modelName);
     if (deployed === null) return client.deleteAlias(modelName, DEPLOYED_ALIAS);
-    const mv = (await client.searchModelVersions(modelName)).find((v) => v.tags[VERSION_TAG] === String(deployed));
+    // Only a version this deployment signed for this very file: a notebook may have registered look-alikes.
+    const sha256 = models.get(modelName, deployed).sha256;
+    const mv = (await client.searchModelVersions(modelName)).find((v) => {
+      const signed = signer.verifiedTags(modelName, v.tags, VERSION_TAG);
+      return signed?.version === deployed && signed.sha256 === sha256;
+    });
     if (mv) await client.setAlias(modelName, DEPLOYED_ALIAS, mv.version);
   }
 
@@ -231,7 +239,12 @@ export class MlflowTracking implements PipelineTracking {
       const mv = await client.createModelVersion(version.modelName, {
         source: `${run.artifactUri}/model`,
         runId: run.runId,
-        tags: { [VERSION_TAG]: String(version.version), "mlops.pipeline_id": String(id), "mlops.sha256": version.sha256 },
+        tags: {
+          [VERSION_TAG]: String(version.version),
+          "mlops.pipeline_id": String(id),
+          [SHA256_TAG]: version.sha256,
+          [SIGNATURE_TAG]: this.deps.signer.sign({ name: version.modelName, version: version.version, sha256: version.sha256 }),
+        },
       });
       syncs.progress(id, { modelVersion: mv.version });
       mlflowVersion = mv.version;
