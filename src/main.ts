@@ -6,6 +6,7 @@ import { offerExamples } from "./examples/first-run.ts";
 import { migrate, openDatabase } from "./db/connection.ts";
 import { resetAdminToken } from "./db/settings-store.ts";
 import { ConfigError } from "./lib/errors.ts";
+import { makeNonDumpable } from "./lib/non-dumpable.ts";
 import { VERSION } from "./lib/version.ts";
 import { startServer } from "./server.ts";
 
@@ -54,8 +55,11 @@ async function main(argv: string[]): Promise<number> {
     console.error(`mlops: unknown command "${argv.join(" ")}"; see mlops --help`);
     return 2;
   }
+  // First, before the secrets are read: no other process of this uid may read them out of /proc.
+  const stillDumpable = makeNonDumpable();
   const config = loadConfig(process.env);
   const server = await startServer(config);
+  if (stillDumpable) server.logger.warn({ reason: stillDumpable }, "the server could not make itself non-dumpable: processes of its uid can read its environment");
   if (server.generatedAdminToken) {
     console.log(
       `\nmlops is running at ${server.url}\nadmin token (shown once, keep it): ${server.generatedAdminToken}\n` +

@@ -26,12 +26,13 @@ export function freePort(): number {
 
 /**
  * Spawn `bun src/main.ts serve` on `dataDir` and `port` with the test admin token, webhook secret and the
- * notebook runtime, plus `env`; its output goes to `<dataDir>/<name>.out|.err`. Does not wait for it to listen.
+ * notebook runtime, plus `env`; its output goes to `<dataDir>/<name>.out|.err`. `prefix` runs before bun and must
+ * exec it (e.g. setpriv), so the pid is the server's. Does not wait for it to listen.
  */
-export function spawnServer(opts: { dataDir: string; port: number; name: string; env?: Record<string, string> }): ServerProcess {
+export function spawnServer(opts: { dataDir: string; port: number; name: string; env?: Record<string, string>; prefix?: string[] }): ServerProcess {
   const out = join(opts.dataDir, `${opts.name}.out`);
   const err = join(opts.dataDir, `${opts.name}.err`);
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "serve"], {
+  const proc = Bun.spawn([...(opts.prefix ?? []), process.execPath, join(ROOT, "src", "main.ts"), "serve"], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
