@@ -6,8 +6,7 @@ import type { AcceptPush } from "./webhook.ts";
 import { MAX_WEBHOOK_BYTES } from "./webhook.ts";
 import { TEST_WEBHOOK_SECRET, makeTestApp } from "./test-app.ts";
 
-// shared/ sits beside the repository checkout (as for developers and CI).
-const FIXTURES = resolve(import.meta.dir, "..", "..", "..", "shared", "fixtures", "github-webhooks");
+const FIXTURES = resolve(import.meta.dir, "..", "testing", "fixtures", "github-webhooks");
 const fixtureFiles = readdirSync(FIXTURES).filter((f) => f.endsWith(".json"));
 const fixture = (name: string) => Bun.file(join(FIXTURES, name)).bytes();
 const eventOf = (file: string) => file.slice(0, file.indexOf("."));
