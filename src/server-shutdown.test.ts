@@ -4,7 +4,7 @@
 // next start runs that same pipeline (and the push accepted during the grace). A notebook that ends within the grace
 // finishes normally; a second signal cuts the grace short.
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "./db/connection.ts";
@@ -15,13 +15,15 @@ import { PipelineStore } from "./pipeline/pipeline-store.ts";
 import { REQUEUED_BY_STOP } from "./pipeline/run-pipeline.ts";
 import { JobStore } from "./queue/job-store.ts";
 import { makeRepo, sendPush } from "./testing/e2e.ts";
-import { gatedNotebook, modelNotebook, predict, processesMentioning, registerRepo, tinyOnnxBase64, waitForCreated, waitForLog, workDirOf } from "./testing/pipeline-fixtures.ts";
+import { gate, gatedNotebook, modelNotebook, predict, processesMentioning, registerRepo, tinyOnnxBase64, waitForCreated, waitForLog, workDirOf } from "./testing/pipeline-fixtures.ts";
 import { freePort, spawnServer, waitForReady, waitUntil, type ServerProcess } from "./testing/server-process.ts";
 
 const spawned: ServerProcess[] = [];
+const gates: ReturnType<typeof gate>[] = [];
 const notebookPids: ProcessRecord[] = [];
 
 afterAll(async () => {
+  for (const g of gates) g.stop();
   // Only when a test failed half-way: never leave a server or a waiting kernel behind.
   for (const s of spawned) {
     if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill("SIGKILL");
@@ -86,7 +88,8 @@ test(
   async () => {
     const onnxB64 = await tinyOnnxBase64();
     const dataDir = mkdtempSync(join(tmpdir(), "mlops-shutdown-"));
-    const go = join(dataDir, "go");
+    const go = gate();
+    gates.push(go);
     const port = freePort();
     const GRACE_S = 2;
     const first = start(dataDir, port, "first", { SHUTDOWN_GRACE_SECONDS: String(GRACE_S) });
@@ -102,7 +105,7 @@ test(
     const late = makeRepo({ "late.ipynb": modelNotebook("late", onnxB64) });
     const lateRepo = await registerRepo(first, "acme/late", late.dir);
 
-    const slow = makeRepo({ "slow.ipynb": gatedNotebook("slow", onnxB64, "training slowly", go) });
+    const slow = makeRepo({ "slow.ipynb": gatedNotebook("slow", onnxB64, "training slowly", go.url) });
     const slowRepo = await registerRepo(first, "acme/slow", slow.dir);
     await sendPush(first.base, { fullName: "acme/slow", cloneUrl: slow.dir, after: slow.sha });
     const id = (await waitForCreated(first, slowRepo))[0]!.id;
@@ -150,7 +153,7 @@ test(
     });
 
     // The next start: the same pipeline runs (this time the test lets it finish), and so does the stored push.
-    writeFileSync(go, "");
+    go.open();
     const second = start(dataDir, port, "second", { SHUTDOWN_GRACE_SECONDS: String(GRACE_S) });
     await waitForReady(second);
     const rerun = await waitForEnd(second, id);
@@ -176,10 +179,11 @@ test(
   async () => {
     const onnxB64 = await tinyOnnxBase64();
     const dataDir = mkdtempSync(join(tmpdir(), "mlops-shutdown-finish-"));
-    const go = join(dataDir, "go");
+    const go = gate();
+    gates.push(go);
     const server = start(dataDir, freePort(), "server", { SHUTDOWN_GRACE_SECONDS: "120" });
     await waitForReady(server);
-    const repo = makeRepo({ "slow.ipynb": gatedNotebook("finisher", onnxB64, "almost done", go) });
+    const repo = makeRepo({ "slow.ipynb": gatedNotebook("finisher", onnxB64, "almost done", go.url) });
     const repoId = await registerRepo(server, "acme/finisher", repo.dir);
     await sendPush(server.base, { fullName: "acme/finisher", cloneUrl: repo.dir, after: repo.sha });
     const id = (await waitForCreated(server, repoId))[0]!.id;
@@ -192,7 +196,7 @@ test(
     await waitUntil("/health to say stopping", async () => ((await fetch(`${server.base}/health`)).status === 503 ? true : undefined), 5_000, 10);
     // Still running in the grace period: the stop waits for it rather than killing it.
     expect(stillAlive(procs).length).toBeGreaterThan(0);
-    writeFileSync(go, "");
+    go.open();
 
     const exit = await exited(server, signalledAt);
     expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
@@ -217,7 +221,9 @@ test(
     const GRACE_S = 600;
     const server = start(dataDir, freePort(), "server", { SHUTDOWN_GRACE_SECONDS: String(GRACE_S) });
     await waitForReady(server);
-    const repo = makeRepo({ "slow.ipynb": gatedNotebook("impatient", onnxB64, "taking my time", join(dataDir, "never")) });
+    const never = gate();
+    gates.push(never);
+    const repo = makeRepo({ "slow.ipynb": gatedNotebook("impatient", onnxB64, "taking my time", never.url) });
     const repoId = await registerRepo(server, "acme/impatient", repo.dir);
     await sendPush(server.base, { fullName: "acme/impatient", cloneUrl: repo.dir, after: repo.sha });
     const id = (await waitForCreated(server, repoId))[0]!.id;

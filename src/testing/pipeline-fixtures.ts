@@ -70,18 +70,34 @@ export function sleeperNotebook(modelName: string, marker: string, seconds = 300
 }
 
 /**
- * A notebook that prints `marker` from the kernel, then waits until the file `goFile` exists (at most `seconds`),
- * then writes the tiny model: a long-running notebook the test lets finish when it chooses.
+ * A notebook that prints `marker` from the kernel, then waits until `goUrl` answers 200 (at most `seconds`), then
+ * writes the tiny model: a long-running notebook the test lets finish when it chooses. A URL, not a file: the
+ * sandboxed notebook sees no file of the test's, but it has the network (see gate()).
  */
-export function gatedNotebook(modelName: string, onnxB64: string, marker: string, goFile: string, seconds = 120): string {
+export function gatedNotebook(modelName: string, onnxB64: string, marker: string, goUrl: string, seconds = 120): string {
   const wait = [
+    `import urllib.request`,
     `print("${marker}", flush=True)`,
     `for _ in range(${seconds * 20}):`,
-    `    if os.path.exists(${JSON.stringify(goFile)}):`,
-    `        break`,
+    `    try:`,
+    `        if urllib.request.urlopen(${JSON.stringify(goUrl)}, timeout=1).status == 200:`,
+    `            break`,
+    `    except Exception:`,
+    `        pass`,
     `    time.sleep(0.05)`,
   ].join("\n");
   return modelNotebook(modelName, onnxB64, wait);
+}
+
+/** A loopback URL that answers 404 until `open()`, then 200: the go signal of gatedNotebook. */
+export function gate(): { url: string; open(): void; stop(): void } {
+  let opened = false;
+  const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response(null, { status: opened ? 200 : 404 }) });
+  return {
+    url: `http://127.0.0.1:${server.port}/go`,
+    open: () => void (opened = true),
+    stop: () => void server.stop(true),
+  };
 }
 
 /** Live processes whose command line contains `needle` (a pipeline's work dir names papermill and its kernel). */
