@@ -22,6 +22,7 @@ import { convertJoblib } from "./pipeline/convert-joblib.ts";
 import { LogBus } from "./pipeline/log-bus.ts";
 import { runPapermill } from "./pipeline/papermill-runner.ts";
 import type { PipelineServices } from "./pipeline/pipeline-context.ts";
+import { PipelineEnding, type EndListener } from "./pipeline/pipeline-ending.ts";
 import { JobKind, PipelineService } from "./pipeline/pipeline-service.ts";
 import { PipelineStore } from "./pipeline/pipeline-store.ts";
 import type { Job } from "./queue/job-states.ts";
@@ -59,9 +60,10 @@ export type RunningServer = {
 /**
  * Start everything for `config` and listen. Deployed models are loaded before the port opens. Throws if the port
  * cannot be bound, and ConfigError when NOTEBOOK_SANDBOX=bwrap and the sandbox cannot run. `bwrap` replaces the
- * bubblewrap executable found in PATH (tests use it to start where the sandbox cannot run).
+ * bubblewrap executable found in PATH (tests use it to start where the sandbox cannot run). `endListeners` hear every
+ * pipeline end from before start-up recovery on, like the commit statuses and MLflow do.
  */
-export async function startServer(config: Config, opts: { logger?: Logger; bwrap?: string } = {}): Promise<RunningServer> {
+export async function startServer(config: Config, opts: { logger?: Logger; bwrap?: string; endListeners?: EndListener[] } = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const nb = config.notebook;
   const sandbox = await NotebookSandbox.start({
@@ -88,10 +90,12 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
   const deployer = new Deployer(modelStore, registry, logger);
   const mirror = new GitMirror(join(config.dataDir, "git"), { token: config.githubToken || undefined, tokenScope: gitTokenScope(config.githubApiUrl) });
 
+  const ending = new PipelineEnding(pipelineStore, bus, logger);
   const services: PipelineServices = {
     config,
     store: pipelineStore,
     bus,
+    ending,
     models: modelStore,
     deployer,
     loadModel: openModelSession,
@@ -137,6 +141,10 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
       })
     : undefined;
   services.statuses = statuses;
+  // Every end of a pipeline, from wherever it comes (a run, a cancel, a newer push, start-up recovery), reaches these.
+  if (tracking) ending.listen(({ id }) => tracking.ended(id));
+  if (statuses) ending.listen(({ id }) => statuses.changed(id));
+  for (const listener of opts.endListeners ?? []) ending.listen(listener);
   if (tracking) deployer.onChange((model) => tracking.deploymentChanged(model));
   const pipelines = new PipelineService(services, jobs, mirror, {
     findIntakeRepo: (id) => repos.find(id),
@@ -147,7 +155,6 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
   });
   const interrupted = pipelines.recoverAtStart();
   if (interrupted.length) logger.warn({ pipelines: interrupted }, "pipelines interrupted by the previous stop were marked failed");
-  for (const id of interrupted) statuses?.changed(id);
   const statusesResumed = statuses?.resumeInterrupted() ?? [];
   if (statusesResumed.length) logger.info({ pipelines: statusesResumed }, "GitHub commit statuses interrupted by the previous stop were queued again");
   const resumed = tracking?.resumePending() ?? [];

@@ -12,13 +12,6 @@ export type PipelineSummaryProps = {
   active: boolean;
 };
 
-/** The failed cell named in a failure reason (the format of describeFailedCell in src/pipeline/notebook-errors.ts), or undefined. */
-export function failedCellOf(error: string | null): { number: number; tags: string[]; exception: string } | undefined {
-  const m = error?.match(/^cell (\d+) of the notebook(?: \[(.*?)\])? raised (.*)$/s);
-  if (!m) return undefined;
-  return { number: Number(m[1]), tags: m[2] ? m[2].split(", ") : [], exception: m[3]! };
-}
-
 // A refused action (409: already ended) shows its message above the summary, outside the polled part.
 // (A spread: JSX cannot spell an attribute name part that starts with a digit.)
 const actionErrors = { "hx-status:4xx": "target:#action-error swap:innerHTML" };
@@ -27,7 +20,7 @@ const actionErrors = { "hx-status:4xx": "target:#action-error swap:innerHTML" };
 export function PipelineSummary(props: PipelineSummaryProps) {
   const p = props.pipeline;
   const polling = props.active ? { "hx-get": `/pipelines/${p.id}/summary`, "hx-trigger": "every 2s", "hx-swap": "outerHTML" } : {};
-  const cell = p.status === "failed" ? failedCellOf(p.error) : undefined;
+  const cell = p.failure?.cell;
   return (
     <section id="summary" {...polling}>
       <p class="headline">
@@ -99,7 +92,7 @@ export function PipelineSummary(props: PipelineSummaryProps) {
         <div id="failed-cell" class="failed-cell">
           <h3>Failed cell</h3>
           <p>
-            Cell <strong>{cell.number}</strong> of the notebook
+            Cell <strong>{cell.index + 1}</strong> of the notebook
             {cell.tags.length > 0 && (
               <>
                 , tagged{" "}

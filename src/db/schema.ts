@@ -4,6 +4,9 @@ import { integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizz
 
 const createdAt = (name = "created_at") => text(name).notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`);
 
+/** A pipeline's failure as stored; src/pipeline/pipeline-failure.ts narrows phase and kind (db/ imports nothing above it). */
+export type StoredFailure = { phase: string | null; kind: string; message: string; cell?: { index: number; tags: string[]; exception: string } };
+
 /** Key/value settings kept by the server itself (generated secrets). */
 export const settings = sqliteTable("settings", {
   key: text("key").primaryKey(),
@@ -68,6 +71,8 @@ export const pipelines = sqliteTable("pipelines", {
   finishedAt: text("finished_at"),
   /** Times a graceful stop put this pipeline back in the queue (at most 1: the second stop fails it as interrupted). */
   shutdownRequeues: integer("shutdown_requeues").notNull().default(0),
+  /** Why it did not succeed, as data (src/pipeline/pipeline-failure.ts); null while it runs or when it succeeded. */
+  failure: text("failure", { mode: "json" }).$type<StoredFailure>(),
 });
 
 export const pipelinePhases = sqliteTable(

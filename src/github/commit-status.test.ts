@@ -1,6 +1,7 @@
 // GitHub commit statuses: end to end through a real server (push → papermill → statuses) against a stand-in GitHub
 // API that records what it was sent; then the service alone on a real SQLite file (crash resume, skips, states).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 import { INTERRUPTED } from "../pipeline/pipeline-states.ts";
 import { PipelineStore, type PipelineRow } from "../pipeline/pipeline-store.ts";
 import { JobStore } from "../queue/job-store.ts";
@@ -182,13 +183,17 @@ describe("commit statuses, the service alone", () => {
   });
 
   test("timed out, cancelled and interrupted pipelines are errors; other failures are failures", () => {
-    const row = (status: string, error: string | null) => ({ id: 7, status, error, notebookPath: "a/b.ipynb", modelName: null, modelVersion: null }) as PipelineRow;
-    const state = (status: string, error: string | null) => commitStatusOf(row(status, error), [], "http://x").state;
-    expect(state("timed_out", "the notebook ran past PIPELINE_TIMEOUT_SECONDS")).toBe("error");
-    expect(state("cancelled", "cancelled")).toBe("error");
-    expect(state("failed", INTERRUPTED)).toBe("error");
-    expect(state("failed", "missing required cell tags: mlops:export")).toBe("failure");
-    expect(commitStatusOf(row("failed", "bad\nsecond line"), [], "http://x")).toEqual({
+    const row = (status: string, error: string | null, kind?: FailureKind) =>
+      ({ id: 7, status, error, failure: kind ? failure("execute", kind, error ?? status) : null, notebookPath: "a/b.ipynb", modelName: null, modelVersion: null }) as PipelineRow;
+    const state = (status: string, error: string | null, kind?: FailureKind) => commitStatusOf(row(status, error, kind), [], "http://x").state;
+    expect(state("timed_out", "the notebook ran past PIPELINE_TIMEOUT_SECONDS", FailureKind.timeout)).toBe("error");
+    expect(state("cancelled", "cancelled", FailureKind.cancelled)).toBe("error");
+    // read from the failure's kind, not its words
+    expect(state("failed", INTERRUPTED, FailureKind.interrupted)).toBe("error");
+    expect(state("failed", "stopped while it ran", FailureKind.interrupted)).toBe("error");
+    expect(state("failed", INTERRUPTED, FailureKind.notebook_error)).toBe("failure");
+    expect(state("failed", "missing required cell tags: mlops:export", FailureKind.notebook_error)).toBe("failure");
+    expect(commitStatusOf(row("failed", "bad\nsecond line", FailureKind.notebook_error), [], "http://x")).toEqual({
       state: "failure",
       target_url: "http://x/pipelines/7",
       description: "bad",

@@ -3,6 +3,7 @@
 // durable job queue, so GitHub being slow or down never holds up a pipeline and a state survives a restart.
 import type { Logger } from "../lib/logger.ts";
 import type { PipelineStatusListener } from "../pipeline/pipeline-context.ts";
+import { FailureKind } from "../pipeline/pipeline-failure.ts";
 import { INTERRUPTED } from "../pipeline/pipeline-states.ts";
 import type { PhaseRow, PipelineRow, PipelineStore } from "../pipeline/pipeline-store.ts";
 import type { JobStore } from "../queue/job-store.ts";
@@ -106,7 +107,7 @@ function stateOf(p: PipelineRow, phases: PhaseRow[]): Pick<CommitStatus, "state"
     }
     case "failed":
       // Interrupted by a stop or a crash: nothing is wrong with the notebook.
-      return { state: p.error === INTERRUPTED ? "error" : "failure", description: reason };
+      return { state: p.failure?.kind === FailureKind.interrupted ? "error" : "failure", description: reason };
     default: // timed_out, cancelled, superseded
       return { state: "error", description: reason };
   }

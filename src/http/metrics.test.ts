@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { deployVersion, makeServingFixtures, postJson, type ServingFixtures } from "./serving-test-support.ts";
 import { makeTestApp } from "./test-app.ts";
+import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 
 let f: ServingFixtures;
 beforeAll(async () => {
@@ -58,7 +59,7 @@ describe("GET /metrics", () => {
     const store = new PipelineStore(a.deps.db);
     const make = () => store.create({ repoId: null, trigger: "manual", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath: "nb.ipynb" });
     make();
-    store.finish(make().id, "failed", "boom");
+    store.finish(make().id, "failed", failure("execute", FailureKind.notebook_error, "boom"));
     const textA = await (await a.app.request("/metrics")).text();
     expect(sample(textA, 'mlops_pipelines{status="queued"}')).toBe(1);
     expect(sample(textA, 'mlops_pipelines{status="failed"}')).toBe(1);

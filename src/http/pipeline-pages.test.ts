@@ -5,6 +5,7 @@ import type { NewPipeline } from "../pipeline/pipeline-store.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { sessionCookieHeader } from "./page-auth.ts";
 import { makeTestApp, TEST_ADMIN_TOKEN, testPipelineService } from "./test-app.ts";
+import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 
 const signedIn = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
 const htmx = { ...signedIn, "HX-Request": "true" };
@@ -72,7 +73,7 @@ describe("pipeline list", () => {
     const store = deps.pipelineStore;
     const a = create({ modelName: "iris", notebookPath: "iris/<train>.ipynb" });
     store.markRunning(a.id);
-    store.finish(a.id, "failed", "boom");
+    store.finish(a.id, "failed", failure("execute", FailureKind.notebook_error, "boom"));
     const b = create({ modelName: "wine", trigger: "manual" });
     store.markRunning(b.id);
     store.finish(b.id, "succeeded");
@@ -110,7 +111,7 @@ describe("pipeline list", () => {
     const { app, deps, create } = makePagesApp();
     const store = deps.pipelineStore;
     const done = create({ modelName: "iris" });
-    store.finish(done.id, "failed", "boom");
+    store.finish(done.id, "failed", failure("execute", FailureKind.notebook_error, "boom"));
     const live = create({ modelName: "iris" });
     store.markRunning(live.id);
 
@@ -140,7 +141,7 @@ describe("pipeline page", () => {
     const { app, deps, create } = makePagesApp();
     const store = deps.pipelineStore;
     const first = create({ modelName: "iris" });
-    store.finish(first.id, "failed", "interrupted");
+    store.finish(first.id, "failed", failure("execute", FailureKind.interrupted, "interrupted"));
     const p = create({ modelName: "iris", trigger: "retry", retryOf: first.id });
     store.markRunning(p.id);
     for (const phase of ["download", "validate"] as const) {
@@ -151,7 +152,7 @@ describe("pipeline page", () => {
     store.update(p.id, { metrics: JSON.stringify({ accuracy: 0.9666666666666667 }) });
     const reason = describeFailedCell({ index: 2, executionCount: 3, tags: ["mlops:training"], source: "fit()", ename: "ValueError", evalue: "bad <labels>", traceback: "" });
     store.setPhase(p.id, "execute", "failed", reason);
-    store.finish(p.id, "failed", reason);
+    store.finish(p.id, "failed", failure("execute", FailureKind.notebook_error, reason, { index: 2, tags: ["mlops:training"], exception: "ValueError: bad <labels>" }));
 
     const res = await app.request(`/pipelines/${p.id}`, { headers: browser });
     expect(res.status).toBe(200);
@@ -233,7 +234,7 @@ describe("page actions", () => {
   test("Retry through the page queues a new pipeline with a job and redirects to its page", async () => {
     const { app, deps, jobs, create } = makePagesApp();
     const p = create({ modelName: "iris" });
-    deps.pipelineStore.finish(p.id, "failed", "boom");
+    deps.pipelineStore.finish(p.id, "failed", failure("execute", FailureKind.notebook_error, "boom"));
     const res = await app.request(`/pipelines/${p.id}/retry`, { method: "POST", headers: htmx });
     expect(res.status).toBe(204);
     const [newest] = deps.pipelineStore.list();
@@ -251,7 +252,7 @@ describe("page actions", () => {
     const { app, deps, create } = makePagesApp();
     const queued = create();
     const ended = create();
-    deps.pipelineStore.finish(ended.id, "failed", "boom");
+    deps.pipelineStore.finish(ended.id, "failed", failure("execute", FailureKind.notebook_error, "boom"));
     const scenarios: { method: string; path: string; headers: Record<string, string>; status: number; location?: string }[] = [
       { method: "GET", path: "/pipelines?status=failed", headers: {}, status: 303, location: "/login?next=%2Fpipelines%3Fstatus%3Dfailed" },
       { method: "GET", path: "/pipelines/rows", headers: {}, status: 303, location: "/login?next=%2Fpipelines%2Frows" },
@@ -303,7 +304,7 @@ describe("live log stream", () => {
     const { app, deps, create } = makePagesApp();
     const p = create();
     for (const line of ["one", "two", "three"]) deps.bus.append(p.id, "stdout", line);
-    deps.pipelineStore.finish(p.id, "failed", "boom");
+    deps.pipelineStore.finish(p.id, "failed", failure("execute", FailureKind.notebook_error, "boom"));
 
     const resumed = await app.request(`/pipelines/${p.id}/log-stream`, { headers: { ...signedIn, "Last-Event-ID": "1" } });
     expect(await sseReader(resumed).rest()).toEqual([

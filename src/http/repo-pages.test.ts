@@ -8,6 +8,7 @@ import { RepoStore } from "../repos/repo-store.ts";
 import { makeRepo, notebook } from "../testing/e2e.ts";
 import { sessionCookieHeader } from "./page-auth.ts";
 import { makeTestApp, TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, testPipelineService } from "./test-app.ts";
+import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 
 const signedIn = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
 const browser = { ...signedIn, Accept: "text/html" };
@@ -34,7 +35,7 @@ function makeReposApp(env: Record<string, string> = {}) {
   const state = () => ({ repos: repos.list(), pipelines: pipelines() });
   const addPipeline = (repoId: number, status?: "succeeded" | "failed") => {
     const p = deps.pipelineStore.create({ repoId, trigger: "push", ref: "refs/heads/main", commitSha: SHA, notebookPath: "train.ipynb" });
-    if (status) deps.pipelineStore.finish(p.id, status, status === "failed" ? "boom" : null);
+    if (status) deps.pipelineStore.finish(p.id, status, status === "failed" ? failure("execute", FailureKind.notebook_error, "boom") : null);
     return p.id;
   };
   const post = (path: string, headers: Record<string, string>, form?: Record<string, string>) =>

@@ -10,6 +10,7 @@ import { createLogger } from "../lib/logger.ts";
 import { Deployer } from "../models/deployer.ts";
 import { ModelStore } from "../models/model-store.ts";
 import { LogBus } from "../pipeline/log-bus.ts";
+import { PipelineEnding } from "../pipeline/pipeline-ending.ts";
 import { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { ModelRegistry } from "../serving/model-registry.ts";
 import { PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
@@ -74,6 +75,7 @@ export function testPipelineService(deps: AppDeps, opts: { source: RepoSource; r
       config: deps.config,
       store: deps.pipelineStore,
       bus: deps.bus,
+      ending: new PipelineEnding(deps.pipelineStore, deps.bus),
       models: deps.modelStore,
       deployer: deps.deployer,
       loadModel: openModelSession,

@@ -1,5 +1,6 @@
 // Phase 5: the deploy gate (metric ≥ threshold, AUTO_DEPLOY_ON_SUCCESS), then load, warm and swap.
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
+import { FailureKind } from "./pipeline-failure.ts";
 
 export type GateDecision = { deploy: true } | { deploy: false; reason: string; rejected: boolean };
 
@@ -37,7 +38,7 @@ export async function deployPhase(ctx: PipelineContext): Promise<string | undefi
   } catch (e) {
     const reason = `could not deploy version ${registered!.version}: ${e instanceof Error ? e.message : String(e)}`;
     services.models.setStatus(modelName, registered!.version, "rejected", reason);
-    throw new PhaseError(reason);
+    throw new PhaseError(reason, { kind: FailureKind.internal });
   }
   ctx.log(`deployed ${modelName} version ${registered!.version}: now serving at /models/${modelName}/predict`);
   return undefined;

@@ -3,6 +3,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { limitReason } from "./limit-reasons.ts";
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
+import { FailureKind } from "./pipeline-failure.ts";
 
 /** Run the notebook; throws PhaseError (status timed_out / cancelled / failed) unless it succeeds. */
 export async function executePhase(ctx: PipelineContext): Promise<void> {
@@ -35,7 +36,18 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
   });
   ctx.log(`notebook finished: ${result.status} in ${(result.durationMs / 1000).toFixed(1)} s`);
   if (result.status === "timed_out")
-    throw new PhaseError(`the notebook ran past PIPELINE_TIMEOUT_SECONDS (${services.config.pipelineTimeoutSeconds} s) and was stopped`, "timed_out");
-  if (result.status === "cancelled") throw new PhaseError("cancelled", "cancelled");
-  if (result.status === "failed") throw new PhaseError(limitReason(result, services.config.notebook) ?? result.error ?? `papermill exited with code ${result.exitCode}`);
+    throw new PhaseError(`the notebook ran past PIPELINE_TIMEOUT_SECONDS (${services.config.pipelineTimeoutSeconds} s) and was stopped`, {
+      status: "timed_out",
+      kind: FailureKind.timeout,
+    });
+  if (result.status === "cancelled") throw new PhaseError("cancelled", { status: "cancelled", kind: FailureKind.cancelled });
+  if (result.status === "failed") {
+    const c = result.failedCell;
+    const cell = c && { index: c.index, tags: c.tags, exception: `${c.ename}: ${c.evalue}` };
+    const limit = limitReason(result, services.config.notebook);
+    if (limit) throw new PhaseError(limit, { kind: FailureKind.limit, ...(cell && { cell }) });
+    // No cell raised and no limit: papermill itself failed (could not start the kernel, a broken runtime).
+    if (!cell) throw new PhaseError(result.error ?? `papermill exited with code ${result.exitCode}`, { kind: FailureKind.runner });
+    throw new PhaseError(result.error ?? `cell ${c.index + 1} raised ${cell.exception}`, { cell });
+  }
 }

@@ -4,7 +4,9 @@ import type { Deployer } from "../models/deployer.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import type { ModelLoader } from "../serving/model-registry.ts";
 import type { LogBus } from "./log-bus.ts";
+import type { PipelineEnding } from "./pipeline-ending.ts";
 import type { FailedCell } from "./notebook-errors.ts";
+import { FailureKind, type FailedCellRef } from "./pipeline-failure.ts";
 import type { PipelineStatus } from "./pipeline-states.ts";
 import type { PipelineRow, PipelineStore } from "./pipeline-store.ts";
 
@@ -40,7 +42,7 @@ export type PipelineTracking = {
   startRun(pipeline: PipelineRow, modelName: string, log: (line: string) => void): Promise<string | undefined>;
   /** Metrics the notebook logged into its run (latest values); {} without a run or when MLflow cannot be reached. */
   loggedMetrics(pipelineId: number, log: (line: string) => void): Promise<Record<string, number>>;
-  /** The pipeline ended, whatever its status: queue its sync to MLflow. Never throws. */
+  /** The pipeline ended, whatever its status: queue its sync to MLflow. Never throws. Called as a PipelineEnding listener. */
   ended(pipelineId: number): void;
 };
 
@@ -64,7 +66,10 @@ export type PipelineServices = {
   runNotebook(opts: NotebookRunOptions): Promise<NotebookRunResult>;
   /** Convert a joblib scikit-learn model to ONNX inside the pipeline's sandbox, checking agreement; rejects with the reason. */
   convertJoblib(run: { input: string; output: string; workDir: string; pipelineId: number; log: (line: string) => void }): Promise<void>;
+  /** Where every pipeline ends: records it and tells the listeners (commit statuses, MLflow). */
+  ending: PipelineEnding;
   tracking?: PipelineTracking;
+  /** Told when a pipeline starts running or goes back to the queue; ends reach it through `ending`. */
   statuses?: PipelineStatusListener;
 };
 
@@ -82,13 +87,20 @@ export type PipelineContext = {
   registered?: { version: number; path: string; metrics: Record<string, number> };
 };
 
-/** A phase failure whose message is the reason a user can act on; `status` overrides the pipeline's final status. */
+/**
+ * A phase failure whose message is the reason a user can act on. `status` overrides the pipeline's final status;
+ * `kind` says what kind of failure it is (default: the notebook's own, `notebook_error`); `cell` names the cell that raised.
+ */
 export class PhaseError extends Error {
-  constructor(
-    message: string,
-    readonly status: PipelineStatus = "failed",
-  ) {
+  readonly status: PipelineStatus;
+  readonly kind: FailureKind;
+  readonly cell?: FailedCellRef;
+
+  constructor(message: string, opts: { status?: PipelineStatus; kind?: FailureKind; cell?: FailedCellRef } = {}) {
     super(message);
     this.name = "PhaseError";
+    this.status = opts.status ?? "failed";
+    this.kind = opts.kind ?? FailureKind.notebook_error;
+    if (opts.cell) this.cell = opts.cell;
   }
 }

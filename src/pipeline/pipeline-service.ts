@@ -9,6 +9,7 @@ import type { JobStore } from "../queue/job-store.ts";
 import { JobState, type Job } from "../queue/job-states.ts";
 import { isPipelineNotebook } from "./notebook-contract.ts";
 import type { PipelineServices, RepoInfo } from "./pipeline-context.ts";
+import { failure, FailureKind } from "./pipeline-failure.ts";
 import { INTERRUPTED, TERMINAL_STATUSES, type PipelineStatus } from "./pipeline-states.ts";
 import { pipelineDir, runPipeline } from "./run-pipeline.ts";
 
@@ -157,11 +158,9 @@ export class PipelineService {
     const job = this.jobFor(id);
     if (job) this.jobs.cancel(job.id);
     // A queued pipeline has no handler to record the end; a running one is finished by its handler as it stops.
-    if (p.status === "queued" && this.services.store.finish(id, "cancelled", "cancelled before it started")) this.services.bus.done(id, "cancelled");
-    if (p.status === "running" && !job) {
-      this.services.store.finish(id, "cancelled", "cancelled");
-      this.services.bus.done(id, "cancelled");
-    }
+    const { ending } = this.services;
+    if (p.status === "queued") ending.end(id, "cancelled", failure(null, FailureKind.cancelled, "cancelled before it started"));
+    if (p.status === "running" && !job) ending.end(id, "cancelled", failure(this.services.store.runningPhase(id), FailureKind.cancelled, "cancelled"));
   }
 
   /** Queue a new pipeline for the same commit and notebook; returns its id. Throws ConflictError while the original still runs. */
@@ -204,7 +203,7 @@ export class PipelineService {
       const killed = killRecorded(this.services.store.processes(p.id));
       if (killed.length) this.deps.logger?.warn({ pipeline: p.id, pids: killed.map((k) => k.pid) }, "killed processes left by a previous run");
       this.services.store.clearProcesses(p.id);
-      this.services.store.finish(p.id, "failed", INTERRUPTED);
+      this.services.ending.end(p.id, "failed", failure(this.services.store.runningPhase(p.id), FailureKind.interrupted, INTERRUPTED));
       // the checkout is only needed while the notebook runs; the executed notebook stays
       rmSync(join(pipelineDir(this.services.config.dataDir, p.id), "repo"), { recursive: true, force: true });
       marked.push(p.id);
@@ -241,10 +240,8 @@ export class PipelineService {
     const ids: number[] = [];
     for (const old of superseded) {
       const oldId = pipelinePayload.safeParse(old.payload).data?.pipelineId;
-      if (oldId !== undefined && this.services.store.finish(oldId, "superseded", `superseded by pipeline ${pipelineId} (a newer push of ${path})`)) {
-        this.services.bus.done(oldId, "superseded");
-        ids.push(oldId);
-      }
+      const reason = `superseded by pipeline ${pipelineId} (a newer push of ${path})`;
+      if (oldId !== undefined && this.services.ending.end(oldId, "superseded", failure(null, FailureKind.cancelled, reason))) ids.push(oldId);
     }
     return ids;
   }

@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { openTestDb } from "../queue/test-support.ts";
 import { PHASES } from "./pipeline-states.ts";
 import { PipelineStore } from "./pipeline-store.ts";
+import { failure, FailureKind } from "./pipeline-failure.ts";
 
 function setup() {
   const store = new PipelineStore(openTestDb());
@@ -46,7 +47,7 @@ describe("PipelineStore.requeueAfterStop", () => {
 
     const ended = make("b.ipynb");
     store.markRunning(ended.id);
-    store.finish(ended.id, "cancelled", "cancelled");
+    store.finish(ended.id, "cancelled", failure(null, FailureKind.cancelled, "cancelled"));
     expect(store.requeueAfterStop(ended.id)).toBe(false);
     expect(store.get(ended.id)).toMatchObject({ status: "cancelled", shutdownRequeues: 0 });
     expect(store.requeueAfterStop(9_999)).toBe(false);

@@ -3,6 +3,7 @@ import { and, desc, eq, inArray, ne, type SQL } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { pipelineLogLines, pipelinePhases, pipelineProcesses, pipelines } from "../db/schema.ts";
 import { NotFoundError } from "../lib/errors.ts";
+import type { PipelineFailure } from "./pipeline-failure.ts";
 import { PHASES, TERMINAL_STATUSES, type PhaseName, type PhaseStatus, type PipelineStatus } from "./pipeline-states.ts";
 
 export type NewPipeline = {
@@ -109,16 +110,18 @@ export class PipelineStore {
   }
 
   /**
-   * Move a pipeline to a terminal status with an optional reason; pending/running phases are
-   * closed (running → the same failure, pending → skipped). Returns false when it was already terminal.
+   * Move a pipeline to a terminal status with its failure (its message is also the one-line `error`); pending/running
+   * phases are closed (running → the same failure, pending → skipped). Returns false when it was already terminal.
+   * Ending a pipeline goes through PipelineEnding, which tells the listeners; this only records.
    */
-  finish(id: number, status: PipelineStatus, error?: string | null): boolean {
+  finish(id: number, status: PipelineStatus, failure?: PipelineFailure | null): boolean {
+    const error = failure?.message ?? null;
     return this.db.transaction(
       (tx) => {
         const row = tx.select().from(pipelines).where(eq(pipelines.id, id)).get();
         if (!row || TERMINAL_STATUSES.includes(row.status as PipelineStatus)) return false;
         const at = nowIso();
-        tx.update(pipelines).set({ status, error: error ?? null, finishedAt: at }).where(eq(pipelines.id, id)).run();
+        tx.update(pipelines).set({ status, error, failure: failure ?? null, finishedAt: at }).where(eq(pipelines.id, id)).run();
         tx.update(pipelinePhases)
           .set({ status: status === "succeeded" ? "succeeded" : "failed", finishedAt: at, error: status === "succeeded" ? null : (error ?? status) })
           .where(and(eq(pipelinePhases.pipelineId, id), eq(pipelinePhases.status, "running")))
@@ -144,7 +147,7 @@ export class PipelineStore {
         const row = tx.select().from(pipelines).where(eq(pipelines.id, id)).get();
         if (!row || TERMINAL_STATUSES.includes(row.status as PipelineStatus) || row.shutdownRequeues > 0) return false;
         tx.update(pipelines)
-          .set({ status: "queued", error: null, startedAt: null, finishedAt: null, metrics: null, modelVersion: null, shutdownRequeues: row.shutdownRequeues + 1 })
+          .set({ status: "queued", error: null, failure: null, startedAt: null, finishedAt: null, metrics: null, modelVersion: null, shutdownRequeues: row.shutdownRequeues + 1 })
           .where(eq(pipelines.id, id))
           .run();
         tx.update(pipelinePhases).set({ status: "pending", startedAt: null, finishedAt: null, error: null }).where(eq(pipelinePhases.pipelineId, id)).run();
@@ -164,6 +167,16 @@ export class PipelineStore {
       .set(fields)
       .where(and(eq(pipelinePhases.pipelineId, id), eq(pipelinePhases.name, name)))
       .run();
+  }
+
+  /** The phase pipeline `id` is in (the one running), or null when none runs. */
+  runningPhase(id: number): PhaseName | null {
+    const row = this.db
+      .select({ name: pipelinePhases.name })
+      .from(pipelinePhases)
+      .where(and(eq(pipelinePhases.pipelineId, id), eq(pipelinePhases.status, "running")))
+      .get();
+    return (row?.name as PhaseName | undefined) ?? null;
   }
 
   /** Pipelines in one of `statuses`. */

@@ -19,6 +19,8 @@ export function pipelineJson(p: PipelineRow, phases?: PhaseRow[]) {
     model_name: p.modelName,
     status: p.status,
     error: p.error,
+    /** Why it did not succeed, as data (src/pipeline/pipeline-failure.ts); null while it runs and when it succeeded. */
+    failure: p.failure,
     metrics: p.metrics ? (JSON.parse(p.metrics) as Record<string, number>) : null,
     model_version: p.modelVersion,
     retry_of: p.retryOf,

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { containedFileSize, UncontainedFileError } from "../lib/contained-file.ts";
 import { ModelOwnedError } from "../models/model-owners.ts";
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
+import { FailureKind } from "./pipeline-failure.ts";
 
 /** Largest metrics file read: a flat object of numbers is a few KB. */
 const MAX_METRICS_BYTES = 1024 * 1024;
@@ -71,7 +72,7 @@ export async function registerPhase(ctx: PipelineContext): Promise<void> {
     try {
       await services.convertJoblib({ input: outputs.model, output: onnxPath, workDir: ctx.workDir, pipelineId: pipeline.id, log: ctx.log });
     } catch (e) {
-      throw new PhaseError(`could not convert the exported model to ONNX: ${e instanceof Error ? e.message : String(e)}`);
+      throw new PhaseError(`could not convert the exported model to ONNX: ${e instanceof Error ? e.message : String(e)}`, { kind: FailureKind.conversion });
     }
     checkOutput(onnxPath, ctx.workDir, maxModelBytes, "the converted model");
   }
@@ -81,7 +82,7 @@ export async function registerPhase(ctx: PipelineContext): Promise<void> {
     signature = JSON.stringify(model.signature);
     await model.release();
   } catch (e) {
-    throw new PhaseError(`the exported model is not a loadable ONNX model: ${e instanceof Error ? e.message : String(e)}`);
+    throw new PhaseError(`the exported model is not a loadable ONNX model: ${e instanceof Error ? e.message : String(e)}`, { kind: FailureKind.conversion });
   }
   const bytes = readFileSync(onnxPath);
   const sha256 = createHash("sha256").update(bytes).digest("hex");

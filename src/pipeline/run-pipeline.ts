@@ -6,6 +6,8 @@ import { deployPhase } from "./deploy-phase.ts";
 import { downloadPhase } from "./download-phase.ts";
 import { executePhase } from "./execute-phase.ts";
 import { PhaseError, type PipelineContext, type PipelineServices } from "./pipeline-context.ts";
+import type { EndStatus } from "./pipeline-ending.ts";
+import { failure, FailureKind } from "./pipeline-failure.ts";
 import { INTERRUPTED, type PhaseName } from "./pipeline-states.ts";
 import { registerPhase } from "./register-phase.ts";
 import { validatePhase } from "./validate-phase.ts";
@@ -25,13 +27,12 @@ export const REQUEUED_BY_STOP = "stopped by a server shutdown; queued again, it 
  * and this throws RequeueJobError so its job is queued again, the first time; a second time it fails as interrupted.
  */
 export async function runPipeline(services: PipelineServices, id: number, signal: AbortSignal): Promise<void> {
-  const { store, bus } = services;
+  const { store, bus, ending } = services;
   const pipeline = store.get(id);
   if (pipeline.status !== "queued") return;
   const repo = pipeline.repoId === null ? undefined : services.findRepo(pipeline.repoId);
   if (!repo) {
-    store.finish(id, "failed", "the repository was removed before the pipeline ran");
-    bus.done(id, "failed");
+    ending.end(id, "failed", failure(null, FailureKind.internal, "the repository was removed before the pipeline ran"));
     return;
   }
   const workDir = pipelineDir(services.config.dataDir, id);
@@ -56,7 +57,8 @@ export async function runPipeline(services: PipelineServices, id: number, signal
       phase = name;
       // Once the notebook has run, a stop lets register and deploy finish (short work of our own) rather than
       // throw the run away; a cancel still ends it here.
-      if (signal.aborted && !(abortedByStop(signal) && (name === "register" || name === "deploy"))) throw new PhaseError("cancelled", "cancelled");
+      if (signal.aborted && !(abortedByStop(signal) && (name === "register" || name === "deploy")))
+        throw new PhaseError("cancelled", { status: "cancelled", kind: FailureKind.cancelled });
       store.setPhase(id, name, "running");
       bus.status(id, "running", name, "running");
       await step();
@@ -64,10 +66,9 @@ export async function runPipeline(services: PipelineServices, id: number, signal
       store.setPhase(id, name, skipped ? "skipped" : "succeeded", skipped ? notDeployedReason : undefined);
       bus.status(id, "running", name, skipped ? "skipped" : "succeeded");
     }
-    store.finish(id, "succeeded");
-    bus.done(id, "succeeded");
+    ending.end(id, "succeeded");
   } catch (e) {
-    const err = e instanceof PhaseError ? e : new PhaseError(`${phase} failed: ${e instanceof Error ? e.message : String(e)}`);
+    const err = e instanceof PhaseError ? e : new PhaseError(`${phase} failed: ${e instanceof Error ? e.message : String(e)}`, { kind: FailureKind.internal });
     // Cut short by the server stopping: no user's cancel. The first time it runs again at the next start; a second
     // time it is recorded as interrupted, as start-up recovery does after a crash. Register and deploy are not cut short
     // (see above), so what fails there failed on its own.
@@ -78,12 +79,17 @@ export async function runPipeline(services: PipelineServices, id: number, signal
       bus.status(id, "queued");
       throw new RequeueJobError(`pipeline ${id} ${REQUEUED_BY_STOP}`);
     }
-    const status = stopped ? "failed" : signal.aborted && !abortedByStop(signal) && err.status === "failed" ? "cancelled" : err.status;
-    const reason = stopped ? INTERRUPTED : err.message;
-    ctx.log(`${phase} ${status === "failed" ? "failed" : status}: ${reason}${stopped ? " (a shutdown had already stopped it once, so it is not queued again)" : ""}`);
-    store.setPhase(id, phase, "failed", reason);
-    store.finish(id, status, reason);
-    bus.done(id, status);
+    // A cancel that reached the run as some other failure (a killed process) is still a cancel.
+    const cancelled = !stopped && signal.aborted && !abortedByStop(signal) && err.status === "failed";
+    const status = stopped ? "failed" : cancelled ? "cancelled" : (err.status as EndStatus);
+    const ended = stopped
+      ? failure(phase, FailureKind.interrupted, INTERRUPTED)
+      : cancelled
+        ? failure(phase, FailureKind.cancelled, err.message)
+        : failure(phase, err.kind, err.message, err.cell);
+    ctx.log(`${phase} ${status === "failed" ? "failed" : status}: ${ended.message}${stopped ? " (a shutdown had already stopped it once, so it is not queued again)" : ""}`);
+    store.setPhase(id, phase, "failed", ended.message);
+    ending.end(id, status, ended);
   } finally {
     store.clearProcesses(id);
     // A re-queued run starts afresh: nothing of this attempt (checkout, partial outputs) may leak into the next.
@@ -91,7 +97,7 @@ export async function runPipeline(services: PipelineServices, id: number, signal
     // notebook stays.
     if (requeued) rmSync(workDir, { recursive: true, force: true });
     else for (const scratch of ["repo", ".sandbox"]) rmSync(join(workDir, scratch), { recursive: true, force: true });
-    if (!requeued) services.tracking?.ended(id);
-    services.statuses?.changed(id);
+    // Back in the queue: the commit status shows it waiting again (an end told its listeners already).
+    if (requeued) services.statuses?.changed(id);
   }
 }

@@ -52,7 +52,7 @@ export function notebook(cells: { tags: string[]; source: string }[]): string {
 export type TestServer = RunningServer & { dataDir: string; api(path: string, init?: RequestInit): Promise<Response>; base: string };
 
 /** Start a real server on a free loopback port with a temp data dir (or `dataDir`). */
-export async function startTestServer(env: Record<string, string> = {}, dataDir?: string): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, dataDir?: string, opts: Parameters<typeof startServer>[1] = {}): Promise<TestServer> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "mlops-e2e-data-"));
   const config = loadConfig(
     {
@@ -71,7 +71,7 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
     },
     ROOT,
   );
-  const server = await startServer(config);
+  const server = await startServer(config, opts);
   const base = `http://127.0.0.1:${server.port}`;
   return {
     ...server,

@@ -3,6 +3,7 @@ import init from "./0001_init.sql" with { type: "text" };
 import mlflowSync from "./0002_mlflow_sync.sql" with { type: "text" };
 import modelOwners from "./0004_model_owners.sql" with { type: "text" };
 import shutdownRequeue from "./0005_shutdown_requeue.sql" with { type: "text" };
+import pipelineFailure from "./0007_pipeline_failure.sql" with { type: "text" };
 
 export type Migration = { id: number; name: string; sql: string };
 
@@ -12,4 +13,5 @@ export const migrations: readonly Migration[] = [
   { id: 2, name: "0002_mlflow_sync", sql: mlflowSync },
   { id: 4, name: "0004_model_owners", sql: modelOwners },
   { id: 5, name: "0005_shutdown_requeue", sql: shutdownRequeue },
+  { id: 7, name: "0007_pipeline_failure", sql: pipelineFailure },
 ];
