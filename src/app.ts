@@ -17,6 +17,7 @@ import { AppError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
 import type { MlflowSyncView } from "./mlflow/mlflow-tracking.ts";
 import type { Deployer } from "./models/deployer.ts";
+import type { PageSessions } from "./auth/page-sessions.ts";
 import type { ModelStore } from "./models/model-store.ts";
 import type { LogBus } from "./pipeline/log-bus.ts";
 import type { PipelineStore } from "./pipeline/pipeline-store.ts";
@@ -52,6 +53,8 @@ export type AppDeps = {
   mlflowView?: (pipelineId: number) => MlflowSyncView | null;
   /** Pipelines' MLflow syncs by status for /metrics; absent without MLFLOW_TRACKING_URI. */
   mlflowSyncCounts?: () => Record<string, number>;
+  /** Page sessions (sign-in cookies). */
+  pageSessions: PageSessions;
   /** Pipelines by status for /metrics; optional until the pipeline store provides it. */
   pipelineCounts?: () => Record<string, number>;
 };

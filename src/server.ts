@@ -1,5 +1,6 @@
 // Composition root: config → db → queue → pipeline services → model registry → workers → HTTP; stop() undoes it.
 import { eq } from "drizzle-orm";
+import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createApp, type Lifecycle } from "./app.ts";
 import type { Config } from "./config.ts";
@@ -15,6 +16,7 @@ import { MlflowClient } from "./mlflow/mlflow-client.ts";
 import { MlflowSyncStore } from "./mlflow/mlflow-sync-store.ts";
 import { restoreFromMlflow } from "./mlflow/mlflow-restore.ts";
 import { VersionSigner } from "./mlflow/model-signature.ts";
+import { PageSessions } from "./auth/page-sessions.ts";
 import { MLFLOW_ALIAS_JOB, MLFLOW_SYNC_JOB, MlflowTracking } from "./mlflow/mlflow-tracking.ts";
 import { Deployer } from "./models/deployer.ts";
 import { ModelStore } from "./models/model-store.ts";
@@ -65,6 +67,10 @@ export type RunningServer = {
  */
 export async function startServer(config: Config, opts: { logger?: Logger; bwrap?: string; endListeners?: EndListener[] } = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.logLevel);
+  // The data dir holds the database, the models and every pipeline's files: the server's user only (an older,
+  // looser dir is tightened). Notebooks reach their own work dir through the sandbox's bind mount, not this path.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
   const nb = config.notebook;
   const sandbox = await NotebookSandbox.start({
     setting: nb.sandbox,
@@ -203,6 +209,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
     config,
     db,
     secrets,
+    pageSessions: new PageSessions(db, secrets.adminTokenSha256),
     version: VERSION,
     lifecycle,
     logger,

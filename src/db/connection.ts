@@ -1,16 +1,25 @@
 // Opens the SQLite database with the pragmas every connection needs, and applies pending migrations.
 import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { migrations, type Migration } from "./migrations/index.ts";
 import * as schema from "./schema.ts";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
-/** Open (creating if needed) the database file; busy_timeout first, then WAL, synchronous=NORMAL, foreign keys on. */
+/**
+ * Open (creating if needed) the database file; busy_timeout first, then WAL, synchronous=NORMAL, foreign keys on.
+ * The file and its -wal and -shm are readable by the server's user only (0600; an older, looser file is tightened):
+ * the database holds the webhook secret and the sessions' hashes.
+ */
 export function openDatabase(path: string): Db {
-  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  if (path !== ":memory:") {
+    mkdirSync(dirname(path), { recursive: true });
+    // Created 0600 before SQLite opens it: SQLite gives -wal and -shm the database file's mode.
+    closeSync(openSync(path, "a", 0o600));
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+  }
   const sqlite = new Database(path, { create: true, strict: true });
   sqlite.exec("PRAGMA busy_timeout = 5000");
   sqlite.exec("PRAGMA journal_mode = WAL");

@@ -170,3 +170,11 @@ export const modelOwners = sqliteTable("model_owners", {
   claimedAt: createdAt("claimed_at"),
   updatedAt: text("updated_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`),
 });
+
+/** Page sessions (src/auth/page-sessions.ts): the hash of the cookie's random id, the admin token it belongs to, its end (epoch ms). */
+export const pageSessions = sqliteTable("page_sessions", {
+  idSha256: text("id_sha256").primaryKey(),
+  adminTokenSha256: text("admin_token_sha256").notNull(),
+  createdAt: createdAt(),
+  expiresAt: integer("expires_at").notNull(),
+});

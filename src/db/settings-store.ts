@@ -49,9 +49,13 @@ export function ensureSecrets(db: Db, env: { githubWebhookSecret: string; adminT
   return { webhookSecret, adminTokenSha256: hashToken(generatedAdminToken), generatedAdminToken };
 }
 
-/** Replace the stored admin token with a new one and return it (for `mlops reset-admin-token`). */
+/** Replace the stored admin token with a new one and return it (for `mlops reset-admin-token`); every page session ends. */
 export function resetAdminToken(db: Db): string {
   const token = newToken();
-  putSetting(db, "admin_token_sha256", hashToken(token));
+  db.transaction(() => {
+    putSetting(db, "admin_token_sha256", hashToken(token));
+    // Sessions name the token they were made under, so none would pass anyway; deleting them says so in the data.
+    db.$client.run("DELETE FROM page_sessions");
+  });
   return token;
 }

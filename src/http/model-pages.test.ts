@@ -5,16 +5,15 @@ import { join } from "node:path";
 import type { AppDeps } from "../app.ts";
 import { makeTestModel, type TestModel } from "../serving/test-models.ts";
 import { PAGE_ACTOR } from "./model-pages.tsx";
-import { sessionCookieHeader } from "./page-auth.ts";
 import { deployVersion, postJson } from "./serving-test-support.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN } from "./test-app.ts";
+import { makeTestApp, TEST_ADMIN_TOKEN, SIGNED_IN, FOREIGN_SESSION } from "./test-app.ts";
 
 let model: TestModel;
 beforeAll(async () => {
   model = await makeTestModel(mkdtempSync(join(tmpdir(), "mlops-model-pages-")));
 }, 60_000);
 
-const signedIn = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
+const signedIn = SIGNED_IN;
 const browser = { ...signedIn, Accept: "text/html" };
 const htmx = { ...signedIn, "HX-Request": "true" };
 
@@ -252,7 +251,7 @@ describe("model pages", () => {
     ];
     for (const [path, form] of actions) {
       expect((await action(t, path, { "HX-Request": "true" }, form)).status).toBe(401);
-      expect((await action(t, path, { Cookie: sessionCookieHeader("some-other-token-0123456789"), "HX-Request": "true" }, form)).status).toBe(401);
+      expect((await action(t, path, { ...FOREIGN_SESSION, "HX-Request": "true" }, form)).status).toBe(401);
       const forged = await action(t, path, signedIn, form);
       expect(forged.status).toBe(403);
       expect(state(t.deps)).toEqual(before);

@@ -1,45 +1,35 @@
-// Sessions for the web pages: the admin token, typed once into /login, becomes an HttpOnly SameSite=Strict cookie.
-// The cookie holds an HMAC derived from the token's hash, never the token itself, and a new admin token
-// (reset-admin-token) ends every session. Page actions (POST) also need htmx's HX-Request header, which a
-// cross-site form cannot send: with the SameSite cookie, that keeps other sites from acting for a signed-in user.
+// Sessions for the web pages: the admin token, typed once into /login, becomes an HttpOnly SameSite=Strict cookie
+// holding a random session id (src/auth/page-sessions.ts keeps only its hash, ends it on expiry, sign-out or a new
+// admin token). Page actions (POST) also need htmx's HX-Request header, which a cross-site form cannot send: with
+// the SameSite cookie, that keeps other sites from acting for a signed-in user.
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
+import type { PageSessions } from "../auth/page-sessions.ts";
 import { hashToken } from "../db/settings-store.ts";
 import { ForbiddenError, UnauthorizedError } from "../lib/errors.ts";
 
 export const SESSION_COOKIE = "mlops_session";
-/** A page session lasts this long; then /login asks for the token again. */
-export const SESSION_SECONDS = 7 * 24 * 3600;
-
-/** The cookie value that proves a session for the admin token whose SHA-256 is `adminTokenSha256`. */
-export function sessionValue(adminTokenSha256: string): string {
-  return createHmac("sha256", Buffer.from(adminTokenSha256, "hex")).update("mlops page session v1").digest("hex");
-}
 
 /** Whether `token` is the admin token (constant-time on the hashes). */
 export function isAdminToken(token: string, adminTokenSha256: string): boolean {
-  return sameHex(hashToken(token), adminTokenSha256);
+  const x = Buffer.from(hashToken(token), "hex");
+  const y = Buffer.from(adminTokenSha256, "hex");
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Whether the request carries a valid session cookie. */
-export function hasSession(c: Context, adminTokenSha256: string): boolean {
-  const given = getCookie(c, SESSION_COOKIE);
-  return given !== undefined && sameHex(given, sessionValue(adminTokenSha256));
-}
-
-/** The Cookie header a test (or script) sends to be signed in. */
-export function sessionCookieHeader(adminToken: string): string {
-  return `${SESSION_COOKIE}=${sessionValue(hashToken(adminToken))}`;
+/** The session id the request's cookie carries, if any. */
+export function sessionIdOf(c: Context): string | undefined {
+  return getCookie(c, SESSION_COOKIE);
 }
 
 /**
  * Middleware for pages. Without a session, a GET goes to /login (and comes back after), anything else is 401.
  * A signed-in POST, PATCH or DELETE must come from htmx (HX-Request: true), else 403.
  */
-export function requirePageSession(adminTokenSha256: string): MiddlewareHandler {
+export function requirePageSession(sessions: Pick<PageSessions, "valid">): MiddlewareHandler {
   return async (c, next) => {
-    if (!hasSession(c, adminTokenSha256)) {
+    if (!sessions.valid(sessionIdOf(c))) {
       if (c.req.method === "GET" || c.req.method === "HEAD") {
         const url = new URL(c.req.url);
         return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
@@ -53,13 +43,26 @@ export function requirePageSession(adminTokenSha256: string): MiddlewareHandler 
   };
 }
 
-/** `next` when it is a path on this server, else "/": a login link must not send anyone elsewhere. */
-export function safeNext(next: string | undefined): string {
-  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
-}
+// Resolving against a made-up origin tells whether a browser would stay on this server.
+const PROBE_ORIGIN = "http://mlops.invalid";
 
-function sameHex(a: string, b: string): boolean {
-  const x = Buffer.from(a, "hex");
-  const y = Buffer.from(b, "hex");
-  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+/**
+ * `next` as a path on this server, else "/": a sign-in link must not send anyone elsewhere. Read as a browser reads
+ * a URL: tab, LF and CR removed wherever they are, leading and trailing C0 controls and spaces trimmed, backslashes
+ * taken as slashes; then anything that leaves the origin (`//host`, `/\host`, `https://…`, `javascript:`) is refused.
+ */
+export function safeNext(next: string | undefined): string {
+  if (!next) return "/";
+  const cleaned = next.replace(/[\t\n\r]/g, "").replace(/^[\u0000-\u0020]+|[\u0000-\u0020]+$/g, "");
+  if (!cleaned.startsWith("/")) return "/";
+  let url: URL;
+  try {
+    url = new URL(cleaned, PROBE_ORIGIN);
+  } catch {
+    return "/";
+  }
+  if (url.origin !== PROBE_ORIGIN) return "/";
+  const path = url.pathname + url.search + url.hash;
+  // A path that starts with two slashes would be a host again when the browser reads the Location header.
+  return path.startsWith("//") ? "/" : path;
 }

@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTestModel, type TestModel } from "../serving/test-models.ts";
 import { deployVersion } from "./serving-test-support.ts";
-import { sessionCookieHeader } from "./page-auth.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN } from "./test-app.ts";
+import { PageSessions, SESSION_SECONDS } from "../auth/page-sessions.ts";
+import { hashToken, resetAdminToken } from "../db/settings-store.ts";
+import { SESSION_COOKIE } from "./page-auth.ts";
+import { FOREIGN_SESSION, makeTestApp, SIGNED_IN, TEST_ADMIN_TOKEN } from "./test-app.ts";
 
 let model: TestModel;
 beforeAll(async () => {
@@ -15,7 +17,7 @@ beforeAll(async () => {
 describe("pages", () => {
   test("the home page says nothing serves yet, then lists a deployed model with its version", async () => {
     const { app, deps } = makeTestApp();
-    const cookie = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
+    const cookie = SIGNED_IN;
     const empty = await app.request("/", { headers: cookie });
     expect(empty.status).toBe(200);
     expect(empty.headers.get("content-type")).toContain("text/html");
@@ -30,7 +32,7 @@ describe("pages", () => {
 
   test("the home page lists the five newest pipelines with their status", async () => {
     const { app, deps } = makeTestApp();
-    const cookie = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
+    const cookie = SIGNED_IN;
     expect(await (await app.request("/", { headers: cookie })).text()).toContain("No pipeline has run yet.");
     const ids = Array.from({ length: 6 }, (_, i) => deps.pipelineStore.create({ repoId: null, trigger: "manual", ref: "refs/heads/main", commitSha: "b".repeat(40), notebookPath: `nb-${i}.ipynb` }).id);
     deps.pipelineStore.markRunning(ids[5]!);
@@ -42,7 +44,7 @@ describe("pages", () => {
   });
 
   test("pages need a session: a GET goes to /login and comes back after; a wrong token is refused", async () => {
-    const { app } = makeTestApp();
+    const { app, deps } = makeTestApp();
     const away = await app.request("/?x=1");
     expect(away.status).toBe(303);
     expect(away.headers.get("location")).toBe("/login?next=%2F%3Fx%3D1");
@@ -61,22 +63,98 @@ describe("pages", () => {
     const setCookie = right.headers.get("set-cookie")!;
     expect(setCookie).toContain("HttpOnly");
     expect(setCookie).toContain("SameSite=Strict");
-    expect(setCookie).not.toContain(TEST_ADMIN_TOKEN); // the cookie is derived from the token, not the token
+    expect(setCookie).not.toContain("Secure"); // plain http and no https PUBLIC_URL
     const cookie = setCookie.split(";")[0]!;
-    expect(cookie).toBe(sessionCookieHeader(TEST_ADMIN_TOKEN));
+    const id = cookie.slice(`${SESSION_COOKIE}=`.length);
+    expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/); // 256 random bits, URL-safe
     expect((await app.request("/", { headers: { Cookie: cookie } })).status).toBe(200);
-    expect((await app.request("/", { headers: { Cookie: sessionCookieHeader("some-other-token-0123456789") } })).status).toBe(303);
+    expect((await app.request("/", { headers: FOREIGN_SESSION })).status).toBe(303);
+    expect((await app.request("/", { headers: { Cookie: `${SESSION_COOKIE}=${"x".repeat(43)}` } })).status).toBe(303);
+    // a second sign-in is another session; the database holds neither id, only their hashes
+    const again = (await app.request("/login", { method: "POST", body: new URLSearchParams({ token: TEST_ADMIN_TOKEN }) })).headers.get("set-cookie")!.split(";")[0]!;
+    expect(again).not.toBe(cookie);
+    const stored = deps.db.$client.query<{ id_sha256: string }, []>("SELECT id_sha256 FROM page_sessions").all().map((r) => r.id_sha256);
+    expect(stored).toContain(hashToken(id));
+    expect(stored).not.toContain(id);
 
+    // Signing out ends the session on the server: the same cookie, sent again (a copy), no longer works.
     const out = await app.request("/logout", { method: "POST", headers: { Cookie: cookie } });
     expect(out.status).toBe(303);
     expect(out.headers.get("set-cookie")).toContain("Max-Age=0");
+    expect((await app.request("/", { headers: { Cookie: cookie } })).status).toBe(303);
+    expect((await app.request("/", { headers: { Cookie: again } })).status).toBe(200); // only that one ended
   });
 
-  test("login only sends people to paths on this server", async () => {
+  test("a session expires on the server after SESSION_SECONDS, whatever the cookie says", () => {
+    const { deps } = makeTestApp();
+    const clock = { t: 1_000_000, now: () => clock.t };
+    const sessions = new PageSessions(deps.db, deps.secrets.adminTokenSha256, clock);
+    const id = sessions.create();
+    expect(sessions.valid(id)).toBe(true);
+    clock.t += SESSION_SECONDS * 1000 - 1;
+    expect(sessions.valid(id)).toBe(true);
+    clock.t += 1;
+    expect(sessions.valid(id)).toBe(false);
+    // expired rows are removed when the next session is made
+    sessions.create();
+    expect(deps.db.$client.query<{ n: number }, [string]>("SELECT count(*) AS n FROM page_sessions WHERE id_sha256 = ?").get(hashToken(id))!.n).toBe(0);
+  });
+
+  test("sessions belong to the admin token that signed in: another ADMIN_TOKEN or reset-admin-token ends them", () => {
+    const { deps } = makeTestApp();
+    const id = deps.pageSessions.create();
+    expect(deps.pageSessions.valid(id)).toBe(true);
+    // another admin token at the next start
+    expect(new PageSessions(deps.db, hashToken("a-new-admin-token-0123456789")).valid(id)).toBe(false);
+    // reset-admin-token deletes them all
+    resetAdminToken(deps.db);
+    expect(deps.pageSessions.valid(id)).toBe(false);
+    expect(deps.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM page_sessions").get()!.n).toBe(0);
+  });
+
+  test("the session cookie is Secure when PUBLIC_URL is https (a TLS proxy in front)", async () => {
+    const { app } = makeTestApp({ PUBLIC_URL: "https://mlops.example.test" });
+    const res = await app.request("/login", { method: "POST", body: new URLSearchParams({ token: TEST_ADMIN_TOKEN }) });
+    expect(res.headers.get("set-cookie")).toContain("Secure");
+  });
+
+  test("login only sends people to paths on this server, reading next as a browser reads a URL", async () => {
     const { app } = makeTestApp();
-    for (const next of ["https://evil.example/", "//evil.example/", "/\\evil.example"]) {
+    const offsite = [
+      "https://evil.example/",
+      "//evil.example/",
+      "/\\evil.example",
+      "\\/evil.example",
+      "/\t/evil.example",
+      "/\n/evil.example",
+      "/\r/evil.example",
+      "\t//evil.example",
+      " //evil.example",
+      "/\t\\evil.example",
+      "/%09/evil.example",
+      "javascript:alert(1)",
+      "JAVASCRIPT:alert(1)",
+      "evil.example",
+      "http:/evil.example",
+      "",
+    ];
+    for (const next of offsite) {
       const res = await app.request("/login", { method: "POST", body: new URLSearchParams({ token: TEST_ADMIN_TOKEN, next }) });
-      expect(res.headers.get("location")).toBe("/");
+      const location = res.headers.get("location")!;
+      // what a browser does with the Location header: resolve it against this server; it must stay here
+      expect({ next, host: new URL(location, "http://this.server").host }).toEqual({ next, host: "this.server" });
+    }
+    // through the query string: /login?next=/%09/evil.example puts a tab in next; the form keeps only a local path
+    const page = await (await app.request("/login?next=/%09/evil.example")).text();
+    expect(page).toContain('name="next" value="/"');
+    for (const [next, lands] of [
+      ["/ok?x=1", "/ok?x=1"],
+      ["/pipelines/3#log", "/pipelines/3#log"],
+      ["/models/iris?tab=versions&x=%2F%2Fevil", "/models/iris?tab=versions&x=%2F%2Fevil"],
+      ["/a/../b", "/b"],
+    ] as const) {
+      const res = await app.request("/login", { method: "POST", body: new URLSearchParams({ token: TEST_ADMIN_TOKEN, next }) });
+      expect(res.headers.get("location")).toBe(lands);
     }
   });
 

@@ -4,7 +4,8 @@ import { deleteCookie, setCookie } from "hono/cookie";
 import { HomePage } from "../../views/home-page.tsx";
 import { ErrorPage } from "../../views/error-page.tsx";
 import { LoginPage } from "../../views/login-page.tsx";
-import { isAdminToken, requirePageSession, safeNext, SESSION_COOKIE, SESSION_SECONDS, sessionValue } from "./page-auth.ts";
+import { SESSION_SECONDS, type PageSessions } from "../auth/page-sessions.ts";
+import { isAdminToken, requirePageSession, safeNext, SESSION_COOKIE, sessionIdOf } from "./page-auth.ts";
 import type { Config } from "../config.ts";
 import type { MlflowSyncView } from "../mlflow/mlflow-tracking.ts";
 import type { Deployer } from "../models/deployer.ts";
@@ -25,6 +26,8 @@ import { mountStaticAssets } from "./static-assets.ts";
 export type PageDeps = {
   version: string;
   adminTokenSha256: string;
+  /** Page sessions: made at sign-in, checked on every page, ended at sign-out. */
+  pageSessions: PageSessions;
   /** Models serving now, read per request. */
   serving: () => { name: string; version: number }[];
   queueDepth: () => number;
@@ -60,18 +63,20 @@ export function pageRoutes(deps: PageDeps) {
     if (!isAdminToken(token, deps.adminTokenSha256)) {
       return c.html(<LoginPage version={deps.version} next={next} error="That is not the admin token." />, 401);
     }
-    const secure = new URL(c.req.url).protocol === "https:";
-    setCookie(c, SESSION_COOKIE, sessionValue(deps.adminTokenSha256), { httpOnly: true, sameSite: "Strict", path: "/", maxAge: SESSION_SECONDS, secure });
+    // Behind a TLS proxy the request arrives as http: PUBLIC_URL says what the browser sees.
+    const secure = deps.config.publicUrl.startsWith("https:") || new URL(c.req.url).protocol === "https:";
+    setCookie(c, SESSION_COOKIE, deps.pageSessions.create(), { httpOnly: true, sameSite: "Strict", path: "/", maxAge: SESSION_SECONDS, secure });
     return c.redirect(next, 303);
   });
   app.post("/logout", (c) => {
+    deps.pageSessions.revoke(sessionIdOf(c));
     deleteCookie(c, SESSION_COOKIE, { path: "/" });
     return c.redirect("/login", 303);
   });
 
   // The guard goes on each page route, not use("*"): a catch-all middleware would also run for the API and
   // predict paths mounted beside the pages, and for unknown paths.
-  const guard = requirePageSession(deps.adminTokenSha256);
+  const guard = requirePageSession(deps.pageSessions);
   app.get("/", guard, (c) => {
     const url = new URL(c.req.url);
     const recent = deps.pipelineStore.list({ limit: 5 }).map((p) => pipelineJson(p));

@@ -3,11 +3,10 @@ import { describeFailedCell } from "../pipeline/notebook-errors.ts";
 import { JobKind, type PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
 import type { NewPipeline } from "../pipeline/pipeline-store.ts";
 import { RepoStore } from "../repos/repo-store.ts";
-import { sessionCookieHeader } from "./page-auth.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN, testPipelineService } from "./test-app.ts";
+import { makeTestApp, TEST_ADMIN_TOKEN, testPipelineService, SIGNED_IN } from "./test-app.ts";
 import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 
-const signedIn = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
+const signedIn = SIGNED_IN;
 const htmx = { ...signedIn, "HX-Request": "true" };
 const browser = { ...signedIn, Accept: "text/html" };
 

@@ -6,11 +6,10 @@ import { notebooksToRun } from "../git/notebook-paths.ts";
 import type { PipelineService } from "../pipeline/pipeline-service.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { makeRepo, notebook } from "../testing/e2e.ts";
-import { sessionCookieHeader } from "./page-auth.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, testPipelineService } from "./test-app.ts";
+import { makeTestApp, TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, testPipelineService, SIGNED_IN, FOREIGN_SESSION } from "./test-app.ts";
 import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 
-const signedIn = { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) };
+const signedIn = SIGNED_IN;
 const browser = { ...signedIn, Accept: "text/html" };
 const htmx = { ...signedIn, "HX-Request": "true" };
 
@@ -282,7 +281,7 @@ describe("/repos", () => {
     ];
     for (const [path, form] of actions) {
       expect((await t.post(path, { "HX-Request": "true" }, form)).status).toBe(401);
-      expect((await t.post(path, { Cookie: sessionCookieHeader("some-other-token-0123456789"), "HX-Request": "true" }, form)).status).toBe(401);
+      expect((await t.post(path, { ...FOREIGN_SESSION, "HX-Request": "true" }, form)).status).toBe(401);
       const forged = await t.post(path, signedIn, form);
       expect(forged.status).toBe(403);
       expect(t.state()).toEqual(before);

@@ -3,9 +3,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, type AppDeps } from "../app.ts";
+import { PageSessions, SESSION_SECONDS } from "../auth/page-sessions.ts";
+import { pageSessions } from "../db/schema.ts";
+import { SESSION_COOKIE } from "./page-auth.ts";
 import { loadConfig } from "../config.ts";
 import { migrate, openDatabase } from "../db/connection.ts";
-import { ensureSecrets } from "../db/settings-store.ts";
+import { ensureSecrets, hashToken } from "../db/settings-store.ts";
 import { createLogger } from "../lib/logger.ts";
 import { Deployer } from "../models/deployer.ts";
 import { ModelStore } from "../models/model-store.ts";
@@ -19,6 +22,13 @@ import type { RepoStore } from "../repos/repo-store.ts";
 import { openModelSession } from "../serving/model-session.ts";
 
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
+// Every test app holds a live page session with this id, and one made under another admin token (which must not pass).
+const TEST_SESSION_ID = "test-page-session-id-0123456789abcdef";
+const FOREIGN_SESSION_ID = "test-page-session-of-another-admin-token";
+/** The Cookie header of the test app's page session. */
+export const SIGNED_IN = { Cookie: `${SESSION_COOKIE}=${TEST_SESSION_ID}` };
+/** The Cookie header of a session made under another admin token (a reset, or another ADMIN_TOKEN). */
+export const FOREIGN_SESSION = { Cookie: `${SESSION_COOKIE}=${FOREIGN_SESSION_ID}` };
 export const TEST_WEBHOOK_SECRET = "test-webhook-secret";
 
 /** A fresh app and its deps on a new temp data dir; `env` adds configuration variables. */
@@ -30,10 +40,12 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
   const pipelineStore = new PipelineStore(db);
   const modelStore = new ModelStore(db);
   const registry = new ModelRegistry(openModelSession);
+  const secrets = ensureSecrets(db, config);
   const deps: AppDeps = {
     config,
     db,
-    secrets: ensureSecrets(db, config),
+    secrets,
+    pageSessions: new PageSessions(db, secrets.adminTokenSha256),
     version: "0.0.0-test",
     lifecycle: { phase: "ready" },
     logger: createLogger("silent"),
@@ -57,6 +69,10 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
     ...overrides,
   };
   const app = createApp(deps);
+  const expiresAt = Date.now() + SESSION_SECONDS * 1000;
+  const session = (id: string, adminTokenSha256: string) => db.insert(pageSessions).values({ idSha256: hashToken(id), adminTokenSha256, expiresAt }).run();
+  session(TEST_SESSION_ID, secrets.adminTokenSha256);
+  session(FOREIGN_SESSION_ID, hashToken("some-other-admin-token-0123456789"));
   const auth = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
   return { app, deps, dir, auth };
 }

@@ -4,8 +4,7 @@
 // deploys, the sync shows as pending with the reason, and it completes by itself once MLflow answers.
 import { afterAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { sessionCookieHeader } from "../http/page-auth.ts";
-import { ADMIN_TOKEN, commit, makeRepo, sendPush, startTestServer, waitForStatus, type TestServer } from "../testing/e2e.ts";
+import { commit, makeRepo, sendPush, signIn, startTestServer, waitForStatus, type TestServer } from "../testing/e2e.ts";
 import { freePort, startMlflowServer, type MlflowServer } from "../testing/mlflow-server.ts";
 import { modelNotebook, predict, registerRepo, tinyOnnxBase64, waitForCreated } from "../testing/pipeline-fixtures.ts";
 import { MlflowClient } from "./mlflow-client.ts";
@@ -81,7 +80,7 @@ describe("MLflow tracking", () => {
     expect(notebook.cells.length).toBeGreaterThan(3);
 
     // The pipeline's page links the run.
-    const page = await (await fetch(`${server.base}/pipelines/${id}`, { headers: { Cookie: sessionCookieHeader(ADMIN_TOKEN) } })).text();
+    const page = await (await fetch(`${server.base}/pipelines/${id}`, { headers: { Cookie: await signIn(server.base) } })).text();
     expect(page).toContain(`href="${sync.run_url}"`);
 
     const versions = await client.searchModelVersions("tracked");
@@ -109,7 +108,7 @@ describe("MLflow tracking", () => {
     const metrics = await (await fetch(`${server.base}/metrics`)).text();
     expect(metrics).toContain('mlops_mlflow_syncs{status="pending"} 1');
     expect(metrics).toContain('mlops_mlflow_syncs{status="synced"} 0');
-    const page = await (await fetch(`${server.base}/pipelines/${id}`, { headers: { Cookie: sessionCookieHeader(ADMIN_TOKEN) } })).text();
+    const page = await (await fetch(`${server.base}/pipelines/${id}`, { headers: { Cookie: await signIn(server.base) } })).text();
     expect(page).toMatch(/<dd id="mlflow"><span class="muted">sync pending after \d+ attempts?: MLflow at/);
 
     const mlflow: MlflowServer = await startMlflowServer({ port });

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SANDBOX_UID_BASE } from "../sandbox/notebook-sandbox.ts";
-import { ADMIN_TOKEN, makeRepo, notebook, sendPush, startTestServer, WEBHOOK_SECRET, type TestServer } from "../testing/e2e.ts";
+import { ADMIN_TOKEN, makeRepo, notebook, sendPush, signIn, startTestServer, WEBHOOK_SECRET, type TestServer } from "../testing/e2e.ts";
 import { startGitHubStandIn } from "../testing/github-stand-in.ts";
 import { exportNotebook, modelNotebook, processesMentioning, registerRepo, sleeperNotebook, tinyOnnxBase64, waitForCreated, waitForLog, workDirOf } from "../testing/pipeline-fixtures.ts";
 import { spawnServerProcess, type ServerProcess } from "../testing/server-process.ts";
@@ -348,7 +348,6 @@ describe("where the sandbox cannot run (server in process)", () => {
     const { loadConfig } = await import("../config.ts");
     const { startServer } = await import("../server.ts");
     const { ConfigError } = await import("../lib/errors.ts");
-    const { sessionCookieHeader } = await import("../http/page-auth.ts");
     const dir = mkdtempSync(join(tmpdir(), "mlops-nosandbox-"));
     const env = { DATA_DIR: dir, PORT: "0", HOST: "127.0.0.1", ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, LOG_LEVEL: "silent" };
     const missing = join(dir, "no-bwrap-here");
@@ -359,8 +358,9 @@ describe("where the sandbox cannot run (server in process)", () => {
       expect(health.sandbox).toBe("unavailable");
       expect(health.sandbox_problem).toContain("bubblewrap (bwrap) is not installed");
       const row = server.pipelineStore.create({ repoId: null, trigger: "manual", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath: "n.ipynb" });
+      const cookie = await signIn(`http://127.0.0.1:${server.port}`);
       for (const page of ["/pipelines", `/pipelines/${row.id}`]) {
-        const html = await (await fetch(`http://127.0.0.1:${server.port}${page}`, { headers: { Cookie: sessionCookieHeader(ADMIN_TOKEN) } })).text();
+        const html = await (await fetch(`http://127.0.0.1:${server.port}${page}`, { headers: { Cookie: cookie } })).text();
         expect(html).toContain("Notebooks are not sandboxed");
       }
     } finally {

@@ -82,6 +82,14 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
   };
 }
 
+/** Sign in to the pages of the server at `base` with the admin token, as a browser does; returns the Cookie header value. */
+export async function signIn(base: string, token = ADMIN_TOKEN): Promise<string> {
+  const res = await fetch(`${base}/login`, { method: "POST", body: new URLSearchParams({ token }), redirect: "manual" });
+  const cookie = res.headers.get("set-cookie")?.split(";")[0];
+  if (res.status !== 303 || !cookie) throw new Error(`signing in to ${base} failed: ${res.status}`);
+  return cookie;
+}
+
 /** POST a signed push delivery for `repo` to the server; returns the response. */
 export function sendPush(
   base: string,

@@ -1,6 +1,7 @@
 // The ordered list of schema migrations, embedded as text so the executable never reads a folder.
 import init from "./0001_init.sql" with { type: "text" };
 import mlflowSync from "./0002_mlflow_sync.sql" with { type: "text" };
+import pageSessions from "./0003_page_sessions.sql" with { type: "text" };
 import modelOwners from "./0004_model_owners.sql" with { type: "text" };
 import shutdownRequeue from "./0005_shutdown_requeue.sql" with { type: "text" };
 import pipelineFailure from "./0007_pipeline_failure.sql" with { type: "text" };
@@ -11,6 +12,7 @@ export type Migration = { id: number; name: string; sql: string };
 export const migrations: readonly Migration[] = [
   { id: 1, name: "0001_init", sql: init },
   { id: 2, name: "0002_mlflow_sync", sql: mlflowSync },
+  { id: 3, name: "0003_page_sessions", sql: pageSessions },
   { id: 4, name: "0004_model_owners", sql: modelOwners },
   { id: 5, name: "0005_shutdown_requeue", sql: shutdownRequeue },
   { id: 7, name: "0007_pipeline_failure", sql: pipelineFailure },
