@@ -22,8 +22,8 @@ import { Deployer } from "./models/deployer.ts";
 import { ModelStore } from "./models/model-store.ts";
 import { convertJoblib } from "./pipeline/convert-joblib.ts";
 import { LogBus } from "./pipeline/log-bus.ts";
-import { runPapermill } from "./pipeline/papermill-runner.ts";
 import type { PipelineServices } from "./pipeline/pipeline-context.ts";
+import { LocalRunner } from "./runner/local-runner.ts";
 import { PipelineEnding, type EndListener } from "./pipeline/pipeline-ending.ts";
 import { JobKind, PipelineService } from "./pipeline/pipeline-service.ts";
 import { PipelineStore } from "./pipeline/pipeline-store.ts";
@@ -110,9 +110,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
       await mirror.fetch(repo.clone_url, repo.full_name, sha);
       await mirror.exportTree(repo.full_name, sha, dest);
     },
-    // papermill itself prints the failing cell and its traceback to the log; the pipeline records the one-line reason
-    runNotebook: (o) =>
-      runPapermill({ papermill: config.papermill, ...o, sandbox: sandbox.prepare(o.workDir, o.pipelineId), network: nb.network, maxLineChars: nb.logLineMaxChars }),
+    // papermill prints the failing cell and its traceback to the log; the pipeline records the one-line reason
+    runner: new LocalRunner({ papermill: config.papermill, sandbox, network: nb.network, maxLineChars: nb.logLineMaxChars }),
     convertJoblib: (o) => convertJoblib({ python: config.python, runtimeDir: join(config.dataDir, "runtime"), ...o, sandbox: sandbox.prepare(o.workDir, o.pipelineId) }),
   };
 

@@ -73,6 +73,8 @@ export const pipelines = sqliteTable("pipelines", {
   shutdownRequeues: integer("shutdown_requeues").notNull().default(0),
   /** Why it did not succeed, as data (src/pipeline/pipeline-failure.ts); null while it runs or when it succeeded. */
   failure: text("failure", { mode: "json" }).$type<StoredFailure>(),
+  /** The runner's handle of its latest run (src/runner/runner.ts), for backends that can attach after a restart. */
+  runnerHandle: text("runner_handle"),
 });
 
 export const pipelinePhases = sqliteTable(

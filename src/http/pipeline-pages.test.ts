@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { describeFailedCell } from "../pipeline/notebook-errors.ts";
+import { describeFailedCell } from "../runner/notebook-errors.ts";
 import { JobKind, type PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
 import type { NewPipeline } from "../pipeline/pipeline-store.ts";
 import { RepoStore } from "../repos/repo-store.ts";

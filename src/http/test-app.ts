@@ -97,7 +97,7 @@ export function testPipelineService(deps: AppDeps, opts: { source: RepoSource; r
       loadModel: openModelSession,
       findRepo,
       checkout: notUsed,
-      runNotebook: notUsed,
+      runner: { name: "none", prepare: notUsed, submit: () => { throw new Error("this test's pipeline service runs no notebook"); }, attach: () => undefined },
       convertJoblib: notUsed,
     },
     jobs,

@@ -1,6 +1,7 @@
-// Phase 3: papermill runs the notebook with the platform's parameters; output streams to the log.
+// Phase 3: the runner (src/runner) runs the notebook with the platform's parameters; output streams to the log.
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { RunSpec } from "../runner/runner.ts";
 import { limitReason } from "./limit-reasons.ts";
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
 import { FailureKind } from "./pipeline-failure.ts";
@@ -20,20 +21,30 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
   if (services.config.mlflowTrackingUri) parameters.MLFLOW_TRACKING_URI = services.config.mlflowTrackingUri;
   const runId = await services.tracking?.startRun(pipeline, ctx.modelName!, ctx.log);
   if (runId) parameters.MLFLOW_RUN_ID = runId;
-  const timeoutMs = services.config.pipelineTimeoutSeconds * 1000;
-  const result = await services.runNotebook({
-    input: ctx.notebookFile!,
-    output: outputs.executed,
+  const spec: RunSpec = {
+    pipelineId: pipeline.id,
+    notebook: ctx.notebookFile!,
     cwd: dirname(ctx.notebookFile!),
     workDir: ctx.workDir,
-    pipelineId: pipeline.id,
+    outputs,
     parameters,
-    env: { ...parameters },
-    timeoutMs,
-    signal: ctx.signal,
+    timeoutMs: services.config.pipelineTimeoutSeconds * 1000,
+  };
+  const { runner } = services;
+  try {
+    await runner.prepare(spec, ctx.log);
+  } catch (e) {
+    throw new PhaseError(`the notebook's environment could not be prepared: ${e instanceof Error ? e.message : String(e)}`, { kind: FailureKind.environment });
+  }
+  const handle = runner.submit(spec, {
     onLine: (stream, line) => services.bus.append(pipeline.id, stream, line),
     onSpawn: (procs) => services.store.recordProcesses(pipeline.id, procs),
   });
+  services.store.update(pipeline.id, { runnerHandle: handle.id });
+  const cancel = () => handle.cancel();
+  ctx.signal.addEventListener("abort", cancel, { once: true });
+  if (ctx.signal.aborted) handle.cancel();
+  const result = await handle.result.finally(() => ctx.signal.removeEventListener("abort", cancel));
   ctx.log(`notebook finished: ${result.status} in ${(result.durationMs / 1000).toFixed(1)} s`);
   if (result.status === "timed_out")
     throw new PhaseError(`the notebook ran past PIPELINE_TIMEOUT_SECONDS (${services.config.pipelineTimeoutSeconds} s) and was stopped`, {

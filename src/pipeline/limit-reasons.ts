@@ -1,7 +1,7 @@
 // When pushed code fails because it reached one of its limits, the pipeline's reason names the limit (and its
 // setting), not only the exception the limit caused.
 import type { NotebookSettings } from "../config.ts";
-import type { FailedCell } from "./notebook-errors.ts";
+import type { FailedCell } from "../runner/notebook-errors.ts";
 
 /** papermill's exit code when the kernel died under it. */
 const DEAD_KERNEL_EXIT = 138;

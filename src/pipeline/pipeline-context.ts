@@ -5,36 +5,13 @@ import type { ModelStore } from "../models/model-store.ts";
 import type { ModelLoader } from "../serving/model-registry.ts";
 import type { LogBus } from "./log-bus.ts";
 import type { PipelineEnding } from "./pipeline-ending.ts";
-import type { FailedCell } from "./notebook-errors.ts";
+import type { NotebookRunner } from "../runner/runner.ts";
 import { FailureKind, type FailedCellRef } from "./pipeline-failure.ts";
 import type { PipelineStatus } from "./pipeline-states.ts";
 import type { PipelineRow, PipelineStore } from "./pipeline-store.ts";
 
 /** A registered repository as the pipeline needs it. */
 export type RepoInfo = { id: number; full_name: string; clone_url: string; deploy_metric: string; deploy_threshold: number | null };
-
-export type NotebookRunResult = {
-  status: "succeeded" | "failed" | "timed_out" | "cancelled";
-  exitCode: number | null;
-  durationMs: number;
-  error?: string;
-  failedCell?: FailedCell;
-};
-
-export type NotebookRunOptions = {
-  input: string;
-  output: string;
-  cwd: string;
-  /** The pipeline's own directory (checkout, outputs): the only place the notebook may write. */
-  workDir: string;
-  pipelineId: number;
-  parameters: Record<string, string>;
-  env: Record<string, string>;
-  timeoutMs: number;
-  signal: AbortSignal;
-  onLine: (stream: "stdout" | "stderr", line: string) => void;
-  onSpawn: (procs: { pid: number; startTime: string }[]) => void;
-};
 
 /** MLflow tracking as a pipeline sees it (src/mlflow/mlflow-tracking.ts); absent without MLFLOW_TRACKING_URI. */
 export type PipelineTracking = {
@@ -63,7 +40,8 @@ export type PipelineServices = {
   findRepo(id: number): RepoInfo | undefined;
   /** Make the commit's tree available in `dest` (fetching it first when needed). */
   checkout(repo: RepoInfo, sha: string, dest: string): Promise<void>;
-  runNotebook(opts: NotebookRunOptions): Promise<NotebookRunResult>;
+  /** Runs the notebooks (src/runner/runner.ts): papermill here, or another backend. */
+  runner: NotebookRunner;
   /** Convert a joblib scikit-learn model to ONNX inside the pipeline's sandbox, checking agreement; rejects with the reason. */
   convertJoblib(run: { input: string; output: string; workDir: string; pipelineId: number; log: (line: string) => void }): Promise<void>;
   /** Where every pipeline ends: records it and tells the listeners (commit statuses, MLflow). */

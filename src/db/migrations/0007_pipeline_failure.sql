@@ -1,5 +1,7 @@
 -- Why a pipeline did not succeed, as JSON {phase, kind, message, cell?} (src/pipeline/pipeline-failure.ts).
 ALTER TABLE pipelines ADD COLUMN failure TEXT;
+-- The runner's handle of the pipeline's latest run (src/runner/runner.ts), stored at submit.
+ALTER TABLE pipelines ADD COLUMN runner_handle TEXT;
 
 -- Pipelines that ended before: the kind from their status and reason, the phase that failed (if any). The failed
 -- cell of an old failure stays in its one-line error only.

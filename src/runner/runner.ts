@@ -1,0 +1,73 @@
+// The runner contract: how a pipeline's execute phase runs a notebook, whatever runs it (papermill on this machine
+// today, a cluster later). The pipeline asks for the environment, submits, follows the output lines, may cancel,
+// and reads the result; the handle's id is stored with the pipeline so that a backend whose runs outlive a restart
+// of the server can be attached to again.
+import type { ProcessRecord } from "../lib/process-tree.ts";
+import type { FailedCell } from "./notebook-errors.ts";
+
+/** What to run: the same for every backend. */
+export type RunSpec = {
+  pipelineId: number;
+  /** The notebook file, inside the pipeline's checkout. */
+  notebook: string;
+  /** The notebook's working directory (the notebook's folder in the checkout). */
+  cwd: string;
+  /** The pipeline's own directory: checkout and outputs; the only place the notebook may write. */
+  workDir: string;
+  /** Where the notebook must leave its results (it learns them as parameters) and where the executed notebook goes. */
+  outputs: { model: string; metrics: string; executed: string };
+  /** Injected as the notebook's parameters, and set in its environment. */
+  parameters: Record<string, string>;
+  /** Wall-clock limit for the whole notebook. */
+  timeoutMs: number;
+};
+
+/** What the caller hears while the run goes on. Both must not throw (a throw is ignored) and must not wait. */
+export type RunEvents = {
+  /** Each output line, in order per stream. */
+  onLine(stream: "stdout" | "stderr", line: string): void;
+  /** Processes of the run on this machine as they appear (backends that run elsewhere never call it). */
+  onSpawn?(procs: ProcessRecord[]): void;
+};
+
+export type RunStatus = "succeeded" | "failed" | "timed_out" | "cancelled";
+
+export type RunResult = {
+  status: RunStatus;
+  /** The runner process's exit code, when there is one. */
+  exitCode: number | null;
+  durationMs: number;
+  /** Why it did not succeed, in one line a user can act on. */
+  error?: string;
+  /** The cell that raised, read from the executed notebook. */
+  failedCell?: FailedCell;
+  /** Where the results are, on this machine: the spec's outputs, once the backend has put them there. */
+  outputs: RunSpec["outputs"];
+};
+
+/** A run in flight. */
+export type RunHandle = {
+  /** Names the run to the backend; stored with the pipeline at submit, given to `attach` after a restart. */
+  readonly id: string;
+  /** Settles once the run has ended and nothing of it runs any more. Never rejects: every failure is a status. */
+  readonly result: Promise<RunResult>;
+  /** Stop the run (its result then says cancelled). Idempotent; does nothing once it has ended. */
+  cancel(): void;
+};
+
+export interface NotebookRunner {
+  /** The backend's name, as RUNNER_BACKEND spells it. */
+  readonly name: string;
+  /**
+   * Make ready what the run needs before it is submitted (its environment), logging progress with `log`. Rejects
+   * with a reason a user can act on when that fails. Resolves at once where there is nothing to prepare.
+   */
+  prepare(spec: RunSpec, log: (line: string) => void): Promise<void>;
+  /** Start the run. Returns at once; the run's failures are in its result, never thrown. */
+  submit(spec: RunSpec, events: RunEvents): RunHandle;
+  /**
+   * The run named `handleId` if it still runs on the backend, followed again with `events`; undefined when the
+   * backend's runs do not outlive the server (so start-up recovery marks the pipeline interrupted) or it is gone.
+   */
+  attach(handleId: string, events: RunEvents): RunHandle | undefined;
+}
