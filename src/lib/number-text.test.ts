@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { parseCsvNumber } from "./csv-number.ts";
+import { parseNumberText } from "./number-text.ts";
 
 // The pattern the parser replaces: the reference for which cells are numbers (run only on short cells here).
 const OLD = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-describe("parseCsvNumber", () => {
+describe("parseNumberText", () => {
   const numbers: [string, number][] = [
     ["0", 0],
     ["42", 42],
@@ -19,19 +19,19 @@ describe("parseCsvNumber", () => {
     ["007", 7],
   ];
   test.each(numbers)("%p is %p", (cell, value) => {
-    expect(parseCsvNumber(cell)).toBe(value);
+    expect(parseNumberText(cell)).toBe(value);
   });
 
   const notNumbers = ["", "+", "-", ".", "+.", ".e1", "e5", "1e", "1e+", "1.2.3", "1,5", "abc", "12a", " 1", "1 ", "0x10", "Infinity", "NaN", "1_000", "--1", "1e5.5", "١٢"];
   test.each(notNumbers)("%p is not a number", (cell) => {
-    expect(parseCsvNumber(cell)).toBeNull();
+    expect(parseNumberText(cell)).toBeNull();
   });
 
   test("accepts exactly what the old pattern accepted, over every short string of the relevant characters", () => {
     const alphabet = ["1", "0", ".", "e", "E", "+", "-", "x"];
     let checked = 0;
     const walk = (s: string) => {
-      expect({ s, n: parseCsvNumber(s) }).toEqual({ s, n: OLD.test(s) ? Number(s) : null });
+      expect({ s, n: parseNumberText(s) }).toEqual({ s, n: OLD.test(s) ? Number(s) : null });
       checked++;
       if (s.length < 5) for (const c of alphabet) walk(s + c);
     };
@@ -41,7 +41,7 @@ describe("parseCsvNumber", () => {
 
   test("a megabyte of digits ending in a letter is refused after one pass", () => {
     // The old pattern took minutes on this; a linear scan is far under the test timeout.
-    expect(parseCsvNumber("9".repeat(1_000_000) + "x")).toBeNull();
-    expect(parseCsvNumber("9".repeat(1_000_000))).toBe(Infinity);
+    expect(parseNumberText("9".repeat(1_000_000) + "x")).toBeNull();
+    expect(parseNumberText("9".repeat(1_000_000))).toBe(Infinity);
   });
 });

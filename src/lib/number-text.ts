@@ -1,12 +1,12 @@
-// CSV number cells → numbers, scanned once left to right: request bodies are hostile, and the regular expression this
-// replaces (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/) backtracked quadratically over a long run of digits.
+// Decimal number text (CSV cells, form fields) → numbers, scanned once left to right: request bodies are hostile, and
+// the regular expression this replaces (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/) backtracked quadratically over a long run of digits.
 
 /**
- * The number a CSV cell spells, or null when it is not one. Accepts exactly what
+ * The number `s` spells (no surrounding spaces), or null when it is not one. Accepts exactly what
  * /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/ accepts (an optional sign, digits with an optional point, or a point then
  * digits, then an optional exponent), in time linear in the cell's length.
  */
-export function parseCsvNumber(s: string): number | null {
+export function parseNumberText(s: string): number | null {
   const n = s.length;
   let i = 0;
   if (i < n && (s[i] === "+" || s[i] === "-")) i++;
