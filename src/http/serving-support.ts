@@ -1,9 +1,9 @@
 // What the prediction routes share: their deps, finding the model (serving or pinned version), reading bodies, metrics.
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { BadRequestError, NotFoundError, PayloadTooLargeError, UnprocessableError } from "../lib/errors.ts";
+import { BadRequestError, NotFoundError, UnprocessableError } from "../lib/errors.ts";
 import type { Lease, ModelRegistry } from "../serving/model-registry.ts";
 import type { PredictMetrics, Protocol } from "../serving/predict-metrics.ts";
+import { limitBody } from "./body-limit.ts";
 
 /** Where stored versions are found (ModelStore satisfies it). */
 export type VersionStore = {
@@ -33,19 +33,9 @@ export function measure(metrics: PredictMetrics, protocol: Protocol): Middleware
   };
 }
 
-/** Middleware: refuse bodies over `max` bytes with 413 before reading them. */
-export function limitBody(max: number): MiddlewareHandler {
-  const tooLarge = () => {
-    throw new PayloadTooLargeError(`the request body is larger than ${max} bytes (MAX_REQUEST_BYTES); send fewer rows per request`, { max_bytes: max });
-  };
-  const streamed = bodyLimit({ maxSize: max, onError: tooLarge });
-  return (c, next) => {
-    // The common case, a declared length, is checked from the header alone: touching `req.body` makes Bun
-    // build a stream and costs a measurable share of a small predict request.
-    const length = c.req.raw.headers.get("content-length");
-    if (length !== null && !c.req.raw.headers.has("transfer-encoding")) return Number(length) > max ? tooLarge() : next();
-    return streamed(c, next);
-  };
+/** Middleware: refuse prediction bodies over `max` bytes (MAX_REQUEST_BYTES) with 413 before reading them (see body-limit.ts). */
+export function limitPredictBody(max: number): MiddlewareHandler {
+  return limitBody(max, `the request body is larger than ${max} bytes (MAX_REQUEST_BYTES); send fewer rows per request`);
 }
 
 /** Check out the serving version of `name`; throws NotFoundError (404) saying which versions exist or which models serve. */
