@@ -1,6 +1,7 @@
 // What the prediction routes share: their deps, finding the model (serving or pinned version), reading bodies, metrics.
 import type { MiddlewareHandler } from "hono";
 import { BadRequestError, NotFoundError, UnprocessableError } from "../lib/errors.ts";
+import { refuseDeepJson } from "../lib/json-depth.ts";
 import type { Lease, ModelRegistry } from "../serving/model-registry.ts";
 import type { PredictMetrics, Protocol } from "../serving/predict-metrics.ts";
 import { limitBody } from "./body-limit.ts";
@@ -70,10 +71,11 @@ export function parseVersion(raw: string): number {
 
 /**
  * Parse a JSON request body. Throws BadRequestError (400) for an empty or malformed body, and UnprocessableError (422)
- * for one that is JSON except for NaN or Infinity (what Python's json.dumps writes for them): the model needs finite numbers.
+ * for one that nests deeper than MAX_JSON_DEPTH or is JSON except for NaN or Infinity (what Python's json.dumps writes for them): the model needs finite numbers.
  */
 export function parseJsonBody(text: string): unknown {
   if (!text.trim()) throw new BadRequestError("the request body is empty; send a JSON object");
+  refuseDeepJson(text, "the request body");
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -88,3 +90,4 @@ export function parseJsonBody(text: string): unknown {
     throw new BadRequestError(`the request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
+
