@@ -24,13 +24,13 @@ export function oipRoutes(deps: OipDeps) {
       return c.json({ ready }, ready ? 200 : 503);
     })
     .get("/models/:name", (c) => withServing(deps, c.req.param("name"), (lease) => c.json(metadata(deps, lease))))
-    .get("/models/:name/versions/:version", async (c) => withLease(await acquireVersion(deps, c.req.param("name"), c.req.param("version")), (l) => c.json(metadata(deps, l))))
+    .get("/models/:name/versions/:version", async (c) => withLease(await acquireVersion(deps, c, c.req.param("name"), c.req.param("version")), (l) => c.json(metadata(deps, l))))
     .get("/models/:name/ready", (c) => withServing(deps, c.req.param("name"), (lease) => c.json({ name: lease.name, ready: true })))
     .get("/models/:name/versions/:version/ready", async (c) =>
-      withLease(await acquireVersion(deps, c.req.param("name"), c.req.param("version")), (l) => c.json({ name: l.name, ready: true })),
+      withLease(await acquireVersion(deps, c, c.req.param("name"), c.req.param("version")), (l) => c.json({ name: l.name, ready: true })),
     )
     .post("/models/:name/infer", ...infer, (c) => inferWith(c, deps, acquireServing(deps, c.req.param("name"))))
-    .post("/models/:name/versions/:version/infer", ...infer, async (c) => inferWith(c, deps, await acquireVersion(deps, c.req.param("name"), c.req.param("version"))));
+    .post("/models/:name/versions/:version/infer", ...infer, async (c) => inferWith(c, deps, await acquireVersion(deps, c, c.req.param("name"), c.req.param("version"))));
 }
 
 /** Read, decode, run and answer one infer request with `lease`; releases it. */

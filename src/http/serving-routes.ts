@@ -55,6 +55,7 @@ export function mountServing(app: Hono, deps: ServingAppDeps): void {
     modelStore: deps.modelStore,
     metrics: new PredictMetrics(prom),
     limits: { maxBatchRows: deps.config.maxBatchRows, maxRequestBytes: deps.config.maxRequestBytes },
+    adminTokenSha256: deps.secrets.adminTokenSha256,
   };
   if (deps.config.predictToken) {
     // With PREDICT_TOKEN, everything here but the OIP health probes needs it or the admin token. Registered before the

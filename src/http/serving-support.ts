@@ -1,9 +1,10 @@
 // What the prediction routes share: their deps, finding the model (serving or pinned version), reading bodies, metrics.
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { BadRequestError, NotFoundError, UnprocessableError } from "../lib/errors.ts";
 import { refuseDeepJson } from "../lib/json-depth.ts";
 import type { Lease, ModelRegistry } from "../serving/model-registry.ts";
 import type { PredictMetrics, Protocol } from "../serving/predict-metrics.ts";
+import { hasBearerToken } from "./auth.ts";
 import { limitBody } from "./body-limit.ts";
 
 /** Where stored versions are found (ModelStore satisfies it). */
@@ -12,6 +13,8 @@ export type VersionStore = {
   versions(modelName: string): { version: number }[];
   /** One version's row; throws NotFoundError naming the model and version. */
   get(modelName: string, version: number): { path: string };
+  /** Versions that were deployed at some time (the deployment history), newest first. */
+  everDeployed(modelName: string): number[];
 };
 
 export type ServingDeps = {
@@ -19,6 +22,8 @@ export type ServingDeps = {
   modelStore: VersionStore;
   metrics: PredictMetrics;
   limits: { maxBatchRows: number; maxRequestBytes: number };
+  /** The admin token's hash: with it, /versions/{v} serves any stored version, not only ones deployed at some time. */
+  adminTokenSha256: string;
 };
 
 /** Context variables the prediction routes set: which model and version answered, for the metrics. */
@@ -39,11 +44,14 @@ export function limitPredictBody(max: number): MiddlewareHandler {
   return limitBody(max, `the request body is larger than ${max} bytes (MAX_REQUEST_BYTES); send fewer rows per request`);
 }
 
-/** Check out the serving version of `name`; throws NotFoundError (404) saying which versions exist or which models serve. */
+/**
+ * Check out the serving version of `name`; throws NotFoundError (404) naming the versions deployed before (those
+ * anyone may pin) or the models serving. Versions never deployed are not named: they are not for anonymous callers.
+ */
 export function acquireServing(deps: ServingDeps, name: string): Lease {
   const lease = deps.registry.acquire(name);
   if (lease) return lease;
-  const versions = deps.modelStore.versions(name).map((v) => v.version);
+  const versions = deps.modelStore.everDeployed(name);
   if (versions.length) {
     throw new NotFoundError(`model "${name}" has versions ${versions.join(", ")} but none is deployed; deploy one, or pin one in the URL (.../${name}/versions/${versions[0]}/...)`, {
       versions,
@@ -54,12 +62,17 @@ export function acquireServing(deps: ServingDeps, name: string): Lease {
 }
 
 /**
- * Check out stored version `raw` of `name`, loading it when it does not serve. Throws BadRequestError (400) for a
- * version that is not a whole number, NotFoundError (404) for an unknown one, UnprocessableError (422) when its file
- * cannot be loaded.
+ * Check out stored version `raw` of `name`, loading it when it does not serve. Without the admin token in `c`, only
+ * versions deployed at some time: any other answers exactly as an unknown version does, and nothing is loaded.
+ * Throws BadRequestError (400) for a version that is not a whole number, NotFoundError (404) for an unknown (or, to
+ * anonymous callers, never deployed) one, UnprocessableError (422) when its file cannot be loaded.
  */
-export async function acquireVersion(deps: ServingDeps, name: string, raw: string): Promise<Lease> {
+export async function acquireVersion(deps: ServingDeps, c: Context, name: string, raw: string): Promise<Lease> {
   const version = parseVersion(raw);
+  if (!deps.modelStore.everDeployed(name).includes(version) && !hasBearerToken(c, [deps.adminTokenSha256])) {
+    // The same words as ModelStore.get for a version that does not exist: no telling the two apart.
+    throw new NotFoundError(`model "${name}" has no version ${version}`);
+  }
   return deps.registry.acquireVersion(name, version, () => deps.modelStore.get(name, version).path);
 }
 
