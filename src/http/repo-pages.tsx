@@ -9,6 +9,7 @@ import { newRepoSchema } from "../repos/repo-input.ts";
 import { DEFAULT_BRANCH, DEFAULT_DEPLOY_METRIC, DEFAULT_NOTEBOOK_GLOB } from "../repos/repo-store.ts";
 import { runRepoHead } from "../repos/run-repo.ts";
 import type { PageDeps } from "./pages.tsx";
+import { shownRepo } from "./repos.ts";
 import { idParam, onInvalid } from "./validation.ts";
 
 // The form sends every field, empty for "use the default", and the threshold as text: turned into what the
@@ -63,7 +64,7 @@ export function repoPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
 
 /** Every repository, oldest registration first, with the threshold in force and its newest pipeline. */
 function repoSummaries(deps: PageDeps): RepoSummary[] {
-  return deps.repos.list().map((r) => {
+  return deps.repos.list().map(shownRepo).map((r) => {
     const newest = deps.pipelineStore.list({ repoId: r.id, limit: 1 })[0];
     return {
       ...r,
