@@ -6,6 +6,7 @@ import type { Config } from "./config.ts";
 import type { Db } from "./db/connection.ts";
 import type { Secrets } from "./db/settings-store.ts";
 import { requireAdmin } from "./http/auth.ts";
+import { DEFAULT_MAX_BODY_BYTES, limitBody } from "./http/body-limit.ts";
 import { healthRoutes } from "./http/health.ts";
 import { repoRoutes, type RunRepo } from "./http/repos.ts";
 import { deliveryRoutes, webhookRoutes, type AcceptPush } from "./http/webhook.ts";
@@ -62,6 +63,8 @@ export type AppDeps = {
 /** Build the Hono app. Errors thrown as AppError become `{"error": ...}` with their status; anything else is a logged 500. */
 export function createApp(deps: AppDeps) {
   const app = new Hono();
+  // Every body is capped before it is read; predictions and the webhook take bigger ones and cap them in their routes.
+  app.use("*", limitBody(DEFAULT_MAX_BODY_BYTES, `the request body is larger than ${DEFAULT_MAX_BODY_BYTES} bytes, the limit for the API and pages`, capsItsOwnBody));
   const api = new Hono();
   // A separate web frontend (FRONTEND_URL) may call the JSON API from the browser; preflights carry no token.
   if (deps.config.frontendUrl) api.use("*", cors({ origin: deps.config.frontendUrl, allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID"], maxAge: 600 }));
@@ -107,3 +110,8 @@ export function createApp(deps: AppDeps) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+// The routes that read bodies bigger than the default cap, each capping its own: predict, invocations, OIP infer, the webhook.
+function capsItsOwnBody(path: string): boolean {
+  return path.startsWith("/webhook/") || path.startsWith("/v2/") || (path.startsWith("/models/") && (path.endsWith("/predict") || path.endsWith("/invocations")));
+}

@@ -92,6 +92,7 @@ describe("loadConfig", () => {
     ["PUBLIC_URL", "ftp://mlops.example.com", "must be an http(s) URL"],
     ["DATABASE_URL", "postgres://x/y", "only SQLite is supported"],
     ["ADMIN_TOKEN", "short", "at least 16 characters"],
+    ["PREDICT_TOKEN", "short", "at least 16 characters"],
     ["LOG_LEVEL", "loud", "must be debug, info"],
     ["MAX_BATCH_ROWS", "0", "must be a whole number of rows from 1 to 10000000"],
     ["MAX_BATCH_ROWS", "lots", "must be a whole number of rows"],

@@ -61,6 +61,12 @@ const schema = z.object({
     .trim()
     .refine((v) => v === "" || v.length >= 16, "must be at least 16 characters, or empty to generate one")
     .default(""),
+  // When set, predictions (/models/*, /v2/* but its health probes) and /metrics need it (or the admin token) as a Bearer token.
+  PREDICT_TOKEN: z
+    .string()
+    .trim()
+    .refine((v) => v === "" || v.length >= 16, "must be at least 16 characters, or empty to leave predictions open")
+    .default(""),
   FRONTEND_URL: url("an http(s) origin such as http://localhost:3000").default(""),
   PUBLIC_URL: url("an http(s) URL such as https://mlops.example.com").default(""),
   PYTHON: z.string().trim().default(""),
@@ -94,6 +100,8 @@ export type Config = {
   shutdownGraceSeconds: number;
   runnerBackend: "local";
   adminToken: string;
+  /** Bearer token for predictions and /metrics; "" leaves them open. */
+  predictToken: string;
   frontendUrl: string;
   /** The address people reach this server at, without trailing slash ("" when unset): links in GitHub commit statuses. */
   publicUrl: string;
@@ -164,6 +172,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     shutdownGraceSeconds: v.SHUTDOWN_GRACE_SECONDS,
     runnerBackend: "local",
     adminToken: v.ADMIN_TOKEN,
+    predictToken: v.PREDICT_TOKEN,
     frontendUrl: v.FRONTEND_URL,
     publicUrl: v.PUBLIC_URL.replace(/\/+$/, ""),
     python,

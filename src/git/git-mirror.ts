@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { TransientError } from "../lib/errors.ts";
+import { redactUrl } from "../lib/redact-url.ts";
 
 export type GitMirrorOptions = {
   /** Token for private repositories, sent as an HTTP Authorization header (never in argv or URLs). */
@@ -42,11 +43,6 @@ export function gitTokenScope(githubApiUrl: string): string {
   return url.hostname === "api.github.com" ? "https://github.com/" : `${url.origin}/`;
 }
 
-/** `url` with any user:password removed, for messages. */
-function redact(url: string): string {
-  return url.replace(/\/\/[^/@\s]*@/, "//");
-}
-
 /**
  * Bare mirrors under `root` (`<root>/<owner>/<name>.git`). Fetched commits are kept under
  * `refs/mlops/commits/<sha>` so git's garbage collection never drops them.
@@ -83,7 +79,7 @@ export class GitMirror {
       await this.init(dir);
       const r = await this.run(["--git-dir", dir, "fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", cloneUrl, `+${sha}:refs/mlops/commits/${sha}`]);
       if (r.ok) return;
-      throw this.failure(r, `could not fetch commit ${sha} from ${redact(cloneUrl)}`);
+      throw this.failure(r, `could not fetch commit ${sha} from ${redactUrl(cloneUrl)}`);
     });
   }
 
@@ -92,12 +88,12 @@ export class GitMirror {
     this.mirrorPath(fullName);
     const ref = `refs/heads/${branch}`;
     const r = await this.run(["ls-remote", "--", cloneUrl, ref], this.root);
-    if (!r.ok) throw this.failure(r, `could not read branch ${branch} of ${redact(cloneUrl)}`);
+    if (!r.ok) throw this.failure(r, `could not read branch ${branch} of ${redactUrl(cloneUrl)}`);
     for (const line of r.text.split("\n")) {
       const [sha, name] = line.split("\t");
       if (name === ref && sha && SHA.test(sha)) return sha;
     }
-    throw new GitCommandError(`branch ${branch} does not exist in ${redact(cloneUrl)}`);
+    throw new GitCommandError(`branch ${branch} does not exist in ${redactUrl(cloneUrl)}`);
   }
 
   /**
@@ -113,11 +109,11 @@ export class GitMirror {
       await this.init(dir);
       const r = await this.run(["--git-dir", dir, "fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", cloneUrl, `+refs/heads/${branch}:${tracking}`]);
       if (!r.ok) {
-        if (/couldn't find remote ref/i.test(r.stderr)) throw new GitCommandError(`branch ${branch} does not exist in ${redact(cloneUrl)}`, r.stderr);
-        throw this.failure(r, `could not fetch branch ${branch} from ${redact(cloneUrl)}`);
+        if (/couldn't find remote ref/i.test(r.stderr)) throw new GitCommandError(`branch ${branch} does not exist in ${redactUrl(cloneUrl)}`, redactUrl(r.stderr));
+        throw this.failure(r, `could not fetch branch ${branch} from ${redactUrl(cloneUrl)}`);
       }
       const head = (await this.git(fullName, ["rev-parse", "--verify", "--quiet", `${tracking}^{commit}`])).text.trim();
-      if (!SHA.test(head)) throw new GitCommandError(`branch ${branch} of ${redact(cloneUrl)} does not point at a commit`);
+      if (!SHA.test(head)) throw new GitCommandError(`branch ${branch} of ${redactUrl(cloneUrl)} does not point at a commit`);
       await this.git(fullName, ["update-ref", `refs/mlops/commits/${head}`, head]);
       return head;
     });
@@ -235,8 +231,10 @@ export class GitMirror {
 
   private failure(r: RunResult, what: string): Error {
     if (r.timedOut) return new TransientError(`${what}: git took longer than ${Math.round(this.timeoutMs / 1000)} s`);
-    const detail = lastLine(r.stderr) || `git exited with ${r.exitCode}`;
-    return TRANSIENT.test(r.stderr) ? new TransientError(`${what}: ${detail}`) : new GitCommandError(`${what}: ${detail}`, r.stderr);
+    // git may echo the URL it was given, credentials and all.
+    const stderr = redactUrl(r.stderr);
+    const detail = lastLine(stderr) || `git exited with ${r.exitCode}`;
+    return TRANSIENT.test(stderr) ? new TransientError(`${what}: ${detail}`) : new GitCommandError(`${what}: ${detail}`, stderr);
   }
 
   private async run(args: string[], cwd?: string, extraEnv?: Record<string, string>): Promise<RunResult> {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { bearerToken } from "./auth.ts";
 import { TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, makeTestApp } from "./test-app.ts";
 
 describe("/api authorization", () => {
@@ -30,5 +31,18 @@ describe("/api authorization", () => {
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: "no route for GET /nope" });
     expect((await app.request("/health")).status).toBe(200);
+  });
+});
+
+describe("bearerToken", () => {
+  // The pattern the hand-written parse replaces: the reference for which headers carry a token.
+  const OLD = /^Bearer\s+(\S+)$/i;
+  const headers = ["Bearer abc", "bearer abc", "BEARER  abc", "Bearer\tabc", "Bearer \u00a0abc", "Bearer", "Bearer ", "Bearer  ", "Bearerabc", "Bearer a b", "Bearer abc ", " Bearer abc", "Basic abc", "Bearer a\u2028", "Bearer é", "", "Bear abc"];
+  test.each(headers)("%p reads as the old pattern read it", (header) => {
+    expect(bearerToken(header)).toBe(OLD.exec(header)?.[1] ?? null);
+  });
+
+  test("a header of a megabyte of spaces is refused after one pass", () => {
+    expect(bearerToken("Bearer " + " ".repeat(1_000_000) + "a b")).toBeNull();
   });
 });

@@ -5,11 +5,11 @@ import { AppError } from "../lib/errors.ts";
 import { decodeCsv, decodeMlflowJson } from "../serving/decode-mlflow.ts";
 import { planOutputs, readPredictions } from "../serving/model-outputs.ts";
 import { runFeeds } from "../serving/run-feeds.ts";
-import { acquireServing, limitBody, measure, parseJsonBody, type ServedVars, type ServingDeps } from "./serving-support.ts";
+import { acquireServing, limitPredictBody, measure, parseJsonBody, type ServedVars, type ServingDeps } from "./serving-support.ts";
 
 /** Routes under /models for MLflow clients. */
 export function invocationRoutes(deps: ServingDeps) {
-  return new Hono<ServedVars>().post("/:name/invocations", measure(deps.metrics, "invocations"), limitBody(deps.limits.maxRequestBytes), async (c) => {
+  return new Hono<ServedVars>().post("/:name/invocations", measure(deps.metrics, "invocations"), limitPredictBody(deps.limits.maxRequestBytes), async (c) => {
     const name = c.req.param("name");
     const lease = acquireServing(deps, name);
     try {

@@ -6,7 +6,7 @@ import type { Lease } from "../serving/model-registry.ts";
 import { decodeInferRequest, encodeInferResponse, HEADER_LENGTH, splitBody } from "../serving/oip-tensors.ts";
 import { runFeeds } from "../serving/run-feeds.ts";
 import { oipDatatype } from "../serving/tensor-types.ts";
-import { acquireServing, acquireVersion, limitBody, measure, type ServedVars, type ServingDeps } from "./serving-support.ts";
+import { acquireServing, acquireVersion, limitPredictBody, measure, type ServedVars, type ServingDeps } from "./serving-support.ts";
 
 /** Extensions this server implements (Triton's names). */
 export const OIP_EXTENSIONS = ["binary_tensor_data"];
@@ -15,7 +15,7 @@ export type OipDeps = ServingDeps & { version: string; lifecycle: Lifecycle };
 
 /** Routes under /v2. */
 export function oipRoutes(deps: OipDeps) {
-  const infer = [measure(deps.metrics, "v2"), limitBody(deps.limits.maxRequestBytes)] as const;
+  const infer = [measure(deps.metrics, "v2"), limitPredictBody(deps.limits.maxRequestBytes)] as const;
   return new Hono<ServedVars>()
     .get("/", (c) => c.json({ name: "mlops", version: deps.version, extensions: OIP_EXTENSIONS }))
     .get("/health/live", (c) => c.json({ live: true }))
@@ -24,13 +24,13 @@ export function oipRoutes(deps: OipDeps) {
       return c.json({ ready }, ready ? 200 : 503);
     })
     .get("/models/:name", (c) => withServing(deps, c.req.param("name"), (lease) => c.json(metadata(deps, lease))))
-    .get("/models/:name/versions/:version", async (c) => withLease(await acquireVersion(deps, c.req.param("name"), c.req.param("version")), (l) => c.json(metadata(deps, l))))
+    .get("/models/:name/versions/:version", async (c) => withLease(await acquireVersion(deps, c, c.req.param("name"), c.req.param("version")), (l) => c.json(metadata(deps, l))))
     .get("/models/:name/ready", (c) => withServing(deps, c.req.param("name"), (lease) => c.json({ name: lease.name, ready: true })))
     .get("/models/:name/versions/:version/ready", async (c) =>
-      withLease(await acquireVersion(deps, c.req.param("name"), c.req.param("version")), (l) => c.json({ name: l.name, ready: true })),
+      withLease(await acquireVersion(deps, c, c.req.param("name"), c.req.param("version")), (l) => c.json({ name: l.name, ready: true })),
     )
     .post("/models/:name/infer", ...infer, (c) => inferWith(c, deps, acquireServing(deps, c.req.param("name"))))
-    .post("/models/:name/versions/:version/infer", ...infer, async (c) => inferWith(c, deps, await acquireVersion(deps, c.req.param("name"), c.req.param("version"))));
+    .post("/models/:name/versions/:version/infer", ...infer, async (c) => inferWith(c, deps, await acquireVersion(deps, c, c.req.param("name"), c.req.param("version"))));
 }
 
 /** Read, decode, run and answer one infer request with `lease`; releases it. */

@@ -62,7 +62,8 @@ describe("POST /models/{name}/predict", () => {
   const huge = JSON.stringify({ inputs: Array.from({ length: 6000 }, () => [5.1, 3.5, 1.4, 0.2]) });
   const bad: [string, () => Response | Promise<Response>, number, string[]][] = [
     ["unknown model", () => predict({ inputs: [[1, 2, 3, 4]] }, "nope"), 404, ['no model named "nope"', "models serving:", "iris"]],
-    ["a model stored but not deployed", () => predict({ inputs: [[1, 2, 3, 4]] }, "stored"), 404, ['model "stored" has versions 1 but none is deployed']],
+    // Never deployed: its versions are not named to anonymous callers (src/http/pinned-versions.test.ts).
+    ["a model stored but never deployed", () => predict({ inputs: [[1, 2, 3, 4]] }, "stored"), 404, ['no model named "stored"']],
     ["wrong number of features", () => predict({ inputs: [[1, 2, 3]] }), 422, ["3 features per row", "the model expects 4", '"input" (float32 [?, 4])']],
     ["ragged rows", () => predict({ inputs: [[1, 2, 3, 4], [1, 2, 3]] }), 422, ["inputs[1] has 3 values but inputs[0] has 4"]],
     ["a string where a number goes", () => predict({ inputs: [[1, "two", 3, 4]] }), 422, ["inputs[0][1] must be a finite number", 'got "two"']],
@@ -123,8 +124,8 @@ describe("POST /models/{name}/versions/{v}/predict", () => {
     expect(deps.registry.pinnedCount()).toBe(1); // the serving version is not loaded twice
   });
 
-  test("a stored version of a model that does not serve at all", async () => {
-    const res = await t.app.request("/models/stored/versions/1/predict", postJson({ inputs: f.iris.expected.rows }));
+  test("a stored version of a model that does not serve at all (with the admin token: it was never deployed)", async () => {
+    const res = await t.app.request("/models/stored/versions/1/predict", postJson({ inputs: f.iris.expected.rows }, t.auth));
     expect(res.status).toBe(200);
     expect(((await res.json()) as { predictions: unknown[] }).predictions).toEqual(f.iris.expected.labels);
   });

@@ -5,15 +5,15 @@ import { decodePredictBody } from "../serving/decode-rows.ts";
 import { planOutputs, readPredictions } from "../serving/model-outputs.ts";
 import type { Lease } from "../serving/model-registry.ts";
 import { runFeeds } from "../serving/run-feeds.ts";
-import { acquireServing, acquireVersion, limitBody, measure, parseJsonBody, type ServedVars, type ServingDeps } from "./serving-support.ts";
+import { acquireServing, acquireVersion, limitPredictBody, measure, parseJsonBody, type ServedVars, type ServingDeps } from "./serving-support.ts";
 
 /** Routes under /models for the native protocol. */
 export function predictRoutes(deps: ServingDeps) {
   // Per route, not use("*"): other route groups are mounted under /models too.
-  const before = [measure(deps.metrics, "predict"), limitBody(deps.limits.maxRequestBytes)] as const;
+  const before = [measure(deps.metrics, "predict"), limitPredictBody(deps.limits.maxRequestBytes)] as const;
   return new Hono<ServedVars>()
     .post("/:name/predict", ...before, (c) => answer(c, deps, acquireServing(deps, c.req.param("name"))))
-    .post("/:name/versions/:version/predict", ...before, async (c) => answer(c, deps, await acquireVersion(deps, c.req.param("name"), c.req.param("version"))));
+    .post("/:name/versions/:version/predict", ...before, async (c) => answer(c, deps, await acquireVersion(deps, c, c.req.param("name"), c.req.param("version"))));
 }
 
 /** Read, decode, run and answer with `lease`; releases it. The version goes in the body and in X-Model-Version, errors included. */

@@ -4,22 +4,24 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { NothingToRun, RepoSection, type RepoDefaults, type RepoSummary } from "../../views/repo-section.tsx";
 import { ReposPage } from "../../views/repos-page.tsx";
+import { parseNumberText } from "../lib/number-text.ts";
 import { newRepoSchema } from "../repos/repo-input.ts";
 import { DEFAULT_BRANCH, DEFAULT_DEPLOY_METRIC, DEFAULT_NOTEBOOK_GLOB } from "../repos/repo-store.ts";
 import { runRepoHead } from "../repos/run-repo.ts";
 import type { PageDeps } from "./pages.tsx";
+import { shownRepo } from "./repos.ts";
 import { idParam, onInvalid } from "./validation.ts";
 
 // The form sends every field, empty for "use the default", and the threshold as text: turned into what the
 // API's JSON would carry, then checked by the API's own schema. Text that is not a number stays text, so
 // the schema refuses it with its message. An empty full_name stays, to be refused as a malformed name.
-const NUMBER_TEXT = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
 function formAsInput(form: unknown): unknown {
   if (typeof form !== "object" || form === null) return form;
   const fields = Object.entries(form).flatMap(([key, value]): [string, unknown][] => {
     if (typeof value !== "string") return [[key, value]];
     if (value.trim() === "" && key !== "full_name") return [];
-    if (key === "deploy_threshold" && NUMBER_TEXT.test(value)) return [[key, Number(value)]];
+    const number = key === "deploy_threshold" ? parseNumberText(value.trim()) : null;
+    if (number !== null) return [[key, number]];
     return [[key, value]];
   });
   return Object.fromEntries(fields);
@@ -62,7 +64,7 @@ export function repoPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
 
 /** Every repository, oldest registration first, with the threshold in force and its newest pipeline. */
 function repoSummaries(deps: PageDeps): RepoSummary[] {
-  return deps.repos.list().map((r) => {
+  return deps.repos.list().map(shownRepo).map((r) => {
     const newest = deps.pipelineStore.list({ repoId: r.id, limit: 1 })[0];
     return {
       ...r,

@@ -1,6 +1,7 @@
 // /api/repos: register, list, show, change and remove repositories; start a manual run.
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
+import { redactUrl } from "../lib/redact-url.ts";
 import { newRepoSchema, repoPatchSchema } from "../repos/repo-input.ts";
 import type { RepoStore } from "../repos/repo-store.ts";
 import { runRepoHead, type RunRepo } from "../repos/run-repo.ts";
@@ -8,15 +9,20 @@ import { idParam, onInvalid } from "./validation.ts";
 
 export type { RunRepo };
 
+/** A repository as answers and pages show it: credentials in its clone URL replaced by ***, kept only for git. */
+export function shownRepo<R extends { clone_url: string }>(repo: R): R {
+  return { ...repo, clone_url: redactUrl(repo.clone_url) };
+}
+
 /** Routes under /api/repos. `runRepo` errors from git become 503 (transient) or 422 (bad URL/branch). */
 export function repoRoutes(deps: { repos: RepoStore; runRepo: RunRepo }) {
   const { repos, runRepo } = deps;
   return new Hono()
-    .get("/", (c) => c.json({ repos: repos.list() }))
-    .post("/", zValidator("json", newRepoSchema, onInvalid), (c) => c.json(repos.create(c.req.valid("json")), 201))
-    .get("/:id", zValidator("param", idParam, onInvalid), (c) => c.json(repos.get(c.req.valid("param").id)))
+    .get("/", (c) => c.json({ repos: repos.list().map(shownRepo) }))
+    .post("/", zValidator("json", newRepoSchema, onInvalid), (c) => c.json(shownRepo(repos.create(c.req.valid("json"))), 201))
+    .get("/:id", zValidator("param", idParam, onInvalid), (c) => c.json(shownRepo(repos.get(c.req.valid("param").id))))
     .patch("/:id", zValidator("param", idParam, onInvalid), zValidator("json", repoPatchSchema, onInvalid), (c) =>
-      c.json(repos.update(c.req.valid("param").id, c.req.valid("json"))),
+      c.json(shownRepo(repos.update(c.req.valid("param").id, c.req.valid("json")))),
     )
     .delete("/:id", zValidator("param", idParam, onInvalid), (c) => {
       repos.delete(c.req.valid("param").id);

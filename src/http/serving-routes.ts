@@ -3,8 +3,10 @@ import type { Hono } from "hono";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
+import { hashToken } from "../db/settings-store.ts";
 import { PredictMetrics } from "../serving/predict-metrics.ts";
 import type { Lifecycle } from "../app.ts";
+import { requireBearer } from "./auth.ts";
 import { invocationRoutes } from "./invocations.ts";
 import { countPipelinesByStatus, createMetricsRegistry, metricsRoutes } from "./metrics.ts";
 import { oipRoutes } from "./oip.ts";
@@ -12,7 +14,9 @@ import { predictRoutes } from "./predict.ts";
 import type { VersionStore } from "./serving-support.ts";
 
 export type ServingAppDeps = {
-  config: Pick<Config, "maxBatchRows" | "maxRequestBytes">;
+  config: Pick<Config, "maxBatchRows" | "maxRequestBytes" | "predictToken">;
+  /** The admin token's hash: with PREDICT_TOKEN set, the admin token may call predictions too. */
+  secrets: { adminTokenSha256: string };
   db: Db;
   version: string;
   lifecycle: Lifecycle;
@@ -24,6 +28,17 @@ export type ServingAppDeps = {
   /** Pipelines' MLflow syncs by status; absent without MLflow tracking. */
   mlflowSyncCounts?: () => Record<string, number>;
 };
+
+// Every serving path; /v2/health/live and /v2/health/ready stay open for probes, as /health does.
+const PROTECTED_PATHS = [
+  "/models/:name/predict",
+  "/models/:name/versions/:version/predict",
+  "/models/:name/invocations",
+  "/v2",
+  "/v2/models/*",
+  "/metrics",
+  "/metrics/*",
+];
 
 /** Add the prediction routes and /metrics to `app`, with a metrics registry of its own. */
 export function mountServing(app: Hono, deps: ServingAppDeps): void {
@@ -40,7 +55,14 @@ export function mountServing(app: Hono, deps: ServingAppDeps): void {
     modelStore: deps.modelStore,
     metrics: new PredictMetrics(prom),
     limits: { maxBatchRows: deps.config.maxBatchRows, maxRequestBytes: deps.config.maxRequestBytes },
+    adminTokenSha256: deps.secrets.adminTokenSha256,
   };
+  if (deps.config.predictToken) {
+    // With PREDICT_TOKEN, everything here but the OIP health probes needs it or the admin token. Registered before the
+    // routes so an unauthorized request is refused before its body is read.
+    const guard = requireBearer([hashToken(deps.config.predictToken), deps.secrets.adminTokenSha256]);
+    for (const path of PROTECTED_PATHS) app.use(path, guard);
+  }
   app.route("/models", predictRoutes(serving));
   app.route("/models", invocationRoutes(serving));
   app.route("/v2", oipRoutes({ ...serving, version: deps.version, lifecycle: deps.lifecycle }));

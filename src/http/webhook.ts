@@ -8,9 +8,10 @@ import { GroupCommit } from "../db/group-commit.ts";
 import { webhookDeliveries } from "../db/schema.ts";
 import { classifyPush, pushPayloadSchema, type PushPayload } from "../github/push-event.ts";
 import { WebhookVerifier } from "../github/webhook-verify.ts";
-import { BadRequestError, PayloadTooLargeError, UnauthorizedError } from "../lib/errors.ts";
+import { BadRequestError, UnauthorizedError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { Repo, RepoStore } from "../repos/repo-store.ts";
+import { limitBody } from "./body-limit.ts";
 import { onInvalid } from "./validation.ts";
 
 /** GitHub's own cap on a delivery; anything larger is refused before it is read in full. */
@@ -44,8 +45,8 @@ type Answer = { status: 200 | 202; body: Record<string, unknown> };
 export function webhookRoutes(deps: { db: Db; repos: RepoStore; webhookSecret: string; acceptPush: AcceptPush; logger: Logger }) {
   const verifier = new WebhookVerifier(deps.webhookSecret);
   const receive = deliveryIntake(deps);
-  return new Hono().post("/github", async (c) => {
-    const raw = await readBodyCapped(c.req.raw, MAX_WEBHOOK_BYTES);
+  return new Hono().post("/github", limitBody(MAX_WEBHOOK_BYTES, `webhook body is larger than ${MAX_WEBHOOK_BYTES / 1024 / 1024} MB`), async (c) => {
+    const raw = new Uint8Array(await c.req.arrayBuffer());
     const text = await verifier.verify(raw, c.req.header("x-hub-signature-256"));
     if (text === null) throw new UnauthorizedError("invalid signature");
     const event = c.req.header("x-github-event")?.trim();
@@ -150,35 +151,6 @@ function parseJson(text: string): unknown {
 function repositoryName(payload: unknown): string | null {
   const name = (payload as { repository?: { full_name?: unknown } }).repository?.full_name;
   return typeof name === "string" ? name : null;
-}
-
-/** The request body, refusing (PayloadTooLargeError) a declared Content-Length over `max` before reading, and any body that grows past `max` while read. */
-async function readBodyCapped(req: Request, max: number): Promise<Uint8Array> {
-  const tooLarge = () => new PayloadTooLargeError(`webhook body is larger than ${Math.round(max / 1024 / 1024)} MB`, { limit_bytes: max });
-  const declared = Number(req.headers.get("content-length") ?? "");
-  if (Number.isFinite(declared) && declared > max) throw tooLarge();
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return chunks[0]!;
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
 }
 
 const deliveriesQuery = z.strictObject({

@@ -2,6 +2,7 @@
 // Plain fetch, one timeout per request. Transport failures, timeouts and 5xx/429 answers are TransientError (the durable
 // queue retries them); any other error answer is MlflowError carrying MLflow's error_code.
 import { TransientError } from "../lib/errors.ts";
+import { redactUrl } from "../lib/redact-url.ts";
 
 /** MLflow answered with an error ({error_code, message}); status is the HTTP status. */
 export class MlflowError extends Error {
@@ -49,11 +50,14 @@ const ARTIFACTS_API = "/api/2.0/mlflow-artifacts/artifacts";
 
 export class MlflowClient {
   readonly baseUrl: string;
+  /** `baseUrl` without credentials: what messages, links and stored records show. */
+  readonly shownUrl: string;
   private readonly timeoutMs: number;
 
   /** `baseUrl` is the tracking server (e.g. http://127.0.0.1:5000); `timeoutMs` bounds each request (default 5000). */
   constructor(baseUrl: string, opts: { timeoutMs?: number } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.shownUrl = redactUrl(this.baseUrl);
     this.timeoutMs = opts.timeoutMs ?? 5000;
   }
 
@@ -274,7 +278,7 @@ export class MlflowClient {
 
   /** The run's page in MLflow's UI. */
   runUrl(run: Pick<MlflowRun, "experimentId" | "runId">): string {
-    return `${this.baseUrl}/#/experiments/${encodeURIComponent(run.experimentId)}/runs/${encodeURIComponent(run.runId)}`;
+    return `${this.shownUrl}/#/experiments/${encodeURIComponent(run.experimentId)}/runs/${encodeURIComponent(run.runId)}`;
   }
 
   /** The proxy URL of `path` under a run's artifact root; throws for roots the proxy does not serve (s3://, file paths). */
@@ -288,7 +292,7 @@ export class MlflowClient {
       root = artifactUri;
     } else {
       throw new Error(
-        `cannot reach artifact root ${artifactUri} through MLflow at ${this.baseUrl}: start the server with --artifacts-destination (proxied artifacts)`,
+        `cannot reach artifact root ${artifactUri} through MLflow at ${this.shownUrl}: start the server with --artifacts-destination (proxied artifacts)`,
       );
     }
     const rel = path
@@ -342,7 +346,7 @@ export class MlflowClient {
     const where = `${method} ${new URL(url).pathname}`;
     if (res.status >= 500 || res.status === 429) {
       const detail = errorMessage(parsed) ?? snippet(text);
-      throw new TransientError(`MLflow at ${this.baseUrl} answered ${res.status} to ${where}${detail ? `: ${detail}` : ""}`);
+      throw new TransientError(`MLflow at ${this.shownUrl} answered ${res.status} to ${where}${detail ? `: ${detail}` : ""}`);
     }
     if (!res.ok) {
       const body = (parsed ?? {}) as { error_code?: unknown };
@@ -350,7 +354,7 @@ export class MlflowClient {
       throw new MlflowError(res.status, code, `MLflow ${where} failed (${res.status} ${code}): ${errorMessage(parsed) ?? snippet(text)}`);
     }
     if (parsed === undefined)
-      throw new MlflowError(res.status, "INVALID_RESPONSE", `MLflow at ${this.baseUrl} answered ${where} with non-JSON: ${snippet(text)}`);
+      throw new MlflowError(res.status, "INVALID_RESPONSE", `MLflow at ${this.shownUrl} answered ${where} with non-JSON: ${snippet(text)}`);
     return parsed as T;
   }
 
@@ -360,7 +364,7 @@ export class MlflowClient {
     if (err.name === "TimeoutError") what = `no answer within ${this.timeoutMs} ms`;
     else if (err.code === "ConnectionRefused" || err.code === "ECONNREFUSED") what = "connection refused";
     else what = err.message ?? String(e);
-    return new TransientError(`MLflow at ${this.baseUrl} is unreachable: ${what} (${method} ${new URL(url).pathname})`, { cause: e });
+    return new TransientError(`MLflow at ${this.shownUrl} is unreachable: ${redactUrl(what)} (${method} ${new URL(url).pathname})`, { cause: e });
   }
 }
 

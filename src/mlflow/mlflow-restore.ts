@@ -78,7 +78,7 @@ export async function restoreFromMlflow(deps: RestoreDeps): Promise<string[]> {
         },
         { version },
       );
-      models.recordDeployment({ modelName: name, version, reason: "restore", actor: `mlflow ${client.baseUrl} (registered version ${mv.version})` });
+      models.recordDeployment({ modelName: name, version, reason: "restore", actor: `mlflow ${client.shownUrl} (registered version ${mv.version})` });
       restored.push(`${name}@${version}`);
     } catch (e) {
       logger?.error({ model: name, error: errorLine(e) }, "could not restore a deployed model from MLflow");

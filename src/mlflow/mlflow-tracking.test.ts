@@ -172,14 +172,18 @@ describe("MLflow tracking", () => {
     const servedHere = await predict(server.base, "aliased");
 
     // A fresh node on the same MLflow serves what was deployed, under the same version number, with the same answers.
-    const fresh = await startTestServer({ MLFLOW_TRACKING_URI: mlflow.url });
+    // Its MLFLOW_TRACKING_URI carries credentials (sent as Basic auth, which this MLflow ignores): they must not reach
+    // the deployment history it records.
+    const secret = "mlflow-Pa55word-0123";
+    const fresh = await startTestServer({ MLFLOW_TRACKING_URI: mlflow.url.replace("://", `://mlops:${secret}@`) });
     cleanups.push(() => fresh.stop());
     const servedThere = await predict(fresh.base, "aliased");
     expect(servedThere.body).toEqual(servedHere.body);
     expect(servedThere.body.version).toBe(1);
     const restored = (await (await fresh.api("/api/models/aliased")).json()) as { versions: { version: number; metrics: Record<string, number> }[]; deployments: { version: number; reason: string }[] };
     expect(restored.versions.map((v) => [v.version, v.metrics])).toEqual([[1, { accuracy: 1 }]]);
-    expect(restored.deployments).toMatchObject([{ version: 1, reason: "restore" }]);
+    expect(restored.deployments).toMatchObject([{ version: 1, reason: "restore", actor: expect.stringContaining("mlflow http://***@127.0.0.1") }]);
+    expect(JSON.stringify(restored)).not.toContain(secret);
 
     expect((await server.api("/api/models/aliased/undeploy", { method: "POST" })).status).toBe(200);
     await waitForTag(undefined);

@@ -87,6 +87,14 @@ export class ModelStore {
       .all();
   }
 
+  /** Versions of a model that were deployed at some time (in its deployment history), newest first. */
+  everDeployed(modelName: string): number[] {
+    return this.db.$client
+      .query<{ version: number }, [string]>("SELECT DISTINCT version FROM deployments WHERE model_name = ? AND version IS NOT NULL ORDER BY version DESC")
+      .all(modelName)
+      .map((r) => r.version);
+  }
+
   /** Deployment history of a model, newest first. */
   history(modelName: string, limit = 100): DeploymentRow[] {
     return this.db.select().from(deployments).where(eq(deployments.modelName, modelName)).orderBy(desc(deployments.id)).limit(limit).all();

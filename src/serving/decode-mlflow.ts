@@ -1,6 +1,7 @@
 // MLflow scoring-server request bodies → tensors: dataframe_split, dataframe_records, instances, inputs, and CSV.
 // Tables feed a one-input model column by column in the order given, or a model with one input per column by name.
 import { BadRequestError, UnprocessableError } from "../lib/errors.ts";
+import { parseNumberText } from "../lib/number-text.ts";
 import { isObject, namedToFeeds, rowsToFeeds } from "./decode-rows.ts";
 import type { ModelSignature, TensorSpec } from "./model-session.ts";
 import { describeInput, nestedTensor, show, type InputLimits } from "./tensor-input.ts";
@@ -151,7 +152,6 @@ function isColumnInput(spec: TensorSpec): boolean {
   return spec.shape.length === 1 || (spec.shape.length === 2 && spec.shape[1] === 1);
 }
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const MISSING = new Set(["", "nan", "NaN", "NAN", "null", "NULL", "NA", "N/A"]);
 
 /** A CSV cell for `spec`: numbers parsed for numeric inputs, pandas' missing-value spellings as null, text kept for strings. */
@@ -160,7 +160,7 @@ function fromText(spec: TensorSpec, cell: unknown): unknown {
   const s = cell.trim();
   if (MISSING.has(s)) return null;
   if (spec.type === "bool") return s === "true" || s === "True" || s === "1" ? true : s === "false" || s === "False" || s === "0" ? false : cell;
-  return NUMBER.test(s) ? Number(s) : cell;
+  return parseNumberText(s) ?? cell;
 }
 
 /** Rows of fields from CSV text (RFC 4180: quoted fields may hold commas, quotes doubled, newlines). Throws BadRequestError for an unclosed quote. */

@@ -3,6 +3,7 @@
 // tritonclient uses by default.
 import { z } from "zod";
 import { BadRequestError, UnprocessableError } from "../lib/errors.ts";
+import { refuseDeepJson } from "../lib/json-depth.ts";
 import { checkSameBatch } from "./decode-rows.ts";
 import type { ModelSignature } from "./model-session.ts";
 import { outputTensors, type Outputs } from "./model-outputs.ts";
@@ -35,7 +36,8 @@ export const HEADER_LENGTH = "Inference-Header-Content-Length";
 
 /**
  * Split a request body into its JSON part and the binary data after it (`headerLength` from HEADER_LENGTH, absent when
- * the whole body is JSON). Throws BadRequestError (400) for a bad length or JSON that does not parse.
+ * the whole body is JSON). Throws BadRequestError (400) for a bad length or JSON that does not parse, UnprocessableError (422)
+ * for JSON nested deeper than MAX_JSON_DEPTH (checked before parsing).
  */
 export function splitBody(bytes: Uint8Array, headerLength: string | undefined): { json: unknown; binary: Uint8Array } {
   let n = bytes.length;
@@ -43,9 +45,11 @@ export function splitBody(bytes: Uint8Array, headerLength: string | undefined): 
     n = Number(headerLength);
     if (!Number.isInteger(n) || n < 0 || n > bytes.length) throw new BadRequestError(`${HEADER_LENGTH} is ${headerLength}, but the body has ${bytes.length} bytes`);
   }
+  const text = new TextDecoder().decode(bytes.subarray(0, n));
+  refuseDeepJson(text, "the inference request");
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder().decode(bytes.subarray(0, n)));
+    json = JSON.parse(text);
   } catch {
     throw new BadRequestError("the inference request is not valid JSON");
   }

@@ -31,7 +31,10 @@ export function expectedDetails(spec: TensorSpec) {
 export function nestedTensor(spec: TensorSpec, value: unknown, where: string, limits: InputLimits, opts: { column?: boolean } = {}): TensorValue {
   const type = feedableType(spec);
   const dims: number[] = [];
+  // The shape is read down the first elements, no deeper than a little past the model's rank (a shape one or two
+  // dimensions off is shown in the message): nesting is request input, unbounded.
   for (let v = value; Array.isArray(v); v = v[0]) {
+    if (dims.length === spec.shape.length + 2) throw tooDeep(spec, where);
     dims.push(v.length);
     if (v.length === 0) break;
   }
@@ -74,7 +77,7 @@ export function flatTensor(spec: TensorSpec, contents: unknown, shape: number[],
   const type = feedableType(spec);
   checkShape(spec, shape, where, limits);
   const count = shape.reduce((a, b) => a * b, 1);
-  const values: unknown[] = Array.isArray(contents) ? (contents.some(Array.isArray) ? contents.flat(Infinity) : contents) : [contents];
+  const values = flattenWithin(spec, contents, Math.max(shape.length, 1), where);
   if (values.length !== count) {
     throw new UnprocessableError(`${where}.data has ${values.length} values; shape ${describeShape(shape)} needs ${count}`, { ...expectedDetails(spec), got: { shape, values: values.length } });
   }
@@ -147,6 +150,34 @@ export function checkShape(spec: TensorSpec, shape: readonly number[], where: st
   }
 }
 
+/**
+ * The values of `contents` in row-major order, its lists nested at most `maxDepth` deep (the outer list counts as one);
+ * walked with an explicit stack, so deep nesting in a request is a 422, never a stack overflow.
+ */
+function flattenWithin(spec: TensorSpec, contents: unknown, maxDepth: number, where: string): unknown[] {
+  if (!Array.isArray(contents)) return [contents];
+  if (!contents.some(Array.isArray)) return contents;
+  const values: unknown[] = [];
+  const stack: { list: unknown[]; next: number }[] = [{ list: contents, next: 0 }];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.next === top.list.length) {
+      stack.pop();
+      continue;
+    }
+    const v = top.list[top.next++];
+    if (!Array.isArray(v)) values.push(v);
+    else if (stack.length === maxDepth) throw tooDeep(spec, `${where}.data`);
+    else stack.push({ list: v, next: 0 });
+  }
+  return values;
+}
+
+function tooDeep(spec: TensorSpec, where: string): UnprocessableError {
+  const rank = spec.shape.length;
+  return new UnprocessableError(`${where} is nested deeper than the ${rank} dimension${rank === 1 ? "" : "s"} of input ${describeInput(spec)}`, expectedDetails(spec));
+}
+
 function feedableType(spec: TensorSpec): ElementType {
   if (!isSupportedType(spec.type)) throw new UnprocessableError(`input ${describeInput(spec)} has a type this server cannot feed`, expectedDetails(spec));
   return spec.type;
@@ -163,8 +194,28 @@ function path(idx: number[], depth: number): string {
   return s;
 }
 
-/** A request value, short, for messages. */
+/** A request value, short, for messages: at most 40 characters, whatever its size or nesting (no deep recursion). */
 export function show(v: unknown): string {
-  const s = v === undefined ? "nothing" : JSON.stringify(v);
+  const s = v === undefined ? "nothing" : preview(v, 0);
   return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+// JSON text for the start of `v`: lists and objects shown only a few levels deep and a few dozen characters long.
+function preview(v: unknown, depth: number): string {
+  if (typeof v === "string") return JSON.stringify(v.length > 41 ? v.slice(0, 41) : v);
+  if (typeof v !== "object" || v === null) return JSON.stringify(v) ?? String(v);
+  const list = Array.isArray(v);
+  if (depth === 4) return list ? "[...]" : "{...}";
+  const parts: string[] = [];
+  let length = 0;
+  for (const [key, item] of list ? v.entries() : Object.entries(v)) {
+    if (length > 40) {
+      parts.push("...");
+      break;
+    }
+    const shown = list ? preview(item, depth + 1) : `${JSON.stringify(key)}:${preview(item, depth + 1)}`;
+    parts.push(shown);
+    length += shown.length + 1;
+  }
+  return list ? `[${parts.join(",")}]` : `{${parts.join(",")}}`;
 }

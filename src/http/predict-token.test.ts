@@ -1,0 +1,94 @@
+import { beforeAll, describe, expect, test } from "bun:test";
+import { sessionCookieHeader } from "./page-auth.ts";
+import { deployVersion, makeServingFixtures, type ServingFixtures } from "./serving-test-support.ts";
+import { TEST_ADMIN_TOKEN, makeTestApp } from "./test-app.ts";
+
+const PREDICT_TOKEN = "predict-token-0123456789abcdef";
+let f: ServingFixtures;
+let closed: ReturnType<typeof makeTestApp>;
+let open: ReturnType<typeof makeTestApp>;
+
+beforeAll(async () => {
+  f = await makeServingFixtures();
+  closed = makeTestApp({ PREDICT_TOKEN });
+  open = makeTestApp();
+  for (const t of [closed, open]) await deployVersion(t.deps, "iris", f.iris.onnxPath);
+}, 90_000);
+
+const row = () => f.iris.expected.rows[0]!;
+// Every serving route, each with a request that succeeds given access.
+const guarded: [string, string, () => RequestInit | undefined][] = [
+  ["native predict", "/models/iris/predict", () => ({ method: "POST", body: JSON.stringify({ inputs: [row()] }) })],
+  ["pinned version predict", "/models/iris/versions/1/predict", () => ({ method: "POST", body: JSON.stringify({ inputs: [row()] }) })],
+  ["MLflow invocations", "/models/iris/invocations", () => ({ method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ inputs: [row()] }) })],
+  ["OIP server metadata", "/v2", () => undefined],
+  ["OIP model metadata", "/v2/models/iris", () => undefined],
+  ["OIP version metadata", "/v2/models/iris/versions/1", () => undefined],
+  ["OIP model ready", "/v2/models/iris/ready", () => undefined],
+  ["OIP infer", "/v2/models/iris/infer", () => ({ method: "POST", body: JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: row() }] }) })],
+  ["Prometheus metrics", "/metrics", () => undefined],
+];
+const probes = ["/health", "/v2/health/live", "/v2/health/ready"];
+
+function call(t: ReturnType<typeof makeTestApp>, path: string, init: RequestInit | undefined, authorization?: string) {
+  const headers = { ...((init?.headers as Record<string, string>) ?? {}), ...(authorization ? { Authorization: authorization } : {}) };
+  return t.app.request(path, { ...init, headers });
+}
+
+describe("PREDICT_TOKEN set", () => {
+  for (const [name, path, init] of guarded) {
+    test(`${name} (${path}): 401 JSON without it or with a wrong one; 200 with it or with the admin token`, async () => {
+      for (const auth of [undefined, "Bearer wrong-token-0123456789", `Basic ${PREDICT_TOKEN}`, `Bearer ${PREDICT_TOKEN.slice(0, -1)}`]) {
+        const res = await call(closed, path, init(), auth);
+        expect({ auth, status: res.status }).toEqual({ auth, status: 401 });
+        expect(await res.json()).toEqual({ error: "unauthorized" });
+      }
+      for (const token of [PREDICT_TOKEN, TEST_ADMIN_TOKEN]) {
+        const res = await call(closed, path, init(), `Bearer ${token}`);
+        expect({ token, status: res.status }).toEqual({ token, status: 200 });
+      }
+    });
+  }
+
+  test("health probes stay open", async () => {
+    for (const path of probes) expect((await closed.app.request(path)).status).toBe(200);
+  });
+
+  test("the predict token opens neither the JSON API nor the pages", async () => {
+    expect((await call(closed, "/api/models", undefined, `Bearer ${PREDICT_TOKEN}`)).status).toBe(401);
+    const page = await call(closed, "/models/iris", undefined, `Bearer ${PREDICT_TOKEN}`);
+    expect(page.status).toBe(303);
+    expect(page.headers.get("location")).toStartWith("/login");
+  });
+
+  test("the model's page still takes a page session, without the predict token", async () => {
+    const res = await closed.app.request("/models/iris", { headers: { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("iris");
+  });
+
+  test("an unauthorized prediction is refused before its body is read", async () => {
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+        if (pulled > 100) controller.close();
+      },
+    });
+    const res = await closed.app.request("/models/iris/predict", { method: "POST", body, duplex: "half" } as RequestInit);
+    expect(res.status).toBe(401);
+    expect(pulled).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("PREDICT_TOKEN unset", () => {
+  for (const [name, path, init] of guarded) {
+    test(`${name} (${path}) is open`, async () => {
+      expect((await call(open, path, init())).status).toBe(200);
+    });
+  }
+  test("health probes are open", async () => {
+    for (const path of probes) expect((await open.app.request(path)).status).toBe(200);
+  });
+});
