@@ -8,14 +8,14 @@ import { ModelStore } from "../models/model-store.ts";
 import { ModelRegistry } from "../serving/model-registry.ts";
 import { openModelSession } from "../serving/model-session.ts";
 import { makeTestModel } from "../serving/test-models.ts";
-import { ADMIN_TOKEN } from "../testing/e2e.ts";
+import { ADMIN_TOKEN, signIn } from "../testing/e2e.ts";
 import { spawnServerProcess, type ServerProcess } from "../testing/server-process.ts";
-import { sessionCookieHeader } from "./page-auth.ts";
 
 // Each attack is sent for real to the server running as its own process, with iris deployed; /health is asked again and
 // again while the attack is in flight. Before the fixes, a 100 KB CSV cell froze the server for 10 s (1 MB: 17 minutes)
 // and deep nesting answered 500.
 const PROMPT_MS = 500;
+let pageCookie = "";
 let server: ServerProcess;
 
 beforeAll(async () => {
@@ -35,6 +35,7 @@ beforeAll(async () => {
   await registry.close();
   db.$client.close();
   server = await spawnServerProcess(dataDir);
+  pageCookie = await signIn(server.base);
 }, 120_000);
 afterAll(async () => {
   await server?.kill();
@@ -79,7 +80,7 @@ const attacks: Attack[] = [
   ["a 50 MB body declared by Content-Length", "/models/iris/predict", () => json(" ".repeat(50 * 1024 * 1024)), 413, "MAX_REQUEST_BYTES"],
   ["a 1 MB deploy_threshold of digits on the repository form", "/repos", () => ({
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: sessionCookieHeader(ADMIN_TOKEN), "HX-Request": "true", Accept: "application/json" },
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: pageCookie, "HX-Request": "true", Accept: "application/json" },
       body: `full_name=acme%2Fx&deploy_threshold=${"9".repeat(900_000)}x`,
     }), 400, "deploy_threshold"],
 ];

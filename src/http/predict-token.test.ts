@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { sessionCookieHeader } from "./page-auth.ts";
 import { deployVersion, makeServingFixtures, type ServingFixtures } from "./serving-test-support.ts";
-import { TEST_ADMIN_TOKEN, makeTestApp } from "./test-app.ts";
+import { TEST_ADMIN_TOKEN, makeTestApp, SIGNED_IN } from "./test-app.ts";
 
 const PREDICT_TOKEN = "predict-token-0123456789abcdef";
 let f: ServingFixtures;
@@ -62,7 +61,7 @@ describe("PREDICT_TOKEN set", () => {
   });
 
   test("the model's page still takes a page session, without the predict token", async () => {
-    const res = await closed.app.request("/models/iris", { headers: { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) } });
+    const res = await closed.app.request("/models/iris", { headers: SIGNED_IN });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain("iris");
   });

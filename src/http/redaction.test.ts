@@ -7,8 +7,7 @@ import { MlflowClient } from "../mlflow/mlflow-client.ts";
 import type { PipelineService } from "../pipeline/pipeline-service.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { freePort } from "../testing/server-process.ts";
-import { sessionCookieHeader } from "./page-auth.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN, testPipelineService } from "./test-app.ts";
+import { makeTestApp, testPipelineService, SIGNED_IN } from "./test-app.ts";
 
 // Credentials in a clone URL or in MLFLOW_TRACKING_URI are used to connect and never shown: not in API answers, pages,
 // error messages or stored records. Each test puts a secret in a URL and greps for it everywhere it could surface.
@@ -44,7 +43,7 @@ describe("credentials in clone URLs", () => {
       await t.app.request("/api/repos", { headers: t.auth }),
       await t.app.request(`/api/repos/${id}`, { headers: t.auth }),
       await t.app.request(`/api/repos/${id}`, { method: "PATCH", headers: json, body: JSON.stringify({ branch: "main" }) }),
-      await t.app.request("/repos", { headers: { Cookie: sessionCookieHeader(TEST_ADMIN_TOKEN) } }),
+      await t.app.request("/repos", { headers: SIGNED_IN }),
     ];
     for (const res of answers) {
       expect(res.status).toBe(200);
