@@ -34,14 +34,14 @@ describe("pages in Chromium", () => {
     await page.goto(`${server.base}/`);
     await page.waitForURL(/\/login\?next=/);
     await page.close();
-  }, 30_000);
+  }, 90_000);
 
   test("signIn helper lands on the page asked for", async () => {
     const page = await browser.newPage();
     await signIn(page, server.base, ADMIN_TOKEN, "/?from=test");
     expect(new URL(page.url()).search).toBe("?from=test");
     await page.close();
-  }, 30_000);
+  }, 90_000);
 
   test(
     "a running pipeline's log grows live on its page, its status turns succeeded; two versions later the rollback button goes back to the first",
@@ -109,5 +109,5 @@ describe("pages in Chromium", () => {
     const stored = ((await (await server.api("/api/repos")).json()) as { repos: { full_name: string; branch: string; deploy_threshold: number | null }[] }).repos;
     expect(stored.filter((r) => r.full_name === "acme/from-the-form")).toEqual([expect.objectContaining({ branch: "prod", deploy_threshold: 0.9 })]);
     await page.close();
-  }, 30_000);
+  }, 90_000);
 });

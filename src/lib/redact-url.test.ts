@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { redactUrl } from "./redact-url.ts";
+import { redactUrl, splitUrlCredentials } from "./redact-url.ts";
 
 describe("redactUrl", () => {
   const cases: [string, string][] = [
@@ -24,5 +24,14 @@ describe("redactUrl", () => {
     const text = "//a".repeat(1_000_000);
     expect(redactUrl(text)).toBe(text);
     expect(redactUrl(`${"x".repeat(1_000_000)} http://u:p@h`)).toEndWith("http://***@h");
+  });
+});
+
+describe("splitUrlCredentials", () => {
+  test("takes user and password out of the URL, decoded; leaves a URL without them alone", () => {
+    expect(splitUrlCredentials("http://alice:s%40cret@mlflow:5000")).toEqual({ url: "http://mlflow:5000", username: "alice", password: "s@cret" });
+    expect(splitUrlCredentials("https://token@mlflow.example/base/")).toEqual({ url: "https://mlflow.example/base/", username: "token" });
+    expect(splitUrlCredentials("http://mlflow:5000")).toEqual({ url: "http://mlflow:5000" });
+    expect(splitUrlCredentials("not a url")).toEqual({ url: "not a url" });
   });
 });

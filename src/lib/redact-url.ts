@@ -30,3 +30,24 @@ export function redactUrl(text: string): string {
 function ends(c: number): boolean {
   return c === 0x2f || c === 0x40 || c <= 0x20 || c === 0x22 || c === 0x27 || c === 0x3e || c === 0x3c || c === 0x29 || c === 0x5d || c === 0x60;
 }
+
+/**
+ * `url` without its user:password, and those as MLflow's client reads them from the environment
+ * (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD), so a notebook can connect without the credentials being
+ * written into its parameters (and from there into the executed notebook). A URL without credentials, or one that
+ * does not parse, comes back as it is with no credentials.
+ */
+export function splitUrlCredentials(url: string): { url: string; username?: string; password?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (!parsed.username && !parsed.password) return { url };
+  const username = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  parsed.username = "";
+  parsed.password = "";
+  return { url: parsed.toString().replace(/\/$/, url.endsWith("/") ? "/" : ""), username, ...(password && { password }) };
+}

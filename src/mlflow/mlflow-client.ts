@@ -2,7 +2,7 @@
 // Plain fetch, one timeout per request. Transport failures, timeouts and 5xx/429 answers are TransientError (the durable
 // queue retries them); any other error answer is MlflowError carrying MLflow's error_code.
 import { TransientError } from "../lib/errors.ts";
-import { redactUrl } from "../lib/redact-url.ts";
+import { redactUrl, splitUrlCredentials } from "../lib/redact-url.ts";
 
 /** MLflow answered with an error ({error_code, message}); status is the HTTP status. */
 export class MlflowError extends Error {
@@ -278,7 +278,8 @@ export class MlflowClient {
 
   /** The run's page in MLflow's UI. */
   runUrl(run: Pick<MlflowRun, "experimentId" | "runId">): string {
-    return `${this.shownUrl}/#/experiments/${encodeURIComponent(run.experimentId)}/runs/${encodeURIComponent(run.runId)}`;
+    // A link a person clicks: without credentials (the browser asks for them), not with a redacted placeholder.
+    return `${splitUrlCredentials(this.baseUrl).url.replace(/\/+$/, "")}/#/experiments/${encodeURIComponent(run.experimentId)}/runs/${encodeURIComponent(run.runId)}`;
   }
 
   /** The proxy URL of `path` under a run's artifact root; throws for roots the proxy does not serve (s3://, file paths). */

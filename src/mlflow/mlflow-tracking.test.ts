@@ -11,6 +11,7 @@ import { MlflowClient } from "./mlflow-client.ts";
 import type { MlflowSyncView } from "./mlflow-tracking.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
+const TRACKING_SECRET = "tracking-password-0123456789";
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => undefined);
 });
@@ -45,7 +46,8 @@ function sharedSetup() {
   shared ??= (async () => {
     const mlflow = await startMlflowServer();
     cleanups.push(() => mlflow.stop());
-    const server = await startTestServer({ MLFLOW_TRACKING_URI: mlflow.url });
+    // With credentials in the URI, as behind an authenticating proxy: they must reach neither notebook nor pages.
+    const server = await startTestServer({ MLFLOW_TRACKING_URI: mlflow.url.replace("://", `://mlops:${TRACKING_SECRET}@`) });
     cleanups.push(() => server.stop());
     return { mlflow, server };
   })();
@@ -76,12 +78,17 @@ describe("MLflow tracking", () => {
     const local = (await (await server.api("/api/models/tracked")).json()) as { versions: { version: number; sha256: string }[] };
     const model = await client.downloadArtifact(run, "model/model.onnx");
     expect(createHash("sha256").update(model).digest("hex")).toBe(local.versions[0]!.sha256);
-    const notebook = JSON.parse(new TextDecoder().decode(await client.downloadArtifact(run, "notebook/executed.ipynb"))) as { cells: unknown[] };
+    const executed = new TextDecoder().decode(await client.downloadArtifact(run, "notebook/executed.ipynb"));
+    const notebook = JSON.parse(executed) as { cells: unknown[]; metadata: { papermill: { parameters: Record<string, string> } } };
     expect(notebook.cells.length).toBeGreaterThan(3);
+    // The notebook logged through the credentials in its environment; its parameters (kept, uploaded) hold none.
+    expect(notebook.metadata.papermill.parameters.MLFLOW_TRACKING_URI).toBe(mlflow.url);
+    expect(executed).not.toContain(TRACKING_SECRET);
 
     // The pipeline's page links the run.
     const page = await (await fetch(`${server.base}/pipelines/${id}`, { headers: { Cookie: await signIn(server.base) } })).text();
     expect(page).toContain(`href="${sync.run_url}"`);
+    expect(page).not.toContain(TRACKING_SECRET);
 
     const versions = await client.searchModelVersions("tracked");
     expect(versions).toHaveLength(1);

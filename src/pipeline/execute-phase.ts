@@ -1,6 +1,7 @@
 // Phase 3: the runner (src/runner) runs the notebook with the platform's parameters; output streams to the log.
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { splitUrlCredentials } from "../lib/redact-url.ts";
 import type { RunSpec } from "../runner/runner.ts";
 import { limitReason } from "./limit-reasons.ts";
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
@@ -18,7 +19,15 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
     METRICS_OUTPUT_PATH: outputs.metrics,
     PIPELINE_ID: String(pipeline.id),
   };
-  if (services.config.mlflowTrackingUri) parameters.MLFLOW_TRACKING_URI = services.config.mlflowTrackingUri;
+  // Credentials in the tracking URI go to the notebook's environment only: parameters are written into the executed
+  // notebook, which is kept and uploaded.
+  const secretEnv: Record<string, string> = {};
+  if (services.config.mlflowTrackingUri) {
+    const { url, username, password } = splitUrlCredentials(services.config.mlflowTrackingUri);
+    parameters.MLFLOW_TRACKING_URI = url;
+    if (username) secretEnv.MLFLOW_TRACKING_USERNAME = username;
+    if (password) secretEnv.MLFLOW_TRACKING_PASSWORD = password;
+  }
   const runId = await services.tracking?.startRun(pipeline, ctx.modelName!, ctx.log);
   if (runId) parameters.MLFLOW_RUN_ID = runId;
   const spec: RunSpec = {
@@ -28,6 +37,7 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
     workDir: ctx.workDir,
     outputs,
     parameters,
+    env: secretEnv,
     timeoutMs: services.config.pipelineTimeoutSeconds * 1000,
   };
   const { runner } = services;

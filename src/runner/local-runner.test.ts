@@ -42,6 +42,7 @@ function specFor(cells: { tags: string[]; source: string }[], timeoutMs = 60_000
     workDir,
     outputs: { model: join(workDir, "output", "model"), metrics: join(workDir, "output", "metrics.json"), executed: join(workDir, "executed.ipynb") },
     parameters: { MODEL_OUTPUT_PATH: join(workDir, "output", "model"), PIPELINE_ID: String(pipelineId) },
+    env: { RUN_SECRET: "in-the-environment-only" },
     timeoutMs,
   };
 }
@@ -65,14 +66,18 @@ const alive = (procs: ProcessRecord[]) => procs.filter((p) => processStartTime(p
 
 describe("LocalRunner", () => {
   test("prepare has nothing to do; submit streams lines and ends succeeded with the outputs where the spec put them", async () => {
-    const spec = specFor([{ tags: ["mlops:training"], source: `print("pipeline", PIPELINE_ID)\nopen(MODEL_OUTPUT_PATH, "w").write("m")` }]);
+    const spec = specFor([{ tags: ["mlops:training"], source: `import os\nprint("pipeline", PIPELINE_ID, os.environ["RUN_SECRET"])\nopen(MODEL_OUTPUT_PATH, "w").write("m")` }]);
     await runner.prepare(spec, () => undefined);
     const r = recorder();
     const handle = runner.submit(spec, r.events);
     expect(handle.id).toStartWith(`local:${spec.pipelineId}:`);
     const result = await handle.result;
     expect(result).toMatchObject({ status: "succeeded", exitCode: 0, outputs: spec.outputs });
-    expect(r.lines.join("\n")).toContain(`pipeline ${spec.pipelineId}`);
+    expect(r.lines.join("\n")).toContain(`pipeline ${spec.pipelineId} in-the-environment-only`);
+    // the environment reached the notebook without being written into it as a parameter
+    const executed = (await Bun.file(spec.outputs.executed).json()) as { cells: { source: string[] }[]; metadata: { papermill: { parameters: object } } };
+    expect(executed.metadata.papermill.parameters).toEqual(spec.parameters);
+    expect(executed.cells[0]!.source.join("")).not.toContain("in-the-environment-only");
     expect(r.procs.length).toBeGreaterThan(0);
     expect(existsSync(spec.outputs.executed)).toBe(true);
     expect(existsSync(spec.outputs.model)).toBe(true);

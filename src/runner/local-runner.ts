@@ -31,7 +31,7 @@ export class LocalRunner implements NotebookRunner {
       output: spec.outputs.executed,
       cwd: spec.cwd,
       parameters: spec.parameters,
-      env: { ...spec.parameters },
+      env: { ...spec.env, ...spec.parameters },
       timeoutMs: spec.timeoutMs,
       signal: abort.signal,
       onLine: (stream, line) => events.onLine(stream, line),

@@ -18,6 +18,8 @@ export type RunSpec = {
   outputs: { model: string; metrics: string; executed: string };
   /** Injected as the notebook's parameters, and set in its environment. */
   parameters: Record<string, string>;
+  /** Set in the notebook's environment only, never written into the notebook (credentials). */
+  env: Record<string, string>;
   /** Wall-clock limit for the whole notebook. */
   timeoutMs: number;
 };
