@@ -9,7 +9,9 @@ import { requireAdmin } from "./http/auth.ts";
 import { DEFAULT_MAX_BODY_BYTES, limitBody } from "./http/body-limit.ts";
 import { healthRoutes } from "./http/health.ts";
 import { repoRoutes, type RunRepo } from "./http/repos.ts";
-import { deliveryRoutes, webhookRoutes, type AcceptPush } from "./http/webhook.ts";
+import { Deliveries, type AcceptPush } from "./github/deliveries.ts";
+import type { Lifecycle } from "./http/lifecycle.ts";
+import { deliveryRoutes, webhookRoutes } from "./http/webhook.ts";
 import { modelRoutes } from "./http/models.ts";
 import { htmlError, pageRoutes, wantsHtml } from "./http/pages.tsx";
 import { pipelineRoutes, type PipelineActions } from "./http/pipelines.ts";
@@ -26,7 +28,6 @@ import { RepoStore } from "./repos/repo-store.ts";
 import type { SandboxStatus } from "./sandbox/notebook-sandbox.ts";
 import type { ModelRegistry } from "./serving/model-registry.ts";
 
-export type Lifecycle = { phase: "starting" | "ready" | "stopping" };
 
 /** Everything the HTTP layer uses; main.ts builds it, tests build it on a temp dir. */
 export type AppDeps = {
@@ -56,8 +57,10 @@ export type AppDeps = {
   mlflowSyncCounts?: () => Record<string, number>;
   /** Page sessions (sign-in cookies). */
   pageSessions: PageSessions;
-  /** Pipelines by status for /metrics; optional until the pipeline store provides it. */
-  pipelineCounts?: () => Record<string, number>;
+  /** Pipelines by status for /metrics. */
+  pipelineCounts: () => Record<string, number>;
+  /** Whether the database answers (GET /health). */
+  databaseOk: () => boolean;
 };
 
 /** Build the Hono app. Errors thrown as AppError become `{"error": ...}` with their status; anything else is a logged 500. */
@@ -73,12 +76,13 @@ export function createApp(deps: AppDeps) {
 
   const repos = new RepoStore(deps.db);
   api.route("/repos", repoRoutes({ repos, runRepo: deps.runRepo }));
-  api.route("/deliveries", deliveryRoutes(deps));
+  const deliveries = new Deliveries({ db: deps.db, repos, acceptPush: deps.acceptPush, logger: deps.logger });
+  api.route("/deliveries", deliveryRoutes({ deliveries }));
   api.route("/pipelines", pipelineRoutes(deps));
   api.route("/models", modelRoutes(deps));
 
   app.route("/health", healthRoutes(deps));
-  app.route("/webhook", webhookRoutes({ ...deps, repos, webhookSecret: deps.secrets.webhookSecret }));
+  app.route("/webhook", webhookRoutes({ deliveries, webhookSecret: deps.secrets.webhookSecret }));
   app.route("/api", api);
   app.route(
     "/",

@@ -1,11 +1,10 @@
 // Composition root: config → db → queue → pipeline services → model registry → workers → HTTP; stop() undoes it.
-import { eq } from "drizzle-orm";
 import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { createApp, type Lifecycle } from "./app.ts";
+import { createApp } from "./app.ts";
+import type { Lifecycle } from "./http/lifecycle.ts";
 import type { Config } from "./config.ts";
-import { migrate, openDatabase } from "./db/connection.ts";
-import { webhookDeliveries } from "./db/schema.ts";
+import { databaseOk, migrate, openDatabase } from "./db/connection.ts";
 import { ensureSecrets } from "./db/settings-store.ts";
 import { GitMirror, gitTokenScope } from "./git/git-mirror.ts";
 import { notebooksToRun } from "./git/notebook-paths.ts";
@@ -14,6 +13,7 @@ import { createLogger, type Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
 import { MlflowClient } from "./mlflow/mlflow-client.ts";
 import { MlflowSyncStore } from "./mlflow/mlflow-sync-store.ts";
+import { noteDelivery } from "./github/deliveries.ts";
 import { restoreFromMlflow } from "./mlflow/mlflow-restore.ts";
 import { VersionSigner } from "./mlflow/model-signature.ts";
 import { PageSessions } from "./auth/page-sessions.ts";
@@ -154,7 +154,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
   const pipelines = new PipelineService(services, jobs, mirror, {
     findIntakeRepo: (id) => repos.find(id),
     notebooksToRun,
-    noteDelivery: (id, detail, outcome) => db.update(webhookDeliveries).set(outcome ? { detail, outcome } : { detail }).where(eq(webhookDeliveries.id, id)).run(),
+    noteDelivery: (id, detail, outcome) => noteDelivery(db, id, detail, outcome),
     wake,
     logger,
   });
@@ -219,6 +219,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
       pipelines.acceptPush({ deliveryId, repo, sha: payload.after, before: payload.created ? null : payload.before, ref: payload.ref }),
     runRepo: (repo) => pipelines.runRepo(repo),
     pipelineStore,
+    pipelineCounts: () => pipelineStore.countByStatus(),
+    databaseOk: () => databaseOk(db),
     bus,
     pipelineActions: pipelines,
     modelStore,

@@ -3,7 +3,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrate, openDatabase } from "./connection.ts";
-import { ensureSecrets, getSetting, hashToken, resetAdminToken } from "./settings-store.ts";
+import { hashToken } from "../lib/tokens.ts";
+import { ensureSecrets, getSetting, resetAdminToken } from "./settings-store.ts";
 
 const freshDb = () => {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), "mlops-settings-")), "mlops.db"));

@@ -1,6 +1,6 @@
 // Server-generated secrets kept in the settings table: the webhook secret and the admin token's hash.
 import { eq } from "drizzle-orm";
-import { createHash, randomBytes } from "node:crypto";
+import { hashToken, newToken } from "../lib/tokens.ts";
 import type { Db } from "./connection.ts";
 import { settings } from "./schema.ts";
 
@@ -19,16 +19,6 @@ export function getSetting(db: Db, key: string): string | undefined {
 /** Store `value` under `key`, replacing any earlier value. */
 export function putSetting(db: Db, key: string, value: string): void {
   db.insert(settings).values({ key, value }).onConflictDoUpdate({ target: settings.key, set: { value } }).run();
-}
-
-/** sha256 of a token, hex. */
-export function hashToken(token: string): string {
-  return createHash("sha256").update(token).digest("hex");
-}
-
-/** A new random token, URL-safe. */
-export function newToken(): string {
-  return randomBytes(24).toString("base64url");
 }
 
 /**

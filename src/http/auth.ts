@@ -2,7 +2,7 @@
 // token hashes, 401 without detail. The header is parsed by hand: it is request input, so no backtracking pattern runs over it.
 import type { Context, MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "node:crypto";
-import { hashToken } from "../db/settings-store.ts";
+import { hashToken } from "../lib/tokens.ts";
 import { UnauthorizedError } from "../lib/errors.ts";
 
 /** The token of an `Authorization: Bearer <token>` header (scheme in any case, one or more spaces, no space inside), or null. */

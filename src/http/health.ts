@@ -1,13 +1,22 @@
 // GET /health: liveness and readiness in one JSON answer; 503 while starting or stopping.
 import { Hono } from "hono";
-import type { AppDeps } from "../app.ts";
-import { databaseOk } from "../db/connection.ts";
+import type { SandboxStatus } from "../sandbox/notebook-sandbox.ts";
+import type { Lifecycle } from "./lifecycle.ts";
+
+export type HealthDeps = {
+  lifecycle: Lifecycle;
+  version: string;
+  databaseOk: () => boolean;
+  modelsServing: () => number;
+  queueDepth: () => number;
+  sandbox: SandboxStatus;
+};
 
 /** Routes for /health. */
-export function healthRoutes(deps: AppDeps) {
+export function healthRoutes(deps: HealthDeps) {
   return new Hono().get("/", (c) => {
     const phase = deps.lifecycle.phase;
-    const database = databaseOk(deps.db);
+    const database = deps.databaseOk();
     const body = {
       status: phase === "ready" && database ? "ok" : phase === "ready" ? "degraded" : phase,
       version: deps.version,

@@ -1,9 +1,6 @@
 // GET /metrics: Prometheus text format from one prom-client Registry per app, with gauges read at scrape time.
-import { count } from "drizzle-orm";
 import { Hono } from "hono";
 import { Gauge, Registry } from "prom-client";
-import type { Db } from "../db/connection.ts";
-import { pipelines } from "../db/schema.ts";
 
 export type MetricSources = {
   version: string;
@@ -72,10 +69,4 @@ export function createMetricsRegistry(sources: MetricSources): Registry {
 /** Routes for /metrics. */
 export function metricsRoutes(registry: Registry) {
   return new Hono().get("/", async (c) => c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType }));
-}
-
-/** Pipelines by status, read from the database (one GROUP BY; called only when /metrics is scraped). */
-export function countPipelinesByStatus(db: Db): Record<string, number> {
-  const rows = db.select({ status: pipelines.status, n: count() }).from(pipelines).groupBy(pipelines.status).all();
-  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }

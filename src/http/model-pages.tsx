@@ -8,7 +8,7 @@ import { ModelsPage, type ModelSummary } from "../../views/models-page.tsx";
 import { NotFoundError } from "../lib/errors.ts";
 import { deploymentJson, versionJson } from "../models/model-view.ts";
 import { repoFullName } from "../repos/repo-input.ts";
-import type { PageDeps } from "./pages.tsx";
+import type { PageDeps } from "./page-deps.ts";
 import { onInvalid } from "./validation.ts";
 
 /** Who the deployment history names for actions made on the pages (the API records "admin"). */

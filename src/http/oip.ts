@@ -1,7 +1,7 @@
 // /v2: the Open Inference Protocol (KServe v2; Triton, MLServer and KServe clients): health, server and model
 // metadata, model readiness, and inference with tensor JSON (or Triton's binary tensor data extension).
 import { Hono, type Context } from "hono";
-import type { Lifecycle } from "../app.ts";
+import type { Lifecycle } from "./lifecycle.ts";
 import type { Lease } from "../serving/model-registry.ts";
 import { decodeInferRequest, encodeInferResponse, HEADER_LENGTH, splitBody } from "../serving/oip-tensors.ts";
 import { runFeeds } from "../serving/run-feeds.ts";

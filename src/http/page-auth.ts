@@ -6,7 +6,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { getCookie } from "hono/cookie";
 import { timingSafeEqual } from "node:crypto";
 import type { PageSessions } from "../auth/page-sessions.ts";
-import { hashToken } from "../db/settings-store.ts";
+import { hashToken } from "../lib/tokens.ts";
 import { ForbiddenError, UnauthorizedError } from "../lib/errors.ts";
 
 export const SESSION_COOKIE = "mlops_session";

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { makeTestModel, type TestModel } from "../serving/test-models.ts";
 import { deployVersion } from "./serving-test-support.ts";
 import { PageSessions, SESSION_SECONDS } from "../auth/page-sessions.ts";
-import { hashToken, resetAdminToken } from "../db/settings-store.ts";
+import { resetAdminToken } from "../db/settings-store.ts";
+import { hashToken } from "../lib/tokens.ts";
 import { SESSION_COOKIE } from "./page-auth.ts";
 import { FOREIGN_SESSION, makeTestApp, SIGNED_IN, TEST_ADMIN_TOKEN } from "./test-app.ts";
 

@@ -4,52 +4,15 @@ import { deleteCookie, setCookie } from "hono/cookie";
 import { HomePage } from "../../views/home-page.tsx";
 import { ErrorPage } from "../../views/error-page.tsx";
 import { LoginPage } from "../../views/login-page.tsx";
-import { SESSION_SECONDS, type PageSessions } from "../auth/page-sessions.ts";
+import { SESSION_SECONDS } from "../auth/page-sessions.ts";
 import { isAdminToken, requirePageSession, safeNext, SESSION_COOKIE, sessionIdOf } from "./page-auth.ts";
-import type { Config } from "../config.ts";
-import type { MlflowSyncView } from "../mlflow/mlflow-tracking.ts";
-import type { Deployer } from "../models/deployer.ts";
-import type { ModelStore } from "../models/model-store.ts";
-import type { LogBus } from "../pipeline/log-bus.ts";
-import type { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { pipelineJson } from "../pipeline/pipeline-view.ts";
-import type { RepoStore } from "../repos/repo-store.ts";
-import type { RunRepo } from "../repos/run-repo.ts";
-import type { SandboxStatus } from "../sandbox/notebook-sandbox.ts";
-import type { ModelRegistry } from "../serving/model-registry.ts";
-import type { PipelineActions } from "./pipelines.ts";
+import type { PageDeps } from "./page-deps.ts";
 import { modelPageRoutes } from "./model-pages.tsx";
 import { pipelinePageRoutes } from "./pipeline-pages.tsx";
 import { repoPageRoutes } from "./repo-pages.tsx";
 import { mountStaticAssets } from "./static-assets.ts";
 
-export type PageDeps = {
-  version: string;
-  adminTokenSha256: string;
-  /** Page sessions: made at sign-in, checked on every page, ended at sign-out. */
-  pageSessions: PageSessions;
-  /** Models serving now, read per request. */
-  serving: () => { name: string; version: number }[];
-  queueDepth: () => number;
-  pipelineStore: PipelineStore;
-  bus: LogBus;
-  pipelineActions: PipelineActions;
-  modelStore: ModelStore;
-  deployer: Deployer;
-  registry: ModelRegistry;
-  /** How a pipeline stands with MLflow; absent without MLFLOW_TRACKING_URI. */
-  mlflowView?: (pipelineId: number) => MlflowSyncView | null;
-  /** A repository's full name ("owner/name"), or undefined once it was removed. */
-  repoName: (id: number) => string | undefined;
-  /** What the repositories page shows and changes; `runRepo` starts the Run now pipelines. */
-  repos: RepoStore;
-  runRepo: RunRepo;
-  /** Whether pushed code runs sandboxed; pipeline pages warn when it does not. */
-  sandbox: SandboxStatus;
-  /** The secret GitHub signs webhook deliveries with, shown in the setup box. */
-  webhookSecret: string;
-  config: Pick<Config, "publicUrl" | "minAccuracyThreshold" | "autoDeployOnSuccess">;
-};
 
 /** Routes for /login, /logout, /static/* and the pages; every page but /login needs a session. */
 export function pageRoutes(deps: PageDeps) {

@@ -9,7 +9,7 @@ import { PipelineSummary, type PipelineDetail } from "../../views/pipeline-summa
 import { PipelinesPage } from "../../views/pipelines-page.tsx";
 import { PipelineStatus, TERMINAL_STATUSES } from "../pipeline/pipeline-states.ts";
 import { pipelineJson, type PipelineJson } from "../pipeline/pipeline-view.ts";
-import type { PageDeps } from "./pages.tsx";
+import type { PageDeps } from "./page-deps.ts";
 import { streamPipelineEvents, type EventRenderer } from "./pipeline-event-stream.ts";
 import { idParam, onInvalid } from "./validation.ts";
 

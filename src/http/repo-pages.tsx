@@ -8,7 +8,7 @@ import { parseNumberText } from "../lib/number-text.ts";
 import { newRepoSchema } from "../repos/repo-input.ts";
 import { DEFAULT_BRANCH, DEFAULT_DEPLOY_METRIC, DEFAULT_NOTEBOOK_GLOB } from "../repos/repo-store.ts";
 import { runRepoHead } from "../repos/run-repo.ts";
-import type { PageDeps } from "./pages.tsx";
+import type { PageDeps } from "./page-deps.ts";
 import { shownRepo } from "./repos.ts";
 import { idParam, onInvalid } from "./validation.ts";
 

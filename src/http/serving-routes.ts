@@ -1,14 +1,13 @@
 // Mounts everything that answers predictions: /models (native and MLflow), /v2 (Open Inference Protocol), /metrics.
 import type { Hono } from "hono";
 import type { Config } from "../config.ts";
-import type { Db } from "../db/connection.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
-import { hashToken } from "../db/settings-store.ts";
+import { hashToken } from "../lib/tokens.ts";
 import { PredictMetrics } from "../serving/predict-metrics.ts";
-import type { Lifecycle } from "../app.ts";
+import type { Lifecycle } from "./lifecycle.ts";
 import { requireBearer } from "./auth.ts";
 import { invocationRoutes } from "./invocations.ts";
-import { countPipelinesByStatus, createMetricsRegistry, metricsRoutes } from "./metrics.ts";
+import { createMetricsRegistry, metricsRoutes } from "./metrics.ts";
 import { oipRoutes } from "./oip.ts";
 import { predictRoutes } from "./predict.ts";
 import type { VersionStore } from "./serving-support.ts";
@@ -17,14 +16,13 @@ export type ServingAppDeps = {
   config: Pick<Config, "maxBatchRows" | "maxRequestBytes" | "predictToken">;
   /** The admin token's hash: with PREDICT_TOKEN set, the admin token may call predictions too. */
   secrets: { adminTokenSha256: string };
-  db: Db;
   version: string;
   lifecycle: Lifecycle;
   registry: ModelRegistry;
   modelStore: VersionStore;
   queueDepth: () => number;
-  /** Pipelines by status; by default counted in the database at each scrape. */
-  pipelineCounts?: () => Record<string, number>;
+  /** Pipelines by status, read at each scrape. */
+  pipelineCounts: () => Record<string, number>;
   /** Pipelines' MLflow syncs by status; absent without MLflow tracking. */
   mlflowSyncCounts?: () => Record<string, number>;
 };
@@ -47,7 +45,7 @@ export function mountServing(app: Hono, deps: ServingAppDeps): void {
     version: deps.version,
     modelsLoaded: () => ({ serving: registry.count(), pinned: registry.pinnedCount() }),
     queueDepth: deps.queueDepth,
-    pipelineCounts: deps.pipelineCounts ?? (() => countPipelinesByStatus(deps.db)),
+    pipelineCounts: deps.pipelineCounts,
     mlflowSyncCounts: deps.mlflowSyncCounts,
   });
   const serving = {

@@ -7,8 +7,9 @@ import { PageSessions, SESSION_SECONDS } from "../auth/page-sessions.ts";
 import { pageSessions } from "../db/schema.ts";
 import { SESSION_COOKIE } from "./page-auth.ts";
 import { loadConfig } from "../config.ts";
-import { migrate, openDatabase } from "../db/connection.ts";
-import { ensureSecrets, hashToken } from "../db/settings-store.ts";
+import { databaseOk, migrate, openDatabase } from "../db/connection.ts";
+import { ensureSecrets } from "../db/settings-store.ts";
+import { hashToken } from "../lib/tokens.ts";
 import { createLogger } from "../lib/logger.ts";
 import { Deployer } from "../models/deployer.ts";
 import { ModelStore } from "../models/model-store.ts";
@@ -58,6 +59,8 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
       throw new Error("acceptPush is not set up in this test: pass it in makeTestApp overrides");
     },
     pipelineStore,
+    pipelineCounts: () => pipelineStore.countByStatus(),
+    databaseOk: () => databaseOk(db),
     bus: new LogBus(pipelineStore),
     pipelineActions: {
       cancel: () => Promise.reject(new Error("pipelineActions are not set up in this test: pass them in makeTestApp overrides")),

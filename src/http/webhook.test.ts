@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createHmac, randomUUID } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { AcceptPush } from "./webhook.ts";
+import type { AcceptPush } from "../github/deliveries.ts";
 import { MAX_WEBHOOK_BYTES } from "./webhook.ts";
 import { TEST_WEBHOOK_SECRET, makeTestApp } from "./test-app.ts";
 

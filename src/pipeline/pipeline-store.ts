@@ -1,5 +1,5 @@
 // Pipelines, their phases, log lines and recorded processes in SQLite; the one place pipeline state changes.
-import { and, desc, eq, inArray, ne, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, inArray, ne, type SQL } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { pipelineLogLines, pipelinePhases, pipelineProcesses, pipelines } from "../db/schema.ts";
 import { NotFoundError } from "../lib/errors.ts";
@@ -177,6 +177,12 @@ export class PipelineStore {
       .where(and(eq(pipelinePhases.pipelineId, id), eq(pipelinePhases.status, "running")))
       .get();
     return (row?.name as PhaseName | undefined) ?? null;
+  }
+
+  /** How many pipelines there are of each status, e.g. {"queued": 2, "running": 1}. */
+  countByStatus(): Record<string, number> {
+    const rows = this.db.select({ status: pipelines.status, n: count() }).from(pipelines).groupBy(pipelines.status).all();
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   /** Pipelines in one of `statuses`. */

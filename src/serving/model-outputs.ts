@@ -1,6 +1,6 @@
 // Model outputs → answers: predictions (labels or values) and class probabilities, or every output as a named tensor.
 import { UnprocessableError } from "../lib/errors.ts";
-import type { ModelSignature } from "./model-session.ts";
+import type { ModelSignature } from "./model-signature.ts";
 import { oipDatatype, toJsonArray } from "./tensor-types.ts";
 
 /** An output tensor as onnxruntime returns it (ort.Tensor satisfies this). */

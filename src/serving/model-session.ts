@@ -5,11 +5,9 @@ import { errorLine, UnprocessableError } from "../lib/errors.ts";
 import { planOutputs, type OutputPlan } from "./model-outputs.ts";
 import { loadOnnxRuntime } from "./onnx-runtime.ts";
 
-/** One input or output: element type as onnxruntime names it ("float32", "int64", "string", ...), null for dynamic dims. */
-export type TensorSpec = { name: string; type: string; shape: (number | null)[] };
+import type { ModelSignature, TensorSpec } from "./model-signature.ts";
 
-/** What a model takes and returns, as read from the model file. */
-export type ModelSignature = { inputs: TensorSpec[]; outputs: TensorSpec[] };
+export type { ModelSignature, TensorSpec } from "./model-signature.ts";
 
 /** predictRows' answer: one prediction per row, and class probabilities (one array per row) when the model outputs them. */
 export type RowPredictions = { predictions: (number | string)[]; probabilities?: number[][] };
