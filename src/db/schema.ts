@@ -1,6 +1,7 @@
 // Drizzle table definitions; the SQL that creates them is in ./migrations (checked against this file by schema.test.ts).
 import { sql } from "drizzle-orm";
 import { integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import type { JobState, PhaseStatus, PipelineStatus } from "./states.ts";
 
 const createdAt = (name = "created_at") => text(name).notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`);
 
@@ -39,7 +40,7 @@ export const jobs = sqliteTable("jobs", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   kind: text("kind").notNull(),
   payload: text("payload").notNull(),
-  state: text("state").notNull(),
+  state: text("state").$type<JobState>().notNull(),
   dedupeKey: text("dedupe_key"),
   attempts: integer("attempts").notNull().default(0),
   maxAttempts: integer("max_attempts").notNull().default(1),
@@ -61,7 +62,7 @@ export const pipelines = sqliteTable("pipelines", {
   beforeSha: text("before_sha"),
   notebookPath: text("notebook_path").notNull(),
   modelName: text("model_name"),
-  status: text("status").notNull(),
+  status: text("status").$type<PipelineStatus>().notNull(),
   error: text("error"),
   metrics: text("metrics"),
   modelVersion: integer("model_version"),
@@ -83,7 +84,7 @@ export const pipelinePhases = sqliteTable(
     pipelineId: integer("pipeline_id").notNull().references(() => pipelines.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     position: integer("position").notNull(),
-    status: text("status").notNull(),
+    status: text("status").$type<PhaseStatus>().notNull(),
     startedAt: text("started_at"),
     finishedAt: text("finished_at"),
     error: text("error"),

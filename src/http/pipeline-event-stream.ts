@@ -44,7 +44,7 @@ export function streamPipelineEvents(c: Context, deps: { store: PipelineStore; b
         await stream.writeSSE(render.log(l));
         lastSeq = l.seq;
       }
-      const current = store.get(id).status as PipelineStatus;
+      const current = store.get(id).status;
       if (TERMINAL_STATUSES.includes(current)) {
         await stream.writeSSE(render.done(current));
         return;

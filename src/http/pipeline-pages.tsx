@@ -7,7 +7,7 @@ import { PipelinePage } from "../../views/pipeline-page.tsx";
 import { PipelineRows } from "../../views/pipeline-rows.tsx";
 import { PipelineSummary, type PipelineDetail } from "../../views/pipeline-summary.tsx";
 import { PipelinesPage } from "../../views/pipelines-page.tsx";
-import { PipelineStatus, TERMINAL_STATUSES } from "../pipeline/pipeline-states.ts";
+import { isTerminalStatus, PipelineStatus } from "../pipeline/pipeline-states.ts";
 import { pipelineJson, type PipelineJson } from "../pipeline/pipeline-view.ts";
 import type { PageDeps } from "./page-deps.ts";
 import { streamPipelineEvents, type EventRenderer } from "./pipeline-event-stream.ts";
@@ -21,7 +21,7 @@ const filterQuery = z.object({
 });
 type Filter = z.infer<typeof filterQuery>;
 
-const isActive = (status: string) => !TERMINAL_STATUSES.includes(status as PipelineStatus);
+const isActive = (status: PipelineStatus) => !isTerminalStatus(status);
 
 // The page's log: unnamed messages (htmx appends their data) holding one escaped <li>; `done` closes the stream.
 const htmlEvents: EventRenderer = {

@@ -3,6 +3,7 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
 import type { LogBus } from "../pipeline/log-bus.ts";
+import { PIPELINE_STATUSES } from "../pipeline/pipeline-states.ts";
 import type { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { pipelineJson } from "../pipeline/pipeline-view.ts";
 import { streamPipelineEvents, type EventRenderer } from "./pipeline-event-stream.ts";
@@ -18,7 +19,7 @@ export type PipelineActions = {
 
 const listQuery = z.object({
   repo: z.coerce.number().int().positive().optional(),
-  status: z.enum(["queued", "running", "succeeded", "failed", "cancelled", "timed_out", "superseded"]).optional(),
+  status: z.enum(PIPELINE_STATUSES).optional(),
   model: z.string().min(1).optional(),
   limit: z.coerce.number().int().min(1).max(1000).optional(),
 });

@@ -9,7 +9,7 @@ import { errorLine, TransientError } from "../lib/errors.ts";
 import type { Logger } from "../lib/logger.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import type { PipelineTracking } from "../pipeline/pipeline-context.ts";
-import { TERMINAL_STATUSES, type PipelineStatus } from "../pipeline/pipeline-states.ts";
+import { isTerminalStatus, TERMINAL_STATUSES } from "../pipeline/pipeline-states.ts";
 import type { PipelineRow, PipelineStore } from "../pipeline/pipeline-store.ts";
 import { pipelineDir } from "../pipeline/run-pipeline.ts";
 import { isTerminalJobState } from "../queue/job-states.ts";
@@ -97,7 +97,7 @@ export class MlflowTracking implements PipelineTracking {
   async sync(pipelineId: number): Promise<void> {
     const { syncs, pipelines } = this.deps;
     const pipeline = pipelines.get(pipelineId);
-    if (!TERMINAL_STATUSES.includes(pipeline.status as PipelineStatus)) throw new TransientError(`pipeline ${pipelineId} has not ended yet`);
+    if (!isTerminalStatus(pipeline.status)) throw new TransientError(`pipeline ${pipelineId} has not ended yet`);
     const row = syncs.ensure(pipelineId);
     if (row.status === "synced") return;
     try {
@@ -147,7 +147,7 @@ export class MlflowTracking implements PipelineTracking {
   resumePending(): number[] {
     const queued: number[] = [];
     for (const row of this.deps.syncs.pending()) {
-      const status = this.deps.pipelines.get(row.pipelineId).status as PipelineStatus;
+      const status = this.deps.pipelines.get(row.pipelineId).status;
       if (!TERMINAL_STATUSES.includes(status)) continue; // still running: it queues its sync when it ends
       const job = this.deps.jobs.findByPayload(MLFLOW_SYNC_JOB, "$.pipelineId", row.pipelineId);
       if (job && !isTerminalJobState(job.state)) continue;

@@ -10,7 +10,7 @@ import { JobState, type Job } from "../queue/job-states.ts";
 import { isPipelineNotebook } from "./notebook-contract.ts";
 import type { PipelineServices, RepoInfo } from "./pipeline-context.ts";
 import { failure, FailureKind } from "./pipeline-failure.ts";
-import { INTERRUPTED, TERMINAL_STATUSES, type PipelineStatus } from "./pipeline-states.ts";
+import { INTERRUPTED, isTerminalStatus } from "./pipeline-states.ts";
 import { pipelineDir, runPipeline } from "./run-pipeline.ts";
 
 /** What intake needs of the git mirror (GitMirror implements it). */
@@ -154,7 +154,7 @@ export class PipelineService {
   /** Cancel a queued or running pipeline. Throws NotFoundError / ConflictError (already ended). */
   async cancel(id: number): Promise<void> {
     const p = this.services.store.get(id);
-    if (TERMINAL_STATUSES.includes(p.status as PipelineStatus)) throw new ConflictError(`pipeline ${id} already ended (${p.status})`);
+    if (isTerminalStatus(p.status)) throw new ConflictError(`pipeline ${id} already ended (${p.status})`);
     const job = this.jobFor(id);
     if (job) this.jobs.cancel(job.id);
     // A queued pipeline has no handler to record the end; a running one is finished by its handler as it stops.
@@ -166,7 +166,7 @@ export class PipelineService {
   /** Queue a new pipeline for the same commit and notebook; returns its id. Throws ConflictError while the original still runs. */
   async retry(id: number): Promise<number> {
     const p = this.services.store.get(id);
-    if (!TERMINAL_STATUSES.includes(p.status as PipelineStatus)) throw new ConflictError(`pipeline ${id} has not ended yet (${p.status})`);
+    if (!isTerminalStatus(p.status)) throw new ConflictError(`pipeline ${id} has not ended yet (${p.status})`);
     if (p.repoId === null) throw new ConflictError(`pipeline ${id}'s repository was removed`);
     const n = this.services.store.create({
       repoId: p.repoId,

@@ -4,7 +4,7 @@ import type { Db } from "../db/connection.ts";
 import { pipelineLogLines, pipelinePhases, pipelineProcesses, pipelines } from "../db/schema.ts";
 import { NotFoundError } from "../lib/errors.ts";
 import type { PipelineFailure } from "./pipeline-failure.ts";
-import { PHASES, TERMINAL_STATUSES, type PhaseName, type PhaseStatus, type PipelineStatus } from "./pipeline-states.ts";
+import { isTerminalStatus, PHASES, PhaseStatus, type PhaseName, type PipelineStatus } from "./pipeline-states.ts";
 
 export type NewPipeline = {
   repoId: number | null;
@@ -38,7 +38,7 @@ export class PipelineStore {
           .returning()
           .get();
         tx.insert(pipelinePhases)
-          .values(PHASES.map((name, position) => ({ pipelineId: row.id, name, position, status: "pending" })))
+          .values(PHASES.map((name, position) => ({ pipelineId: row.id, name, position, status: PhaseStatus.pending })))
           .run();
         return row;
       },
@@ -79,7 +79,7 @@ export class PipelineStore {
   }
 
   /** Newest first, filtered. */
-  list(filter: { repoId?: number; status?: string; model?: string; limit?: number } = {}): PipelineRow[] {
+  list(filter: { repoId?: number; status?: PipelineStatus; model?: string; limit?: number } = {}): PipelineRow[] {
     const where: SQL[] = [];
     if (filter.repoId !== undefined) where.push(eq(pipelines.repoId, filter.repoId));
     if (filter.status) where.push(eq(pipelines.status, filter.status));
@@ -119,7 +119,7 @@ export class PipelineStore {
     return this.db.transaction(
       (tx) => {
         const row = tx.select().from(pipelines).where(eq(pipelines.id, id)).get();
-        if (!row || TERMINAL_STATUSES.includes(row.status as PipelineStatus)) return false;
+        if (!row || isTerminalStatus(row.status)) return false;
         const at = nowIso();
         tx.update(pipelines).set({ status, error, failure: failure ?? null, finishedAt: at }).where(eq(pipelines.id, id)).run();
         tx.update(pipelinePhases)
@@ -145,7 +145,7 @@ export class PipelineStore {
     return this.db.transaction(
       (tx) => {
         const row = tx.select().from(pipelines).where(eq(pipelines.id, id)).get();
-        if (!row || TERMINAL_STATUSES.includes(row.status as PipelineStatus) || row.shutdownRequeues > 0) return false;
+        if (!row || isTerminalStatus(row.status) || row.shutdownRequeues > 0) return false;
         tx.update(pipelines)
           .set({ status: "queued", error: null, failure: null, startedAt: null, finishedAt: null, metrics: null, modelVersion: null, shutdownRequeues: row.shutdownRequeues + 1 })
           .where(eq(pipelines.id, id))

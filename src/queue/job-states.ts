@@ -1,19 +1,8 @@
 // The states a queued job moves through, as one frozen object used everywhere, and the Job value.
 
-/**
- * Every state a job can be in. `queued` → `running` → one of the terminal states; a failed attempt
- * of a retryable job goes back to `queued`. Only JobStore changes a job's state.
- */
-export const JobState = Object.freeze({
-  queued: "queued",
-  running: "running",
-  succeeded: "succeeded",
-  failed: "failed",
-  cancelled: "cancelled",
-  superseded: "superseded",
-} as const);
+import { JobState } from "../db/states.ts";
 
-export type JobState = (typeof JobState)[keyof typeof JobState];
+export { JobState } from "../db/states.ts";
 
 /** States from which a job never moves again. */
 export const terminalJobStates: readonly JobState[] = [JobState.succeeded, JobState.failed, JobState.cancelled, JobState.superseded];

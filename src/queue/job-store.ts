@@ -315,7 +315,7 @@ export class JobStore {
 }
 
 function toJob(row: JobRow): Job {
-  return { ...row, payload: JSON.parse(row.payload) as unknown, state: row.state as JobState };
+  return { ...row, payload: JSON.parse(row.payload) as unknown, state: row.state };
 }
 
 // Long enough for a traceback's last lines, short enough to keep rows small.
