@@ -1,4 +1,4 @@
-// Environment → typed, validated Config (SPEC §5). A bad value stops start-up with one line per variable.
+// Environment → typed, validated Config (docs/settings.md). A bad value stops start-up with one line per variable.
 import { accessSync, constants, existsSync, mkdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
@@ -132,6 +132,9 @@ export type NotebookSettings = {
   /** Longest log line kept; longer lines are cut with a marker. */
   logLineMaxChars: number;
 };
+
+/** The name of every environment variable the server reads as a setting (docs/settings.md has a row for each). */
+export const SETTING_NAMES: readonly string[] = Object.freeze(Object.keys(schema.shape));
 
 /** Parse and check the environment; throws ConfigError naming each bad variable and what it allows. Creates DATA_DIR. */
 export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {

@@ -57,7 +57,7 @@ describe("POST /models/{name}/predict", () => {
     body.probabilities.forEach((row, i) => row.forEach((p, j) => expect(Math.abs(p - f.multi.probabilities[i]![j]!)).toBeLessThan(1e-5)));
   });
 
-  // SPEC §6: each bad request gets its status and a message naming what was expected and what came,
+  // docs/faults.md: each bad request gets its status and a message naming what was expected and what came,
   // and the next good request still succeeds.
   const huge = JSON.stringify({ inputs: Array.from({ length: 6000 }, () => [5.1, 3.5, 1.4, 0.2]) });
   const bad: [string, () => Response | Promise<Response>, number, string[]][] = [

@@ -127,7 +127,7 @@ describe("POST /webhook/github with every fixture", () => {
   });
 });
 
-describe("SPEC §6: webhook under bad input", () => {
+describe("webhook under bad input (docs/faults.md)", () => {
   test("no signature → 401 invalid signature, nothing stored", async () => {
     const { post, deliveries, register, calls } = setup();
     await register({ full_name: "Codertocat/Hello-World" });

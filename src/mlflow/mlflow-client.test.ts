@@ -147,7 +147,7 @@ describe("MlflowClient against a real MLflow server", () => {
     expect((e as MlflowError).code).toBe("RESOURCE_DOES_NOT_EXIST");
   });
 
-  test("the notebook runtime's mlflow (./.venv) logs into a run the client created (SPEC §3)", async () => {
+  test("the notebook runtime's mlflow (./.venv) logs into a run the client created (docs/notebook-contract.md)", async () => {
     const run = await client.createRun(experimentId);
     const script = [
       "import mlflow, os",

@@ -58,7 +58,7 @@ describe("MLflow tracking", () => {
   test("MLflow up: the run has params, both kinds of metrics, the executed notebook and the model; the model is a registered version", async () => {
     const { mlflow, server } = await sharedSetup();
     const onnxB64 = await tinyOnnxBase64();
-    // The notebook logs into the platform's run, as SPEC §3 says users do.
+    // The notebook logs into the platform's run, as the notebook contract (docs/notebook-contract.md) says users do.
     const logging = ["import mlflow", "with mlflow.start_run(run_id=MLFLOW_RUN_ID):", '    mlflow.log_metric("notebook_loss", 0.25)'].join("\n");
     const id = await pushAndRun(server, "acme/tracked", modelNotebook("tracked", onnxB64, logging));
 

@@ -1,4 +1,4 @@
-// The notebook contract (SPEC §3): mlops:* cell tags, and MODEL_NAME / VERSION read without running anything.
+// The notebook contract (docs/notebook-contract.md): mlops:* cell tags, and MODEL_NAME / VERSION read without running anything.
 
 export const REQUIRED_TAGS = ["mlops:config", "mlops:preprocessing", "mlops:training", "mlops:export"] as const;
 export const OPTIONAL_TAGS = ["mlops:data", "mlops:evaluation"] as const;

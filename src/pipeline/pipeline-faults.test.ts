@@ -1,4 +1,4 @@
-// Faults end to end (SPEC §6): bad exports fail at register and a runaway notebook times out; serving stays as it was.
+// Faults end to end (docs/faults.md): bad exports fail at register and a runaway notebook times out; serving stays as it was.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";

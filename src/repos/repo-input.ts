@@ -1,4 +1,4 @@
-// What a repository registration or change may contain (SPEC §4), as zod schemas shared by the JSON API and the pages.
+// What a repository registration or change may contain (docs/http.md), as zod schemas shared by the JSON API and the pages.
 import { z } from "zod";
 
 // GitHub: owner 1–39 letters/digits/hyphens (`_` too for Enterprise managed users), not starting with a

@@ -1,5 +1,5 @@
 // Loads onnxruntime-node the same way under `bun run`/`bun test` and inside a `bun build --compile`
-// executable, whose embedded binding cannot find libonnxruntime.so.1 on its own (PITFALLS.md).
+// executable, whose embedded binding cannot find libonnxruntime.so.1 on its own (it looks beside its own file).
 import { dlopen } from "bun:ffi";
 import { chmodSync, lstatSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
