@@ -17,7 +17,8 @@ export type BuildResult = { outfile: string; bytes: number; ms: number };
 export async function buildExecutable(outfile = DEFAULT_OUTFILE): Promise<BuildResult> {
   const started = performance.now();
   const result = await Bun.build({
-    entrypoints: [resolve(ROOT, "src", "main.ts")],
+    // Model workers (src/serving/worker-session.ts) start from their own entry point, which must be built in too.
+    entrypoints: [resolve(ROOT, "src", "main.ts"), resolve(ROOT, "src", "serving", "model-worker.ts")],
     compile: {
       outfile,
       // The operator's working directory must not change how the server runs.

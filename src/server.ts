@@ -33,7 +33,7 @@ import { WorkerPool } from "./queue/worker-pool.ts";
 import { RepoStore } from "./repos/repo-store.ts";
 import { NotebookSandbox } from "./sandbox/notebook-sandbox.ts";
 import { ModelRegistry } from "./serving/model-registry.ts";
-import { openModelSession } from "./serving/model-session.ts";
+import { openWorkerSession } from "./serving/worker-session.ts";
 
 const ENDED_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** How long a stop waits for in-flight HTTP requests (predictions) to finish before closing their connections. */
@@ -92,7 +92,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
   const pipelineStore = new PipelineStore(db);
   const bus = new LogBus(pipelineStore, { maxLineChars: nb.logLineMaxChars, maxOutputBytes: nb.logMaxBytes });
   const modelStore = new ModelStore(db);
-  const registry = new ModelRegistry(openModelSession);
+  // Each model loads and runs in a worker thread of its own: a big load never holds up requests to other models.
+  const registry = new ModelRegistry(openWorkerSession);
   const deployer = new Deployer(modelStore, registry, logger);
   const mirror = new GitMirror(join(config.dataDir, "git"), { token: config.githubToken || undefined, tokenScope: gitTokenScope(config.githubApiUrl) });
 
@@ -104,7 +105,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
     ending,
     models: modelStore,
     deployer,
-    loadModel: openModelSession,
+    loadModel: openWorkerSession,
     findRepo: (id) => repos.find(id),
     async checkout(repo, sha, dest) {
       await mirror.fetch(repo.clone_url, repo.full_name, sha);

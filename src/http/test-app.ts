@@ -20,7 +20,7 @@ import { ModelRegistry } from "../serving/model-registry.ts";
 import { PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
 import { JobStore } from "../queue/job-store.ts";
 import type { RepoStore } from "../repos/repo-store.ts";
-import { openModelSession } from "../serving/model-session.ts";
+import { openWorkerSession } from "../serving/worker-session.ts";
 
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
 // Every test app holds a live page session with this id, and one made under another admin token (which must not pass).
@@ -40,7 +40,7 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
   migrate(db);
   const pipelineStore = new PipelineStore(db);
   const modelStore = new ModelStore(db);
-  const registry = new ModelRegistry(openModelSession);
+  const registry = new ModelRegistry(openWorkerSession);
   const secrets = ensureSecrets(db, config);
   const deps: AppDeps = {
     config,
@@ -97,7 +97,7 @@ export function testPipelineService(deps: AppDeps, opts: { source: RepoSource; r
       ending: new PipelineEnding(deps.pipelineStore, deps.bus),
       models: deps.modelStore,
       deployer: deps.deployer,
-      loadModel: openModelSession,
+      loadModel: openWorkerSession,
       findRepo,
       checkout: notUsed,
       runner: { name: "none", prepare: notUsed, submit: () => { throw new Error("this test's pipeline service runs no notebook"); }, attach: () => undefined },

@@ -1,8 +1,8 @@
 // The in-memory registry of serving models: one loaded session per model name, swapped atomically, and a small
 // LRU cache of other stored versions that requests pin explicitly.
-import type { Tensor } from "onnxruntime-node";
 import { planOutputs, type Outputs } from "./model-outputs.ts";
 import { runFeeds, zeroFeeds } from "./run-feeds.ts";
+import type { TensorValue } from "./tensor-types.ts";
 
 type Spec = { name: string; type: string; shape: (number | null)[] };
 
@@ -10,7 +10,7 @@ type Spec = { name: string; type: string; shape: (number | null)[] };
 export interface ServableModel {
   readonly signature: { inputs: Spec[]; outputs: Spec[] };
   /** Run with tensors keyed by input name; every output by name. */
-  run(feeds: Record<string, Tensor>): Promise<Outputs>;
+  run(feeds: Record<string, TensorValue>): Promise<Outputs>;
   predictRows(rows: number[][]): Promise<{ predictions: (number | string)[]; probabilities?: number[][] }>;
   release(): Promise<void> | void;
 }

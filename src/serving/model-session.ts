@@ -2,8 +2,9 @@
 import { statSync } from "node:fs";
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { errorLine, UnprocessableError } from "../lib/errors.ts";
-import { planOutputs, type OutputPlan } from "./model-outputs.ts";
+import { planOutputs, type OutputPlan, type Outputs } from "./model-outputs.ts";
 import { loadOnnxRuntime } from "./onnx-runtime.ts";
+import type { TensorValue } from "./tensor-types.ts";
 
 import type { ModelSignature, TensorSpec } from "./model-signature.ts";
 
@@ -23,8 +24,11 @@ export class ModelLoadError extends UnprocessableError {
 export interface ModelSession {
   readonly path: string;
   readonly signature: ModelSignature;
-  /** Run with tensors keyed by input name; returns every output. Rejects with onnxruntime's error on bad feeds. */
-  run(feeds: Record<string, Tensor>): Promise<InferenceSession.ReturnType>;
+  /**
+   * Run with tensors keyed by input name; returns every output. Rejects with onnxruntime's error on bad feeds.
+   * The feeds' typed arrays may be transferred to another thread (left detached): do not read them afterwards.
+   */
+  run(feeds: Record<string, TensorValue>): Promise<Outputs>;
   /**
    * Predict rows of numbers for a model with one 2-D float input (the scikit-learn shape).
    * Throws UnprocessableError (422) for no rows, a row of the wrong width or a non-finite value, or a model
@@ -47,7 +51,11 @@ const SESSION_OPTIONS: InferenceSession.SessionOptions = {
   interOpNumThreads: 1,
 };
 
-/** Load the ONNX file at `path`. Throws ModelLoadError (422) naming the path when it is missing or not a usable ONNX model. */
+/**
+ * Load the ONNX file at `path` in this thread. Throws ModelLoadError (422) naming the path when it is missing or not a
+ * usable ONNX model. onnxruntime loads synchronously: a big model holds this thread for as long as it takes, so the
+ * server loads through openWorkerSession (worker-session.ts), which calls this inside a worker.
+ */
 export async function openModelSession(path: string): Promise<ModelSession> {
   if (!isFile(path)) throw new ModelLoadError(`could not load ONNX model: no file at ${path}`, path);
   const ort = await loadOnnxRuntime();
@@ -68,7 +76,14 @@ export async function openModelSession(path: string): Promise<ModelSession> {
   return {
     path,
     signature,
-    run: (feeds) => session.run(feeds),
+    run(feeds) {
+      const tensors: Record<string, Tensor> = {};
+      for (const name in feeds) {
+        const f = feeds[name]!;
+        tensors[name] = new ort.Tensor(f.type, f.data as Float32Array, f.dims);
+      }
+      return session.run(tensors);
+    },
     async predictRows(rows) {
       if (typeof plan === "string") throw new UnprocessableError(plan);
       const input = buildInput(ort.Tensor, plan, rows);

@@ -1,33 +1,22 @@
-// Decoded tensors → one onnxruntime run. The only place request tensors become ort.Tensor objects.
-import type { Tensor } from "onnxruntime-node";
+// Decoded tensors → one model run, micro-batched where the model allows it.
 import { errorLine, UnprocessableError } from "../lib/errors.ts";
 import type { ModelSignature } from "./model-session.ts";
 import type { Outputs } from "./model-outputs.ts";
 import { batcherFor, isBatchable } from "./micro-batcher.ts";
-import { loadOnnxRuntime } from "./onnx-runtime.ts";
 import { allocate, isSupportedType, type TensorValue } from "./tensor-types.ts";
 
 /** What a run needs of a loaded model (ModelSession satisfies it). */
-export type Runnable = { readonly signature: ModelSignature; run(feeds: Record<string, Tensor>): Promise<Outputs> };
+export type Runnable = { readonly signature: ModelSignature; run(feeds: Record<string, TensorValue>): Promise<Outputs> };
 
 /**
  * Run `model` on `feeds` (one decoded tensor per model input). onnxruntime's own refusals (e.g. inputs with
  * different batch sizes) become UnprocessableError (422) with its first line: the request, not the server, is at fault.
  */
 export async function runFeeds(model: Runnable, feeds: Record<string, TensorValue>): Promise<Outputs> {
-  const ort = await loadOnnxRuntime();
-  const runTensors = (values: Record<string, TensorValue>) => {
-    const tensors: Record<string, Tensor> = {};
-    for (const name in values) {
-      const f = values[name]!;
-      tensors[name] = new ort.Tensor(f.type, f.data as Float32Array, f.dims);
-    }
-    return model.run(tensors);
-  };
   try {
-    if (!isBatchable(model.signature)) return await runTensors(feeds);
+    if (!isBatchable(model.signature)) return await model.run(feeds);
     const input = model.signature.inputs[0]!.name;
-    return await batcherFor(model, (merged) => runTensors({ [input]: merged })).run(feeds[input]!);
+    return await batcherFor(model, (merged) => model.run({ [input]: merged })).run(feeds[input]!);
   } catch (e) {
     throw new UnprocessableError(`the model could not run on this input: ${errorLine(e)}`);
   }
