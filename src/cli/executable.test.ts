@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pkg from "../../package.json" with { type: "json" };
 import { buildExecutable } from "../../scripts/build.ts";
+import { migrate, openDatabase } from "../db/connection.ts";
+import { ModelStore } from "../models/model-store.ts";
 import { makeTestModel, type TestModel } from "../serving/test-models.ts";
 
 let root: string;
@@ -70,12 +72,25 @@ test("check-model on a missing file exits 1 with the reason", async () => {
   expect(stderr).toContain("could not load ONNX model: no file at");
 }, 30_000);
 
-test("serves /health from an empty directory and exits 0 on SIGTERM", async () => {
+test("serves /health and a deployed model (loaded in its worker thread) from an empty directory; exits 0 on SIGTERM", async () => {
   const port = freePort();
+  const dataDir = join(root, "data");
+  // One deployed model in the data dir: the executable must start its model worker from what it embeds.
+  const db = openDatabase(join(dataDir, "mlops.db"));
+  migrate(db);
+  const store = new ModelStore(db);
+  const v = store.register({ modelName: "iris", status: "registered", path: "", sha256: "x", format: "onnx" }, (version) => {
+    const d = join(dataDir, "models", "iris", String(version));
+    mkdirSync(d, { recursive: true });
+    copyFileSync(fixture.onnxPath, join(d, "model.onnx"));
+    return join(d, "model.onnx");
+  });
+  store.recordDeployment({ modelName: "iris", version: v.version, reason: "manual" });
+  db.$client.close();
   const started = performance.now();
   const proc = Bun.spawn([exe], {
     cwd: runDir,
-    env: env({ DATA_DIR: join(root, "data"), PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: "executable-test-admin-token", LOG_LEVEL: "warn" }),
+    env: env({ DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: "executable-test-admin-token", LOG_LEVEL: "warn" }),
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -83,7 +98,10 @@ test("serves /health from an empty directory and exits 0 on SIGTERM", async () =
   try {
     const health = await pollHealth(`http://127.0.0.1:${port}/health`, proc, 15_000);
     console.log(`executable: start to /health 200 in ${Math.round(performance.now() - started)} ms`);
-    expect(health).toMatchObject({ status: "ok", version: pkg.version, database: "ok", models_serving: 0 });
+    expect(health).toMatchObject({ status: "ok", version: pkg.version, database: "ok", models_serving: 1 });
+    const answer = await fetch(`http://127.0.0.1:${port}/models/iris/predict`, { method: "POST", body: JSON.stringify({ inputs: fixture.expected.rows }) });
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { predictions: unknown[] }).predictions).toEqual(fixture.expected.labels);
     expect(health.queue_depth).toBeNumber();
     // public/ is embedded: the stylesheet comes out of the executable, not the (absent) repository
     const css = await fetch(`http://127.0.0.1:${port}/static/app.css`);

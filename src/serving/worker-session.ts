@@ -6,8 +6,12 @@ import type { Outputs } from "./model-outputs.ts";
 import type { ModelSession, ModelSignature, RowPredictions } from "./model-session.ts";
 import { forPosting, fromWire, type WorkerReply, type WorkerRequest } from "./worker-protocol.ts";
 
-// A URL relative to this module: `bun build --compile` maps it to the worker entry point built beside main.ts.
-const WORKER_URL = new URL("./model-worker.ts", import.meta.url).href;
+// Under `bun run` this module is a file beside model-worker.ts. In the compiled executable every module shares the
+// executable's own URL (file:///$bunfs/root/<name>), and the worker entry point (scripts/build.ts lists it) sits at
+// serving/model-worker under the same root, the entry points' common folder being src/.
+const WORKER_URL = import.meta.url.includes("/$bunfs/")
+  ? new URL("./serving/model-worker.ts", import.meta.url).href
+  : new URL("./model-worker.ts", import.meta.url).href;
 
 type Pending = { resolve: (reply: WorkerReply & { ok: true }) => void; reject: (e: Error) => void };
 type Request = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
