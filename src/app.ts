@@ -11,22 +11,17 @@ import { healthRoutes } from "./http/health.ts";
 import { repoRoutes, type RunRepo } from "./http/repos.ts";
 import { Deliveries, type AcceptPush } from "./github/deliveries.ts";
 import type { Lifecycle } from "./http/lifecycle.ts";
+import type { PipelineAndModelDeps } from "./http/page-deps.ts";
 import { deliveryRoutes, webhookRoutes } from "./http/webhook.ts";
 import { modelRoutes } from "./http/models.ts";
 import { htmlError, pageRoutes, wantsHtml } from "./http/pages.tsx";
-import { pipelineRoutes, type PipelineActions } from "./http/pipelines.ts";
+import { pipelineRoutes } from "./http/pipelines.ts";
 import { mountServing } from "./http/serving-routes.ts";
 import { AppError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
-import type { MlflowSyncView } from "./mlflow/mlflow-tracking.ts";
-import type { Deployer } from "./models/deployer.ts";
 import type { PageSessions } from "./auth/page-sessions.ts";
-import type { ModelStore } from "./models/model-store.ts";
-import type { LogBus } from "./pipeline/log-bus.ts";
-import type { PipelineStore } from "./pipeline/pipeline-store.ts";
 import { RepoStore } from "./repos/repo-store.ts";
 import type { SandboxStatus } from "./sandbox/notebook-sandbox.ts";
-import type { ModelRegistry } from "./serving/model-registry.ts";
 
 
 /** Everything the HTTP layer uses; main.ts builds it, tests build it on a temp dir. */
@@ -45,14 +40,6 @@ export type AppDeps = {
   runRepo: RunRepo;
   /** A verified push to a registered branch: enqueue its work, synchronously, inside the delivery's transaction. */
   acceptPush: AcceptPush;
-  pipelineStore: PipelineStore;
-  bus: LogBus;
-  pipelineActions: PipelineActions;
-  modelStore: ModelStore;
-  deployer: Deployer;
-  registry: ModelRegistry;
-  /** How a pipeline stands with MLflow; absent without MLFLOW_TRACKING_URI. */
-  mlflowView?: (pipelineId: number) => MlflowSyncView | null;
   /** Pipelines' MLflow syncs by status for /metrics; absent without MLFLOW_TRACKING_URI. */
   mlflowSyncCounts?: () => Record<string, number>;
   /** Page sessions (sign-in cookies). */
@@ -61,7 +48,7 @@ export type AppDeps = {
   pipelineCounts: () => Record<string, number>;
   /** Whether the database answers (GET /health). */
   databaseOk: () => boolean;
-};
+} & PipelineAndModelDeps;
 
 /** Build the Hono app. Errors thrown as AppError become `{"error": ...}` with their status; anything else is a logged 500. */
 export function createApp(deps: AppDeps) {

@@ -20,14 +20,6 @@ export type PageDeps = {
   /** Models serving now, read per request. */
   serving: () => { name: string; version: number }[];
   queueDepth: () => number;
-  pipelineStore: PipelineStore;
-  bus: LogBus;
-  pipelineActions: PipelineActions;
-  modelStore: ModelStore;
-  deployer: Deployer;
-  registry: ModelRegistry;
-  /** How a pipeline stands with MLflow; absent without MLFLOW_TRACKING_URI. */
-  mlflowView?: (pipelineId: number) => MlflowSyncView | null;
   /** A repository's full name ("owner/name"), or undefined once it was removed. */
   repoName: (id: number) => string | undefined;
   /** What the repositories page shows and changes; `runRepo` starts the Run now pipelines. */
@@ -38,4 +30,16 @@ export type PageDeps = {
   /** The secret GitHub signs webhook deliveries with, shown in the setup box. */
   webhookSecret: string;
   config: Pick<Config, "publicUrl" | "minAccuracyThreshold" | "autoDeployOnSuccess">;
+} & PipelineAndModelDeps;
+
+/** The pipeline and model services the pages and the JSON API share (AppDeps has them too). */
+export type PipelineAndModelDeps = {
+  pipelineStore: PipelineStore;
+  bus: LogBus;
+  pipelineActions: PipelineActions;
+  modelStore: ModelStore;
+  deployer: Deployer;
+  registry: ModelRegistry;
+  /** How a pipeline stands with MLflow; absent without MLFLOW_TRACKING_URI. */
+  mlflowView?: (pipelineId: number) => MlflowSyncView | null;
 };
