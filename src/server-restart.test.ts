@@ -15,6 +15,7 @@ import { PipelineStore } from "./pipeline/pipeline-store.ts";
 import { JobStore } from "./queue/job-store.ts";
 import { ADMIN_TOKEN, makeRepo, ROOT, sendPush, startTestServer, VENV_BIN, waitForPipelines, WEBHOOK_SECRET } from "./testing/e2e.ts";
 import { modelNotebook, predict, processesMentioning, registerRepo, sleeperNotebook, tinyOnnxBase64, waitForCreated, waitForLog, workDirOf } from "./testing/pipeline-fixtures.ts";
+import { eventually } from "./testing/eventually.ts";
 
 const BUN = process.execPath;
 const dataDir = mkdtempSync(join(tmpdir(), "mlops-restart-"));
@@ -65,14 +66,8 @@ type PipelineJson = { id: number; status: string; error: string | null; phases: 
 const getPipeline = async (id: number) => (await (await api.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
 const pipelineOn = async (server: { api(path: string): Promise<Response> }, id: number) => (await (await server.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
 
-async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(everyMs);
-  }
+function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
+  return eventually(probe, { what, timeoutMs, everyMs });
 }
 
 async function waitForEnd(id: number, timeoutMs = 60_000): Promise<PipelineJson> {
@@ -133,7 +128,6 @@ test(
     await first.exited;
     expect(first.signalCode).toBe("SIGKILL");
     // That is the point: papermill (its own session) and the kernel (another) outlive the server.
-    await Bun.sleep(200);
     expect(processesMentioning(marker).sort()).toEqual([...leftovers].sort());
 
     const spawnedAt = performance.now();

@@ -9,6 +9,7 @@ import { buildExecutable } from "../../scripts/build.ts";
 import { migrate, openDatabase } from "../db/connection.ts";
 import { ModelStore } from "../models/model-store.ts";
 import { makeTestModel, type TestModel } from "../serving/test-models.ts";
+import { eventually, pace } from "../testing/eventually.ts";
 
 let root: string;
 let runDir: string;
@@ -113,24 +114,23 @@ test("serves /health and a deployed model (loaded in its worker thread) from an 
     throw new Error(`${e instanceof Error ? e.message : String(e)}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
   }
   proc.kill("SIGTERM");
-  const code = await Promise.race([proc.exited, Bun.sleep(10_000).then(() => "still running after SIGTERM")]);
+  const code = await Promise.race([proc.exited, pace(10_000).then(() => "still running after SIGTERM")]);
   if (code !== 0) proc.kill("SIGKILL");
   expect(code).toBe(0);
 }, 60_000);
 
 async function pollHealth(url: string, proc: Bun.Subprocess, timeoutMs: number): Promise<Record<string, unknown>> {
-  const deadline = performance.now() + timeoutMs;
   let last = "no answer";
-  while (performance.now() < deadline) {
-    if (proc.exitCode !== null) throw new Error(`the server exited with code ${proc.exitCode} before /health answered`);
-    try {
+  return eventually(
+    async () => {
+      if (proc.exitCode !== null) throw new Error(`the server exited with code ${proc.exitCode} before /health answered`);
       const res = await fetch(url);
       if (res.status === 200) return (await res.json()) as Record<string, unknown>;
       last = `${res.status} ${await res.text()}`;
-    } catch (e) {
-      last = e instanceof Error ? e.message : String(e);
-    }
-    await Bun.sleep(20);
-  }
-  throw new Error(`GET ${url} did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+      return undefined;
+    },
+    { what: `GET ${url} to answer 200`, timeoutMs, everyMs: 20 },
+  ).catch((e: Error) => {
+    throw new Error(`${e.message} (last: ${last})`);
+  });
 }

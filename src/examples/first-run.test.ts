@@ -1,6 +1,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { startTestServer, waitForPipelines, type TestServer } from "../testing/e2e.ts";
 import { EXAMPLES_REPO, offerExamples } from "./first-run.ts";
+import { eventually } from "../testing/eventually.ts";
 
 const servers: TestServer[] = [];
 afterAll(async () => {
@@ -17,7 +18,7 @@ test(
     expect(ids).toHaveLength(2);
     const pipelines = await waitForPipelines(server, "", 2);
     expect(pipelines.map((p) => p.status)).toEqual(["succeeded", "succeeded"]);
-    for (let i = 0; i < 40 && lines.filter((l) => l.includes("/predict")).length < 2; i++) await Bun.sleep(100);
+    await eventually(() => lines.filter((l) => l.includes("/predict")).length >= 2, { what: "the two curl lines", timeoutMs: 4_000, everyMs: 100 });
     const curl = lines.find((l) => l.includes("/models/iris/predict"))!;
     expect(curl).toBeDefined();
     // run the printed command's request as a person would

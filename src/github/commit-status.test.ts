@@ -12,6 +12,9 @@ import { startGitHubStandIn, type GitHubStandIn, type RecordedRequest } from "..
 import { modelNotebook, predict, registerRepo, tinyOnnxBase64 } from "../testing/pipeline-fixtures.ts";
 import { COMMIT_STATUS_JOB, CommitStatuses, commitStatusOf, cut } from "./commit-status.ts";
 import { GitHubRequestError, type CommitStatus } from "./github-api.ts";
+import { eventually } from "../testing/eventually.ts";
+import { openDatabase } from "../db/connection.ts";
+import { join } from "node:path";
 
 const TOKEN = "ghs_stand-in-token";
 const PUBLIC_URL = "https://mlops.example.test";
@@ -37,6 +40,16 @@ async function pushAndWait(target: TestServer, fullName: string, files: Record<s
 }
 
 const statusOf = (r: RecordedRequest) => r.body as CommitStatus;
+
+/** The commit-status jobs of a pipeline, read from the server's database. */
+function statusJobs(target: TestServer, pipelineId: number): { state: string }[] {
+  const db = openDatabase(join(target.dataDir, "mlops.db"));
+  try {
+    return new JobStore(db).list({ kind: COMMIT_STATUS_JOB, limit: 1000 }).filter((j) => (j.payload as { pipelineId?: number }).pipelineId === pipelineId);
+  } finally {
+    db.$client.close();
+  }
+}
 const ended = (rs: RecordedRequest[]) => rs.some((r) => statusOf(r).state !== "pending" && r.answered === 201);
 
 describe("commit statuses, end to end", () => {
@@ -111,7 +124,11 @@ describe("commit statuses, end to end", () => {
     expect((await predict(server.base, "status-denied")).body.version).toBe(1);
     const prefix = `/repos/acme/status-denied/statuses/${sha}`;
     await github.waitFor(prefix, (rs) => rs.some((r) => statusOf(r).state === "success"));
-    await Bun.sleep(1_500); // past the first retry's delay (1 s)
+    // Driven, not waited out: once every status job of the pipeline has ended (failed), nothing can post again.
+    const pipelineId = byPath["model.ipynb"]!.id;
+    await eventually(() => statusJobs(server, pipelineId).every((j) => j.state === "failed") && statusJobs(server, pipelineId).length > 0, {
+      what: `the commit-status jobs of pipeline ${pipelineId} to end`,
+    });
     // One request per state, each refused once.
     expect(github.received(prefix).map((r) => [statusOf(r).state, r.answered])).toEqual([
       ["pending", 401],
@@ -124,7 +141,8 @@ describe("commit statuses, end to end", () => {
     try {
       const { byPath } = await pushAndWait(plain, "acme/status-none", { "model.ipynb": modelNotebook("status-none", await tinyOnnxBase64()) });
       expect(byPath["model.ipynb"]!.status).toBe("succeeded");
-      await Bun.sleep(300);
+      // Nothing queued to post (the pipeline has ended, so nothing will be), and nothing posted.
+      expect(statusJobs(plain, byPath["model.ipynb"]!.id)).toEqual([]);
       expect(github.received("/repos/acme/status-none/")).toEqual([]);
     } finally {
       await plain.stop();

@@ -6,6 +6,7 @@ import { makeTestApp } from "./test-app.ts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pace } from "../testing/eventually.ts";
 
 let model: TestModel;
 let t: ReturnType<typeof makeTestApp>;
@@ -43,10 +44,13 @@ describe("hot swap under load", () => {
       };
       const clients = Array.from({ length: 16 }, client);
       for (let i = 0; i < 4; i++) {
-        await Bun.sleep(30);
-        expect((await api("/api/models/iris/deploy", { version: versions[1] })).status).toBe(200);
-        await Bun.sleep(30);
-        expect((await api("/api/models/iris/rollback")).status).toBe(200);
+        // Paced so that every swap happens under the clients' load.
+        await pace(30);
+        const deployed = await api("/api/models/iris/deploy", { version: versions[1] });
+        expect(deployed.status).toBe(200);
+        await pace(30);
+        const rolledBack = await api("/api/models/iris/rollback");
+        expect(rolledBack.status).toBe(200);
       }
       running = false;
       await Promise.all(clients);

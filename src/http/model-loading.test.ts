@@ -8,6 +8,7 @@ import { makeBigModel } from "../serving/test-big-model.ts";
 import { makeTestModel, type TestModel } from "../serving/test-models.ts";
 import { addVersion } from "./serving-test-support.ts";
 import { makeTestApp } from "./test-app.ts";
+import { eventually } from "../testing/eventually.ts";
 
 /** Generous: a request to a loaded model takes well under 10 ms here; a load blocking the thread takes hundreds. */
 const BOUND_MS = 100;
@@ -57,7 +58,7 @@ async function whileIrisServes(action: () => Promise<Response>): Promise<{ actio
   };
   const clients = [client(), client()];
   // Let the clients reach their steady pace before the load starts.
-  while (done.length < 20) await Bun.sleep(1);
+  await eventually(() => done.length >= 20, { what: "the clients' first 20 answers", everyMs: 1 });
   const started = performance.now();
   const res = await action();
   const ended = performance.now();

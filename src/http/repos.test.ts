@@ -4,6 +4,7 @@ import { TransientError } from "../lib/errors.ts";
 import type { Repo } from "../repos/repo-store.ts";
 import type { RunRepo } from "../repos/run-repo.ts";
 import { makeTestApp } from "./test-app.ts";
+import { pace } from "../testing/eventually.ts";
 
 type Scenario = {
   name: string;
@@ -195,7 +196,7 @@ describe("/api/repos behaviour", () => {
     const created = await (
       await app.request("/api/repos", { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify(seeded[0]) })
     ).json();
-    await Bun.sleep(5);
+    await pace(5); // updated_at has millisecond resolution
     const patched = await (
       await app.request("/api/repos/1", { method: "PATCH", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify({ branch: "dev" }) })
     ).json();

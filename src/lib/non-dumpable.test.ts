@@ -6,6 +6,7 @@ import { chownSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, spawnServer, waitForReady, type ServerProcess } from "../testing/server-process.ts";
+import { eventually } from "../testing/eventually.ts";
 
 const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
 const SECRET = "secret-the-same-uid-must-not-read-0123456789";
@@ -26,11 +27,14 @@ describe.if(process.getuid?.() === 0)("non-dumpable server", () => {
     // the control: an ordinary process of uid 65534 with the secret in its environment is readable by its uid
     const ordinary = Bun.spawn([...NOBODY, "sleep", "60"], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", SECRET } });
     started.push({ kill: () => ordinary.kill() });
-    let control = readEnvironAsNobody(ordinary.pid);
-    for (let i = 0; i < 50 && !control.text.includes(SECRET); i++) {
-      await Bun.sleep(20); // until setpriv has exec'd sleep
-      control = readEnvironAsNobody(ordinary.pid);
-    }
+    // until setpriv has exec'd sleep with the secret in its environment
+    const control = await eventually(
+      () => {
+        const r = readEnvironAsNobody(ordinary.pid);
+        return r.text.includes(SECRET) && r;
+      },
+      { what: "the control process's environment", timeoutMs: 2_000, everyMs: 20 },
+    );
     expect(control).toMatchObject({ ok: true });
     expect(control.text).toContain(SECRET);
 

@@ -4,6 +4,7 @@ import { join, resolve } from "node:path";
 import { TransientError } from "../lib/errors.ts";
 import { freePort, startMlflowServer, type MlflowServer } from "../testing/mlflow-server.ts";
 import { MlflowClient, MlflowError } from "./mlflow-client.ts";
+import { pace } from "../testing/eventually.ts";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
 
@@ -183,7 +184,7 @@ describe("failures the queue should retry are TransientError", () => {
         const path = new URL(req.url).pathname;
         if (path.endsWith("/runs/get")) return Response.json({ error_code: "INTERNAL_ERROR", message: "database is locked" }, { status: 503 });
         if (path.endsWith("/runs/update")) return new Response("slow down", { status: 429 });
-        await Bun.sleep(2000);
+        await pace(2000); // answers later than the client waits
         return Response.json({});
       },
     });

@@ -9,6 +9,7 @@ import { freePort, startMlflowServer, type MlflowServer } from "../testing/mlflo
 import { modelNotebook, predict, registerRepo, tinyOnnxBase64, waitForCreated } from "../testing/pipeline-fixtures.ts";
 import { MlflowClient } from "./mlflow-client.ts";
 import type { MlflowSyncView } from "./mlflow-tracking.ts";
+import { eventually } from "../testing/eventually.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 const TRACKING_SECRET = "tracking-password-0123456789";
@@ -19,14 +20,14 @@ afterAll(async () => {
 type Detail = { status: string; model_version: number | null; metrics: Record<string, number> | null; mlflow: MlflowSyncView | null };
 const detail = async (server: TestServer, id: number) => (await (await server.api(`/api/pipelines/${id}`)).json()) as Detail;
 
-async function waitForSync(server: TestServer, id: number, status: MlflowSyncView["status"], timeoutMs: number): Promise<MlflowSyncView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const sync = (await detail(server, id)).mlflow;
-    if (sync?.status === status) return sync;
-    if (Date.now() > deadline) throw new Error(`pipeline ${id}'s MLflow sync did not become ${status}: ${JSON.stringify(sync)}`);
-    await Bun.sleep(200);
-  }
+function waitForSync(server: TestServer, id: number, status: MlflowSyncView["status"], timeoutMs: number, done: (s: MlflowSyncView) => boolean = () => true): Promise<MlflowSyncView> {
+  return eventually(
+    async () => {
+      const sync = (await detail(server, id)).mlflow;
+      return sync?.status === status && done(sync) && sync;
+    },
+    { what: `pipeline ${id}'s MLflow sync to be ${status}`, timeoutMs, everyMs: 200 },
+  );
 }
 
 /** Push `notebook` as model.ipynb of a new repository and wait for its pipeline to succeed. */
@@ -107,8 +108,8 @@ describe("MLflow tracking", () => {
     expect(pending.run_id).toBeNull();
     const log = await (await server.api(`/api/pipelines/${id}/logs`)).text();
     expect(log).toContain("MLflow cannot take the run now");
-    await Bun.sleep(1500); // let at least one retry fail too
-    const retried = (await detail(server, id)).mlflow!;
+    // A retry failed too, and the sync is still pending (not failed for good).
+    const retried = await waitForSync(server, id, "pending", 30_000, (s) => s.attempts >= 2);
     expect(retried.status).toBe("pending");
     expect(retried.error).toContain(url);
     expect(retried.attempts).toBeGreaterThanOrEqual(1);
@@ -154,11 +155,7 @@ describe("MLflow tracking", () => {
     const client = new MlflowClient(mlflow.url);
     const deployedTag = async () => (await client.versionByAlias("aliased", "deployed"))?.tags["mlops.version"];
     const waitForTag = async (want: string | undefined) => {
-      const deadline = Date.now() + 30_000;
-      while ((await deployedTag()) !== want) {
-        if (Date.now() > deadline) throw new Error(`MLflow's deployed alias of "aliased" is ${await deployedTag()}, not ${want}`);
-        await Bun.sleep(200);
-      }
+      await eventually(async () => (await deployedTag()) === want, { what: `MLflow's deployed alias of "aliased" to be ${want}`, everyMs: 200 });
     };
     const onnxB64 = await tinyOnnxBase64();
     const repo = makeRepo({ "model.ipynb": modelNotebook("aliased", onnxB64) });

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { openTestDb, tempDbPath } from "../queue/test-support.ts";
 import { ModelOwnedError } from "./model-owners.ts";
 import { ModelStore } from "./model-store.ts";
+import { eventually } from "../testing/eventually.ts";
 
 const version = (modelName: string) => ({ modelName, status: "registered", path: "/nowhere/model.onnx", sha256: "x", format: "onnx" });
 
@@ -83,7 +84,7 @@ describe("model ownership", () => {
           }),
       ),
     );
-    while (Atomics.load(flag, 1) < repos.length) await Bun.sleep(5);
+    await eventually(() => Atomics.load(flag, 1) >= repos.length, { what: "every thread at the start line", everyMs: 5 });
     Atomics.store(flag, 0, 1);
     Atomics.notify(flag, 0);
     const answers = await results;

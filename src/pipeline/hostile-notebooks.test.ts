@@ -24,14 +24,14 @@ async function pipelineOf(server: Api, id: number): Promise<Pipeline> {
   return (await (await server.api(`/api/pipelines/${id}`, { signal: AbortSignal.timeout(10_000) })).json()) as Pipeline;
 }
 
-async function waitForEnd(server: Api, id: number, timeoutMs = 90_000): Promise<Pipeline> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const p = await pipelineOf(server, id);
-    if (!["queued", "running"].includes(p.status)) return p;
-    if (Date.now() > deadline) throw new Error(`pipeline ${id} is still ${p.status}`);
-    await Bun.sleep(100);
-  }
+function waitForEnd(server: Api, id: number, timeoutMs = 90_000): Promise<Pipeline> {
+  return eventually(
+    async () => {
+      const p = await pipelineOf(server, id);
+      return !["queued", "running"].includes(p.status) && p;
+    },
+    { what: `pipeline ${id} to end`, timeoutMs, everyMs: 100 },
+  );
 }
 
 /** Push `files` as a new repository `fullName` to `server` and return the one pipeline it starts. */
@@ -120,6 +120,7 @@ os.makedirs(os.path.dirname(MODEL_OUTPUT_PATH), exist_ok=True)
 json.dump(loot, open(os.path.join(os.path.dirname(MODEL_OUTPUT_PATH), "loot.json"), "w"))
 print("LOOT", json.dumps(loot)[:5_000_000])
 `;
+import { eventually } from "../testing/eventually.ts";
 
 describe("a notebook that hunts for the server's secrets (server in its own process)", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "mlops-hostile-"));
@@ -389,8 +390,6 @@ describe("a server killed while a sandboxed notebook runs", () => {
     expect(processesMentioning(work).length).toBeGreaterThanOrEqual(2);
     expect(statSync(work).uid).toBe(SANDBOX_UID_BASE + id);
     await server.kill();
-    const deadline = Date.now() + 5_000;
-    while (processesMentioning(work).length > 0 && Date.now() < deadline) await Bun.sleep(50);
-    expect(processesMentioning(work)).toEqual([]);
+    await eventually(() => processesMentioning(work).length === 0, { what: "the notebook's processes to die with the server", timeoutMs: 5_000 });
   }, 60_000);
 });

@@ -4,6 +4,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { exportNotebook, modelNotebook, predict, processesMentioning, registerRepo, sleeperNotebook, tinyOnnxBase64, waitForCreated, waitForLog, workDirOf } from "../testing/pipeline-fixtures.ts";
 import { makeRepo, sendPush, startTestServer, waitForPipelines, waitForStatus, type TestServer } from "../testing/e2e.ts";
+import { eventually } from "../testing/eventually.ts";
 
 const MODEL = "tiny";
 let server: TestServer;
@@ -101,14 +102,16 @@ describe("timeout", () => {
       // Watch the process tree while it runs: papermill, then the kernel, must have been there to be killed.
       let mostSeen = 0;
       let kernelPrinted = false;
-      for (;;) {
-        mostSeen = Math.max(mostSeen, processesMentioning(marker).length);
-        const p = (await (await server.api(`/api/pipelines/${id}`)).json()) as { status: string };
-        if (!["queued", "running"].includes(p.status)) break;
-        kernelPrinted ||= (await (await server.api(`/api/pipelines/${id}/logs`)).text()).includes("sleeping now");
-        if (Date.now() - started > 60_000) throw new Error("the pipeline never ended");
-        await Bun.sleep(100);
-      }
+      await eventually(
+        async () => {
+          mostSeen = Math.max(mostSeen, processesMentioning(marker).length);
+          const p = (await (await server.api(`/api/pipelines/${id}`)).json()) as { status: string };
+          if (!["queued", "running"].includes(p.status)) return true;
+          kernelPrinted ||= (await (await server.api(`/api/pipelines/${id}/logs`)).text()).includes("sleeping now");
+          return false;
+        },
+        { what: "the pipeline to end", timeoutMs: 60_000, everyMs: 100 },
+      );
       const p = await waitForStatus(server, id, ["timed_out"]);
       expect(p.error).toContain("PIPELINE_TIMEOUT_SECONDS (5 s)");
       expect(p.phases.map((ph) => `${ph.name}:${ph.status}`)).toEqual(["download:succeeded", "validate:succeeded", "execute:failed", "register:skipped", "deploy:skipped"]);

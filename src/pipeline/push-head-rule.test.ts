@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { commit, git, sendPush, startTestServer, waitForPipelines, type TestServer } from "../testing/e2e.ts";
 import { modelNotebook, predict, registerRepo, tinyOnnxBase64, waitForLog } from "../testing/pipeline-fixtures.ts";
+import { eventually } from "../testing/eventually.ts";
 
 let server: TestServer;
 let onnxB64: string;
@@ -37,14 +38,14 @@ async function deliveries(query = ""): Promise<Delivery[]> {
 }
 
 /** Poll until the background intake of delivery `id` has recorded what it did (the detail no longer says only that it was accepted). */
-async function waitForIntake(id: string, timeoutMs = 30_000): Promise<Delivery> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const d = (await deliveries()).find((x) => x.id === id);
-    if (d && !d.detail.startsWith("push to ")) return d;
-    if (Date.now() > deadline) throw new Error(`the intake of delivery ${id} did not finish: ${JSON.stringify(d)}`);
-    await Bun.sleep(50);
-  }
+function waitForIntake(id: string, timeoutMs = 30_000): Promise<Delivery> {
+  return eventually(
+    async () => {
+      const d = (await deliveries()).find((x) => x.id === id);
+      return d !== undefined && !d.detail.startsWith("push to ") && d;
+    },
+    { what: `the intake of delivery ${id} to finish`, timeoutMs },
+  );
 }
 
 type Listed = { id: number; notebook_path: string; commit: string; status: string };

@@ -1,6 +1,9 @@
 // End to end through a real server: signed push → git fetch → papermill → register → deploy → predict.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { openDatabase } from "../db/connection.ts";
+import { waitForCreated, waitForLog } from "../testing/pipeline-fixtures.ts";
 import { commit, exampleNotebook, makeRepo, notebook, python, sendPush, startTestServer, waitForPipelines, waitForStatus, type TestServer } from "../testing/e2e.ts";
 
 const ROWS = [
@@ -132,7 +135,13 @@ describe("push to deployed model", () => {
       // the same delivery again starts nothing new
       const again = await sendPush(server.base, { fullName: "acme/iris", cloneUrl: repo.dir, after: repo.sha, deliveryId: "push-1" });
       expect(await again.json()).toMatchObject({ duplicate: true });
-      await Bun.sleep(300);
+      // A duplicate is decided when it arrives: no intake job was queued for it, so no pipeline can follow.
+      const jobs = openDatabase(join(server.dataDir, "mlops.db"));
+      try {
+        expect(jobs.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM jobs WHERE kind = 'push'").get()!.n).toBe(1);
+      } finally {
+        jobs.$client.close();
+      }
       expect(((await (await server.api(`/api/pipelines?repo=${id}`)).json()) as { pipelines: unknown[] }).pipelines).toHaveLength(2);
     },
     180_000,
@@ -199,17 +208,9 @@ describe("push to deployed model", () => {
       const repo = makeRepo({ "sleepy.ipynb": sleeper });
       const { id: repoId } = await register(server, "acme/sleepy", repo.dir);
       await sendPush(server.base, { fullName: "acme/sleepy", cloneUrl: repo.dir, after: repo.sha });
-      let pipelineId = 0;
-      for (let i = 0; i < 200 && !pipelineId; i++) {
-        const list = ((await (await server.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: { id: number }[] }).pipelines;
-        pipelineId = list[0]?.id ?? 0;
-        if (!pipelineId) await Bun.sleep(50);
-      }
+      const pipelineId = (await waitForCreated(server, repoId))[0]!.id;
       // wait until the kernel prints, so papermill and the kernel both run
-      for (let i = 0; i < 600; i++) {
-        if ((await (await server.api(`/api/pipelines/${pipelineId}/logs`)).text()).includes("training forever")) break;
-        await Bun.sleep(50);
-      }
+      await waitForLog(server, pipelineId, "training forever", 30_000);
       expect(processesOf(server, pipelineId).length).toBeGreaterThanOrEqual(2);
       const res = await server.api(`/api/pipelines/${pipelineId}/cancel`, { method: "POST" });
       expect(res.status).toBe(200);

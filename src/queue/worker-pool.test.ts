@@ -6,6 +6,7 @@ import { JobStore } from "./job-store.ts";
 import { waitForJob } from "./wait-for.ts";
 import { abortedByStop, JobAbortedError, RequeueJobError, WorkerPool, type JobHandler, type WorkerPoolOptions } from "./worker-pool.ts";
 import { fakeClock, openTestDb, tempDbPath } from "./test-support.ts";
+import { eventually } from "../testing/eventually.ts";
 
 const pools: WorkerPool[] = [];
 afterEach(async () => {
@@ -49,11 +50,7 @@ const untilAborted: JobHandler = (_job, { signal }) =>
 
 /** Poll `check` until it holds (for conditions that are not a job state), failing after `timeoutMs`. */
 async function until(check: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error("condition not met in time");
-    await Bun.sleep(2);
-  }
+  await eventually(check, { what: "the condition", timeoutMs, everyMs: 2 });
 }
 
 describe("WorkerPool.tick and drain", () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, killRecorded, processesWithCmdline, type ProcessRecord } from "../lib/process-tree.ts";
 import { papermillArgs, runPapermill, type PapermillOptions } from "./papermill-runner.ts";
+import { eventually } from "../testing/eventually.ts";
 
 const PAPERMILL = join(import.meta.dir, "../../.venv/bin/papermill");
 const haveVenv = existsSync(PAPERMILL);
@@ -64,11 +65,7 @@ function options(name: string, input: string, extra: Partial<PapermillOptions> =
 const printed = (run: Run, marker: string) => run.lines.filter((l) => l.line.startsWith(marker)).map((l) => l.line.slice(marker.length));
 
 async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await Bun.sleep(50);
-  }
+  await eventually(cond, { what: "the condition", timeoutMs });
 }
 
 /** Everything the run started is gone: each recorded pid, and anything whose command line mentions the test dir. */

@@ -7,6 +7,7 @@ import { readPredictions, planOutputs } from "./model-outputs.ts";
 import { openModelSession, type ModelSession } from "./model-session.ts";
 import { runFeeds } from "./run-feeds.ts";
 import { makeTestModel, type TestModel } from "./test-models.ts";
+import { pace } from "../testing/eventually.ts";
 
 let model: TestModel;
 let session: ModelSession;
@@ -37,7 +38,7 @@ describe("micro-batching", () => {
     const runs: number[] = [];
     const b = new MicroBatcher(async (input) => {
       runs.push(input.dims[0]!);
-      await Bun.sleep(1);
+      await pace(1); // a run takes a while, so requests queue behind it
       if ((input.data as Float32Array).includes(-1)) throw new Error("model refused -1");
       return { out: { type: "float32", data: new Float32Array(input.data as Float32Array), dims: [...input.dims] } };
     });

@@ -8,6 +8,7 @@ import { openModelSession } from "./model-session.ts";
 import { runFeeds } from "./run-feeds.ts";
 import { makeMultiInputModel, type MultiInputModel } from "./test-serving-models.ts";
 import { makeTestModel, type TestModel } from "./test-models.ts";
+import { eventually } from "../testing/eventually.ts";
 
 let dir: string;
 let iris: TestModel;
@@ -83,7 +84,7 @@ describe("ModelRegistry", () => {
     expect(releases).toEqual([]); // v2 evicted but still in use
     expect((await held.model.predictRows(rows())).predictions).toEqual(iris.expected.labels);
     held.done();
-    await Bun.sleep(0);
+    await eventually(() => releases.length > 0, { what: "the evicted version's release" });
     expect(releases).toEqual([versions[2]!]);
     // Asked again, v2 is loaded again (and v3 evicted).
     (await registry.acquireVersion("iris", 2, () => versions[2]!)).done();

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadConfig } from "../config.ts";
 import { startServer, type RunningServer } from "../server.ts";
+import { eventually } from "./eventually.ts";
 
 export const ROOT = resolve(import.meta.dir, "..", "..");
 export const VENV_BIN = join(ROOT, ".venv", "bin");
@@ -122,27 +123,29 @@ type PipelineJson = { id: number; status: string; error: string | null; notebook
 
 /** Poll the API until `count` pipelines exist (filtered by `query`) and all have ended; returns them (with phases). */
 export async function waitForPipelines(server: TestServer, query: string, count: number, timeoutMs = 90_000): Promise<PipelineJson[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const list = ((await (await server.api(`/api/pipelines?${query}`)).json()) as { pipelines: PipelineJson[] }).pipelines;
-    const ended = list.filter((p) => !["queued", "running"].includes(p.status));
-    if (list.length >= count && ended.length === list.length) {
-      return Promise.all(list.map(async (p) => (await (await server.api(`/api/pipelines/${p.id}`)).json()) as PipelineJson));
-    }
-    if (Date.now() > deadline) throw new Error(`pipelines did not end in time: ${JSON.stringify(list.map((p) => [p.id, p.status]))}`);
-    await Bun.sleep(100);
-  }
+  let seen: [number, string][] = [];
+  const list = await eventually(
+    async () => {
+      const list = ((await (await server.api(`/api/pipelines?${query}`)).json()) as { pipelines: PipelineJson[] }).pipelines;
+      seen = list.map((p) => [p.id, p.status]);
+      return list.length >= count && list.every((p) => !["queued", "running"].includes(p.status)) && list;
+    },
+    { what: `${count} pipelines (${query}) to end`, timeoutMs, everyMs: 100 },
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}; last seen (id, status): ${JSON.stringify(seen)}`);
+  });
+  return Promise.all(list.map(async (p) => (await (await server.api(`/api/pipelines/${p.id}`)).json()) as PipelineJson));
 }
 
 /** Poll until pipeline `id` reaches one of `statuses`. */
-export async function waitForStatus(server: TestServer, id: number, statuses: string[], timeoutMs = 60_000): Promise<PipelineJson> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const p = (await (await server.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
-    if (statuses.includes(p.status)) return p;
-    if (Date.now() > deadline) throw new Error(`pipeline ${id} stayed ${p.status}`);
-    await Bun.sleep(50);
-  }
+export function waitForStatus(server: TestServer, id: number, statuses: string[], timeoutMs = 60_000): Promise<PipelineJson> {
+  return eventually(
+    async () => {
+      const p = (await (await server.api(`/api/pipelines/${id}`)).json()) as PipelineJson;
+      return statuses.includes(p.status) && p;
+    },
+    { what: `pipeline ${id} to become ${statuses.join(" or ")}`, timeoutMs },
+  );
 }
 
 /** Run python code with the notebook environment; returns parsed JSON from its last stdout line. */

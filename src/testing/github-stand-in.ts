@@ -1,5 +1,7 @@
 // Test support: a stand-in for GitHub's REST API (the one thing that cannot run here) on a loopback port. It
 // records every request and answers 201 with the created object, or the statuses a test scripted for a path.
+import { eventually } from "./eventually.ts";
+
 export type RecordedRequest = {
   method: string;
   path: string;
@@ -70,15 +72,12 @@ export function startGitHubStandIn(): GitHubStandIn {
     },
     received,
     async waitFor(prefix, done, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!done(received(prefix))) {
-        if (Date.now() > deadline) {
-          const seen = received(prefix).map((r) => ({ answered: r.answered, body: r.body }));
-          throw new Error(`the GitHub stand-in did not receive what the test waited for under ${prefix}; it received ${JSON.stringify(seen)}`);
-        }
-        await Bun.sleep(25);
+      try {
+        return await eventually(() => done(received(prefix)) && received(prefix), { what: `requests under ${prefix}`, timeoutMs, everyMs: 25 });
+      } catch {
+        const seen = received(prefix).map((r) => ({ answered: r.answered, body: r.body }));
+        throw new Error(`the GitHub stand-in did not receive what the test waited for under ${prefix}; it received ${JSON.stringify(seen)}`);
       }
-      return received(prefix);
     },
     stop: () => server.stop(true),
   };

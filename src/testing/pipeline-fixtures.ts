@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTestModel } from "../serving/test-models.ts";
 import { notebook, ROOT, type TestServer } from "./e2e.ts";
+import { eventually } from "./eventually.ts";
 
 /** Iris rows the tiny model answers for. */
 export const ROWS = [
@@ -144,23 +145,23 @@ export async function listPipelines(server: Pick<TestServer, "api">, repoId: num
 }
 
 /** Poll until the repository has at least `count` pipelines (any status); returns them newest first. */
-export async function waitForCreated(server: Pick<TestServer, "api">, repoId: number, count = 1, timeoutMs = 30_000): Promise<Listed[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const list = await listPipelines(server, repoId);
-    if (list.length >= count) return list;
-    if (Date.now() > deadline) throw new Error(`repo ${repoId} has ${list.length} pipelines, wanted ${count}`);
-    await Bun.sleep(50);
-  }
+export function waitForCreated(server: Pick<TestServer, "api">, repoId: number, count = 1, timeoutMs = 30_000): Promise<Listed[]> {
+  return eventually(
+    async () => {
+      const list = await listPipelines(server, repoId);
+      return list.length >= count && list;
+    },
+    { what: `repository ${repoId} to have ${count} pipelines`, timeoutMs },
+  );
 }
 
 /** Poll a pipeline's log until it contains `text`. */
-export async function waitForLog(server: Pick<TestServer, "api">, pipelineId: number, text: string, timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const log = await (await server.api(`/api/pipelines/${pipelineId}/logs`)).text();
-    if (log.includes(text)) return log;
-    if (Date.now() > deadline) throw new Error(`pipeline ${pipelineId}'s log never showed ${JSON.stringify(text)}:\n${log}`);
-    await Bun.sleep(50);
-  }
+export function waitForLog(server: Pick<TestServer, "api">, pipelineId: number, text: string, timeoutMs = 60_000): Promise<string> {
+  return eventually(
+    async () => {
+      const log = await (await server.api(`/api/pipelines/${pipelineId}/logs`)).text();
+      return log.includes(text) && log;
+    },
+    { what: `pipeline ${pipelineId}'s log to show ${JSON.stringify(text)}`, timeoutMs },
+  );
 }

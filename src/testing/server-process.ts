@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ADMIN_TOKEN, ROOT, VENV_BIN, WEBHOOK_SECRET } from "./e2e.ts";
+import { eventually } from "./eventually.ts";
 
 export type ServerProcess = {
   proc: Bun.Subprocess;
@@ -86,15 +87,9 @@ export async function spawnServerProcess(dataDir: string, env: Record<string, st
   }
 }
 
-/** Poll `probe` every `everyMs` until it returns a value (errors count as not yet); throws after `timeoutMs`. */
-export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await Bun.sleep(everyMs);
-  }
+/** `eventually` with positional arguments, as the process tests call it. */
+export function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, everyMs = 50): Promise<T> {
+  return eventually(probe, { what, timeoutMs, everyMs });
 }
 
 /** Resolve once the server answers /health with 200. */
