@@ -18,7 +18,21 @@ async function barePapermill(): Promise<number> {
   Bun.write(join(dir, "in.ipynb"), nb);
   const t = performance.now();
   const r = Bun.spawnSync(
-    [join(VENV_BIN, "papermill"), join(dir, "in.ipynb"), join(dir, "out.ipynb"), "-r", "MODEL_OUTPUT_PATH", join(dir, "model.onnx"), "-r", "METRICS_OUTPUT_PATH", join(dir, "m.json"), "--log-output", "--no-progress-bar", "--cwd", dir],
+    [
+      join(VENV_BIN, "papermill"),
+      join(dir, "in.ipynb"),
+      join(dir, "out.ipynb"),
+      "-r",
+      "MODEL_OUTPUT_PATH",
+      join(dir, "model.onnx"),
+      "-r",
+      "METRICS_OUTPUT_PATH",
+      join(dir, "m.json"),
+      "--log-output",
+      "--no-progress-bar",
+      "--cwd",
+      dir,
+    ],
     { stdout: "ignore", stderr: "ignore" },
   );
   if (r.exitCode !== 0) throw new Error("papermill failed");
@@ -53,7 +67,13 @@ async function pushToServing(): Promise<number[]> {
 
 function intakeLua(): string {
   // Each request gets a fresh delivery id, so every one is stored; the body and signature stay the same.
-  const body = JSON.stringify({ ref: "refs/heads/main", before: "0".repeat(40), after: "1".repeat(40), repository: { full_name: "nobody/unregistered", clone_url: "https://example.invalid/x.git" }, commits: [] });
+  const body = JSON.stringify({
+    ref: "refs/heads/main",
+    before: "0".repeat(40),
+    after: "1".repeat(40),
+    repository: { full_name: "nobody/unregistered", clone_url: "https://example.invalid/x.git" },
+    commits: [],
+  });
   const sig = `sha256=${createHmac("sha256", WEBHOOK_SECRET).update(body).digest("hex")}`;
   return `
 wrk.method = "POST"
@@ -89,7 +109,11 @@ function bareIntakeServer() {
       return Response.json({ ignored: "unregistered" });
     },
   });
-  return { url: `http://127.0.0.1:${server.port}/`, count: () => (db.query("SELECT count(*) AS n FROM d").get() as { n: number }).n, stop: () => server.stop(true) };
+  return {
+    url: `http://127.0.0.1:${server.port}/`,
+    count: () => (db.query("SELECT count(*) AS n FROM d").get() as { n: number }).n,
+    stop: () => server.stop(true),
+  };
 }
 
 async function intake() {
@@ -124,7 +148,13 @@ table([
 const r = await intake();
 console.log("\nwebhook intake (signed pushes to an unregistered repository, each stored)");
 table([
-  ["bare verify-and-insert Bun handler", `${r.bareRun.requestsPerSec.toFixed(0)} deliveries/s  (stored ${r.bareStored} of ${r.bareRun.requests}, non-2xx ${r.bareRun.non2xx})`],
-  ["mlops POST /webhook/github", `${r.ours.requestsPerSec.toFixed(0)} deliveries/s  (stored ${r.stored} of ${r.ours.requests}, non-2xx ${r.ours.non2xx}, p99 ${r.ours.p99Ms.toFixed(2)} ms)`],
+  [
+    "bare verify-and-insert Bun handler",
+    `${r.bareRun.requestsPerSec.toFixed(0)} deliveries/s  (stored ${r.bareStored} of ${r.bareRun.requests}, non-2xx ${r.bareRun.non2xx})`,
+  ],
+  [
+    "mlops POST /webhook/github",
+    `${r.ours.requestsPerSec.toFixed(0)} deliveries/s  (stored ${r.stored} of ${r.ours.requests}, non-2xx ${r.ours.non2xx}, p99 ${r.ours.p99Ms.toFixed(2)} ms)`,
+  ],
   ["ratio to the bare handler (goal ≥ 5,000/s absolute)", `${(r.ours.requestsPerSec / r.bareRun.requestsPerSec).toFixed(2)}×`],
 ]);

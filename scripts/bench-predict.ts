@@ -109,7 +109,16 @@ function dataDirWith(onnx: string, names: string[]): string {
 function startOurs(exe: string[], dataDir: string, port: number) {
   return Bun.spawn([...exe, "serve"], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", DATA_DIR: dataDir, PORT: String(port), HOST: "127.0.0.1", ADMIN_TOKEN: "bench-admin-token-0123456789", LOG_LEVEL: "warn", WORKER_CONCURRENCY: "1" },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: process.env.HOME ?? "/root",
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      ADMIN_TOKEN: "bench-admin-token-0123456789",
+      LOG_LEVEL: "warn",
+      WORKER_CONCURRENCY: "1",
+    },
     stdout: "ignore",
     stderr: "inherit",
   });
@@ -124,7 +133,9 @@ async function quietRun(url: string, opts: { connections: number; lua: string; s
   for (let attempt = 1; ; attempt++) {
     const r = await wrk(url, opts);
     if (!(r.stealPct > STEAL_LIMIT_PCT) || attempt === MAX_TRIES) return r;
-    console.log(`  (discarded a run of ${url}: steal ${r.stealPct.toFixed(1)}%, ${r.requestsPerSec.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms; running it again)`);
+    console.log(
+      `  (discarded a run of ${url}: steal ${r.stealPct.toFixed(1)}%, ${r.requestsPerSec.toFixed(0)} req/s, p99 ${r.p99Ms.toFixed(2)} ms; running it again)`,
+    );
   }
 }
 
@@ -133,7 +144,10 @@ async function quietRun(url: string, opts: { connections: number; lua: string; s
  * same load; per server, each figure is the median of its rounds. Interleaving spreads the host's slow spells
  * (this is a shared VM: CPU steal comes and goes) over all servers instead of landing on one.
  */
-async function rounds<K extends string>(urls: Record<K, string>, opts: { connections: number; lua: string }): Promise<Record<K, { median: WrkResult; all: WrkResult[] }>> {
+async function rounds<K extends string>(
+  urls: Record<K, string>,
+  opts: { connections: number; lua: string },
+): Promise<Record<K, { median: WrkResult; all: WrkResult[] }>> {
   const names = Object.keys(urls) as K[];
   if (WARMUP_SECONDS > 0) for (const k of names) await wrk(urls[k], { ...opts, seconds: WARMUP_SECONDS });
   const all = Object.fromEntries(names.map((k) => [k, [] as WrkResult[]])) as Record<K, WrkResult[]>;
@@ -150,17 +164,21 @@ async function rounds<K extends string>(urls: Record<K, string>, opts: { connect
   return Object.fromEntries(names.map((k) => [k, { median: pick(all[k]), all: all[k] }])) as Record<K, { median: WrkResult; all: WrkResult[] }>;
 }
 
-const fmt = (r: WrkResult) => `${r.requestsPerSec.toFixed(0).padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors + r.non2xx}`;
+const fmt = (r: WrkResult) =>
+  `${r.requestsPerSec.toFixed(0).padStart(7)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   errors ${r.errors + r.non2xx}`;
 /** Say so when runs were kept although the host stole CPU during each try: their figures describe the host. */
 function warnIfHostBusy(groups: WrkResult[][]): void {
   const busy = groups.flat().filter((r) => r.stealPct > STEAL_LIMIT_PCT);
   if (!busy.length) return;
   const worst = Math.max(...busy.map((r) => r.stealPct));
-  console.log(`  warning: ${busy.length} kept run(s) lost more than ${STEAL_LIMIT_PCT}% of the CPU to the hypervisor (up to ${worst.toFixed(0)}%) in every try:`);
+  console.log(
+    `  warning: ${busy.length} kept run(s) lost more than ${STEAL_LIMIT_PCT}% of the CPU to the hypervisor (up to ${worst.toFixed(0)}%) in every try:`,
+  );
   console.log("  these figures measure a busy host, not the servers; run the benchmark again later");
 }
 
-const fmtRounds = (rs: WrkResult[]) => rs.map((r) => `${r.requestsPerSec.toFixed(0)}/s p99 ${r.p99Ms.toFixed(2)} ms steal ${r.stealPct.toFixed(1)}%`).join("; ");
+const fmtRounds = (rs: WrkResult[]) =>
+  rs.map((r) => `${r.requestsPerSec.toFixed(0)}/s p99 ${r.p99Ms.toFixed(2)} ms steal ${r.stealPct.toFixed(1)}%`).join("; ");
 
 ensureWrk();
 const modelDir = mkdtempSync(join(tmpdir(), "mlops-bench-model-"));
@@ -174,7 +192,11 @@ const fastapi = Bun.spawn([python, "-c", FASTAPI_SERVER, join(modelDir, "model.j
 const bare = Bun.spawn([BUN, "-e", BARE_SERVER], { env: { ...process.env, BARE_PORT: String(ports.bare) }, stdout: "ignore", stderr: "inherit" });
 const oneRow = JSON.stringify({ inputs: [ROW] });
 const rows1000 = JSON.stringify({ inputs: Array.from({ length: 1000 }, (_, i) => ROW.map((x) => x + (i % 7) * 0.1)) });
-const urls = { ours: `http://127.0.0.1:${ports.ours}/models/iris/predict`, fastapi: `http://127.0.0.1:${ports.fastapi}/predict/iris`, bare: `http://127.0.0.1:${ports.bare}/` };
+const urls = {
+  ours: `http://127.0.0.1:${ports.ours}/models/iris/predict`,
+  fastapi: `http://127.0.0.1:${ports.fastapi}/predict/iris`,
+  bare: `http://127.0.0.1:${ports.bare}/`,
+};
 try {
   for (const url of Object.values(urls)) await waitHttp(url, { method: "POST", body: oneRow, headers: { "Content-Type": "application/json" } });
   console.log(

@@ -14,7 +14,10 @@ export function median(xs: number[]): number {
 export function ensureWrk(): void {
   if (Bun.which("wrk")) return;
   console.log("installing wrk (apt-get)…");
-  const r = Bun.spawnSync(["bash", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk"], { stdout: "inherit", stderr: "inherit" });
+  const r = Bun.spawnSync(["bash", "-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk"], {
+    stdout: "inherit",
+    stderr: "inherit",
+  });
   if (r.exitCode !== 0 || !Bun.which("wrk")) throw new Error("wrk is needed for this benchmark: apt-get install wrk");
 }
 
@@ -53,7 +56,12 @@ export async function wrk(url: string, opts: { connections: number; seconds: num
     p50Ms: ms(/\s50%\s+(\S+)/.exec(out)?.[1]),
     p99Ms: ms(/\s99%\s+(\S+)/.exec(out)?.[1]),
     non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
-    errors: errors ? errors.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0,
+    errors: errors
+      ? errors
+          .slice(1)
+          .map(Number)
+          .reduce((a, b) => a + b, 0)
+      : 0,
     requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
     stealPct: stealPercent(cpuBefore, cpuAfter),
   };

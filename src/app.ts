@@ -23,7 +23,6 @@ import type { PageSessions } from "./auth/page-sessions.ts";
 import { RepoStore } from "./repos/repo-store.ts";
 import type { SandboxStatus } from "./sandbox/notebook-sandbox.ts";
 
-
 /** Everything the HTTP layer uses; main.ts builds it, tests build it on a temp dir. */
 export type AppDeps = {
   config: Config;
@@ -54,10 +53,14 @@ export type AppDeps = {
 export function createApp(deps: AppDeps) {
   const app = new Hono();
   // Every body is capped before it is read; predictions and the webhook take bigger ones and cap them in their routes.
-  app.use("*", limitBody(DEFAULT_MAX_BODY_BYTES, `the request body is larger than ${DEFAULT_MAX_BODY_BYTES} bytes, the limit for the API and pages`, capsItsOwnBody));
+  app.use(
+    "*",
+    limitBody(DEFAULT_MAX_BODY_BYTES, `the request body is larger than ${DEFAULT_MAX_BODY_BYTES} bytes, the limit for the API and pages`, capsItsOwnBody),
+  );
   const api = new Hono();
   // A separate web frontend (FRONTEND_URL) may call the JSON API from the browser; preflights carry no token.
-  if (deps.config.frontendUrl) api.use("*", cors({ origin: deps.config.frontendUrl, allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID"], maxAge: 600 }));
+  if (deps.config.frontendUrl)
+    api.use("*", cors({ origin: deps.config.frontendUrl, allowHeaders: ["Authorization", "Content-Type", "Last-Event-ID"], maxAge: 600 }));
   api.use("*", requireAdmin(deps.secrets.adminTokenSha256));
   api.get("/settings/webhook", (c) => c.json({ url_path: "/webhook/github", content_type: "application/json", secret: deps.secrets.webhookSecret }));
 
@@ -104,5 +107,7 @@ export type App = ReturnType<typeof createApp>;
 
 // The routes that read bodies bigger than the default cap, each capping its own: predict, invocations, OIP infer, the webhook.
 function capsItsOwnBody(path: string): boolean {
-  return path.startsWith("/webhook/") || path.startsWith("/v2/") || (path.startsWith("/models/") && (path.endsWith("/predict") || path.endsWith("/invocations")));
+  return (
+    path.startsWith("/webhook/") || path.startsWith("/v2/") || (path.startsWith("/models/") && (path.endsWith("/predict") || path.endsWith("/invocations")))
+  );
 }

@@ -94,7 +94,9 @@ describe("import graph", () => {
   });
 
   test("no http file imports the database layer", () => {
-    const wrong = [...graph].flatMap(([file, targets]) => (folder(file) === "http" ? targets.filter((t) => folder(t) === "db").map((t) => `${file} → ${t}`) : []));
+    const wrong = [...graph].flatMap(([file, targets]) =>
+      folder(file) === "http" ? targets.filter((t) => folder(t) === "db").map((t) => `${file} → ${t}`) : [],
+    );
     expect(wrong).toEqual([]);
   });
 

@@ -23,10 +23,12 @@ test("a clone alone, with nothing beside it, passes the tests that read fixtures
   expect(existsSync(join(dirname(clone), "shared"))).toBe(false);
   for (const dep of ["node_modules", ".venv"]) symlinkSync(join(ROOT, dep), join(clone, dep));
 
-  const run = Bun.spawn(
-    [process.execPath, "test", "--timeout", "60000", "src/http/webhook.test.ts", "src/config-docs.test.ts", "src/architecture.test.ts"],
-    { cwd: clone, env: { ...process.env, PATH: process.env.PATH ?? "/usr/bin:/bin" }, stdout: "pipe", stderr: "pipe" },
-  );
+  const run = Bun.spawn([process.execPath, "test", "--timeout", "60000", "src/http/webhook.test.ts", "src/config-docs.test.ts", "src/architecture.test.ts"], {
+    cwd: clone,
+    env: { ...process.env, PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [code, out, err] = await Promise.all([run.exited, new Response(run.stdout).text(), new Response(run.stderr).text()]);
   const report = out + err;
   expect({ code, failures: report.split("\n").filter((l) => l.startsWith("(fail)")) }).toEqual({ code: 0, failures: [] });

@@ -59,7 +59,8 @@ async function main(argv: string[]): Promise<number> {
   const stillDumpable = makeNonDumpable();
   const config = loadConfig(process.env);
   const server = await startServer(config);
-  if (stillDumpable) server.logger.warn({ reason: stillDumpable }, "the server could not make itself non-dumpable: processes of its uid can read its environment");
+  if (stillDumpable)
+    server.logger.warn({ reason: stillDumpable }, "the server could not make itself non-dumpable: processes of its uid can read its environment");
   if (server.generatedAdminToken) {
     console.log(
       `\nmlops is running at ${server.url}\nadmin token (shown once, keep it): ${server.generatedAdminToken}\n` +

@@ -80,7 +80,11 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
     scratchDir: join(config.dataDir, "runtime"),
     bwrap: opts.bwrap,
   });
-  if (!sandbox.status.active) logger.warn({ sandbox: sandbox.status.setting, problem: sandbox.status.problem }, "NOTEBOOKS ARE NOT SANDBOXED: a pushed notebook can read this server's secrets and files");
+  if (!sandbox.status.active)
+    logger.warn(
+      { sandbox: sandbox.status.setting, problem: sandbox.status.problem },
+      "NOTEBOOKS ARE NOT SANDBOXED: a pushed notebook can read this server's secrets and files",
+    );
   const lifecycle: Lifecycle = { phase: "starting" };
   const db = openDatabase(config.databasePath);
   const applied = migrate(db);
@@ -113,7 +117,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
     },
     // papermill prints the failing cell and its traceback to the log; the pipeline records the one-line reason
     runner: new LocalRunner({ papermill: config.papermill, sandbox, network: nb.network, maxLineChars: nb.logLineMaxChars }),
-    convertJoblib: (o) => convertJoblib({ python: config.python, runtimeDir: join(config.dataDir, "runtime"), ...o, sandbox: sandbox.prepare(o.workDir, o.pipelineId) }),
+    convertJoblib: (o) =>
+      convertJoblib({ python: config.python, runtimeDir: join(config.dataDir, "runtime"), ...o, sandbox: sandbox.prepare(o.workDir, o.pipelineId) }),
   };
 
   let pools: WorkerPool[] = [];

@@ -2,7 +2,7 @@
 import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 
-export type LayoutProps = { title: string; version: string; children: Child; /** false on /login: no navigation before signing in */ signedIn?: boolean };
+export type LayoutProps = { title: string; version: string; children: Child /** false on /login: no navigation before signing in */; signedIn?: boolean };
 
 /** An HTML page with the header, navigation and scripts. */
 export function Layout(props: LayoutProps) {

@@ -19,8 +19,7 @@ export function LoginPage(props: { version: string; next: string; error?: string
         <button type="submit">Sign in</button>
       </form>
       <p class="muted">
-        The admin token was printed when the server first started (or set with <code>ADMIN_TOKEN</code>); <code>mlops reset-admin-token</code>{" "}
-        makes a new one.
+        The admin token was printed when the server first started (or set with <code>ADMIN_TOKEN</code>); <code>mlops reset-admin-token</code> makes a new one.
       </p>
     </Layout>
   );

@@ -35,7 +35,13 @@ export function ModelSection(props: { model: ModelDetail }) {
         >
           {m.rollbackTo === null ? "Rollback" : `Roll back to v${m.rollbackTo}`}
         </button>
-        <button id="undeploy" class="danger" {...actionAttrs(m.name, "undeploy")} hx-confirm={`Stop serving ${m.name}? Predictions will answer 404 until a version is deployed.`} disabled={m.serving === null}>
+        <button
+          id="undeploy"
+          class="danger"
+          {...actionAttrs(m.name, "undeploy")}
+          hx-confirm={`Stop serving ${m.name}? Predictions will answer 404 until a version is deployed.`}
+          disabled={m.serving === null}
+        >
           Undeploy
         </button>
       </div>
@@ -55,7 +61,11 @@ export function ModelSection(props: { model: ModelDetail }) {
 function OwnerForm(props: { model: ModelDetail }) {
   const m = props.model;
   return (
-    <form class="model-owner" {...actionAttrs(m.name, "owner")} hx-confirm={`Give ${m.name} to another repository? Only that repository's pipelines may then register versions of it.`}>
+    <form
+      class="model-owner"
+      {...actionAttrs(m.name, "owner")}
+      hx-confirm={`Give ${m.name} to another repository? Only that repository's pipelines may then register versions of it.`}
+    >
       <p>
         Owner: <strong id="model-owner">{m.owner ?? "unclaimed"}</strong>
         {m.owner === null && <span class="muted"> (the next repository whose pipeline registers it takes it)</span>}

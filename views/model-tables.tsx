@@ -35,7 +35,9 @@ export function VersionsTable(props: { model: string; versions: ReturnType<typeo
             <td>
               <time datetime={v.created_at}>{formatTime(v.created_at)}</time>
             </td>
-            <td>{v.lineage.pipeline_id === null ? <span class="muted">—</span> : <a href={`/pipelines/${v.lineage.pipeline_id}`}>#{v.lineage.pipeline_id}</a>}</td>
+            <td>
+              {v.lineage.pipeline_id === null ? <span class="muted">—</span> : <a href={`/pipelines/${v.lineage.pipeline_id}`}>#{v.lineage.pipeline_id}</a>}
+            </td>
             <td>
               {v.version === props.serving ? (
                 <span class="ok">serving</span>
@@ -73,7 +75,9 @@ export function HistoryTable(props: { deployments: ReturnType<typeof deploymentJ
               <time datetime={d.at}>{formatTime(d.at)}</time>
             </td>
             <td>{d.reason}</td>
-            <td>{d.pipeline_id !== null ? <a href={`/pipelines/${d.pipeline_id}`}>pipeline #{d.pipeline_id}</a> : (d.actor ?? <span class="muted">—</span>)}</td>
+            <td>
+              {d.pipeline_id !== null ? <a href={`/pipelines/${d.pipeline_id}`}>pipeline #{d.pipeline_id}</a> : (d.actor ?? <span class="muted">—</span>)}
+            </td>
           </tr>
         ))}
       </tbody>

@@ -10,7 +10,10 @@ export function PipelinePage(props: PipelineSummaryProps & { version: string; sa
   return (
     <Layout title={`Pipeline ${id}`} version={props.version}>
       <h2>
-        Pipeline {id} <a href="/pipelines" class="back">all pipelines</a>
+        Pipeline {id}{" "}
+        <a href="/pipelines" class="back">
+          all pipelines
+        </a>
       </h2>
       <SandboxWarning sandbox={props.sandbox} />
       <div id="action-error" aria-live="polite"></div>

@@ -103,7 +103,13 @@ function RepoRow(props: { repo: RepoSummary }) {
         )}
       </td>
       <td class="repo-actions">
-        <button class="run" hx-post={`/repos/${r.id}/run`} hx-target="#repo-error" hx-swap="innerHTML" title={`run the notebooks at the head of ${r.branch} now`}>
+        <button
+          class="run"
+          hx-post={`/repos/${r.id}/run`}
+          hx-target="#repo-error"
+          hx-swap="innerHTML"
+          title={`run the notebooks at the head of ${r.branch} now`}
+        >
           Run now
         </button>
         <button

@@ -6,8 +6,7 @@ export function SandboxWarning(props: { sandbox: SandboxStatus }) {
   if (props.sandbox.active) return null;
   return (
     <p class="warning sandbox-warning" role="alert">
-      Notebooks are not sandboxed: a pushed notebook runs with this server's rights and can read its secrets and files.{" "}
-      {props.sandbox.problem}
+      Notebooks are not sandboxed: a pushed notebook runs with this server's rights and can read its secrets and files. {props.sandbox.problem}
     </p>
   );
 }

@@ -27,7 +27,10 @@ export class PageSessions {
     const id = randomBytes(32).toString("base64url");
     const now = this.clock.now();
     this.db.delete(pageSessions).where(lte(pageSessions.expiresAt, now)).run();
-    this.db.insert(pageSessions).values({ idSha256: hash(id), adminTokenSha256: this.adminTokenSha256, expiresAt: now + SESSION_SECONDS * 1000 }).run();
+    this.db
+      .insert(pageSessions)
+      .values({ idSha256: hash(id), adminTokenSha256: this.adminTokenSha256, expiresAt: now + SESSION_SECONDS * 1000 })
+      .run();
     return id;
   }
 
@@ -45,7 +48,11 @@ export class PageSessions {
 
   /** End session `id` (sign out). Unknown ids are ignored. */
   revoke(id: string | undefined): void {
-    if (id) this.db.delete(pageSessions).where(eq(pageSessions.idSha256, hash(id))).run();
+    if (id)
+      this.db
+        .delete(pageSessions)
+        .where(eq(pageSessions.idSha256, hash(id)))
+        .run();
   }
 }
 

@@ -48,7 +48,9 @@ describe("database", () => {
   test("every drizzle table and column exists in the migrated database with the same nullability", () => {
     const db = openDatabase(dbPath());
     migrate(db);
-    const tables = (Object.values(schema) as unknown[]).filter((t): t is SQLiteTable => typeof t === "object" && t !== null && Symbol.for("drizzle:IsDrizzleTable") in t);
+    const tables = (Object.values(schema) as unknown[]).filter(
+      (t): t is SQLiteTable => typeof t === "object" && t !== null && Symbol.for("drizzle:IsDrizzleTable") in t,
+    );
     expect(tables.length).toBeGreaterThanOrEqual(9);
     for (const table of tables) {
       const cfg = getTableConfig(table);
@@ -57,7 +59,8 @@ describe("database", () => {
       for (const col of cfg.columns) {
         const found = cols.find((c) => c.name === col.name);
         expect({ table: cfg.name, column: col.name, found: !!found }).toEqual({ table: cfg.name, column: col.name, found: true });
-        if (found && !found.pk) expect({ column: `${cfg.name}.${col.name}`, notNull: found.notnull === 1 }).toEqual({ column: `${cfg.name}.${col.name}`, notNull: col.notNull });
+        if (found && !found.pk)
+          expect({ column: `${cfg.name}.${col.name}`, notNull: found.notnull === 1 }).toEqual({ column: `${cfg.name}.${col.name}`, notNull: col.notNull });
       }
     }
   });

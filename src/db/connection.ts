@@ -34,14 +34,21 @@ export function migrate(db: Db, list: readonly Migration[] = migrations): string
   sqlite.exec(
     "CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))",
   );
-  const done = new Set(sqlite.query<{ id: number }, []>("SELECT id FROM schema_migrations").all().map((r) => r.id));
+  const done = new Set(
+    sqlite
+      .query<{ id: number }, []>("SELECT id FROM schema_migrations")
+      .all()
+      .map((r) => r.id),
+  );
   const applied: string[] = [];
   for (const m of list) {
     if (done.has(m.id)) continue;
-    sqlite.transaction(() => {
-      sqlite.exec(m.sql);
-      sqlite.query("INSERT INTO schema_migrations (id, name) VALUES (?, ?)").run(m.id, m.name);
-    }).immediate();
+    sqlite
+      .transaction(() => {
+        sqlite.exec(m.sql);
+        sqlite.query("INSERT INTO schema_migrations (id, name) VALUES (?, ?)").run(m.id, m.name);
+      })
+      .immediate();
     applied.push(m.name);
   }
   return applied;

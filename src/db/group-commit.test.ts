@@ -9,7 +9,11 @@ const setup = () => {
   const db = openDatabase(join(mkdtempSync(join(tmpdir(), "mlops-group-")), "g.db"));
   db.$client.exec("CREATE TABLE t (id TEXT PRIMARY KEY)");
   const insert = db.$client.prepare("INSERT INTO t VALUES (?)");
-  const ids = () => db.$client.query<{ id: string }, []>("SELECT id FROM t ORDER BY id").all().map((r) => r.id);
+  const ids = () =>
+    db.$client
+      .query<{ id: string }, []>("SELECT id FROM t ORDER BY id")
+      .all()
+      .map((r) => r.id);
   return { db, insert, ids, group: new GroupCommit(db.$client) };
 };
 

@@ -81,7 +81,9 @@ export const pipelines = sqliteTable("pipelines", {
 export const pipelinePhases = sqliteTable(
   "pipeline_phases",
   {
-    pipelineId: integer("pipeline_id").notNull().references(() => pipelines.id, { onDelete: "cascade" }),
+    pipelineId: integer("pipeline_id")
+      .notNull()
+      .references(() => pipelines.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     position: integer("position").notNull(),
     status: text("status").$type<PhaseStatus>().notNull(),
@@ -95,7 +97,9 @@ export const pipelinePhases = sqliteTable(
 export const pipelineLogLines = sqliteTable(
   "pipeline_log_lines",
   {
-    pipelineId: integer("pipeline_id").notNull().references(() => pipelines.id, { onDelete: "cascade" }),
+    pipelineId: integer("pipeline_id")
+      .notNull()
+      .references(() => pipelines.id, { onDelete: "cascade" }),
     seq: integer("seq").notNull(),
     stream: text("stream").notNull(),
     line: text("line").notNull(),
@@ -108,7 +112,9 @@ export const pipelineLogLines = sqliteTable(
 export const pipelineProcesses = sqliteTable(
   "pipeline_processes",
   {
-    pipelineId: integer("pipeline_id").notNull().references(() => pipelines.id, { onDelete: "cascade" }),
+    pipelineId: integer("pipeline_id")
+      .notNull()
+      .references(() => pipelines.id, { onDelete: "cascade" }),
     pid: integer("pid").notNull(),
     startTime: text("start_time").notNull(),
   },

@@ -6,7 +6,8 @@ import { TransientError } from "../lib/errors.ts";
 import { GitCommandError, GitMirror, gitTokenScope } from "./git-mirror.ts";
 import { notebooksToRun } from "./notebook-paths.ts";
 
-const notebook = (name: string) => JSON.stringify({ cells: [{ cell_type: "code", source: [`print("${name}")`], metadata: {} }], metadata: {}, nbformat: 4, nbformat_minor: 5 });
+const notebook = (name: string) =>
+  JSON.stringify({ cells: [{ cell_type: "code", source: [`print("${name}")`], metadata: {} }], metadata: {}, nbformat: 4, nbformat_minor: 5 });
 
 /** A real upstream repository: c1 adds two notebooks and a data file, c2 changes one notebook, c3 removes the other and adds one. */
 let upstream: string;

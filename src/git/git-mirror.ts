@@ -77,7 +77,17 @@ export class GitMirror {
     await this.locked(dir, async () => {
       if (await this.hasCommit(fullName, sha)) return;
       await this.init(dir);
-      const r = await this.run(["--git-dir", dir, "fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", cloneUrl, `+${sha}:refs/mlops/commits/${sha}`]);
+      const r = await this.run([
+        "--git-dir",
+        dir,
+        "fetch",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--quiet",
+        "--",
+        cloneUrl,
+        `+${sha}:refs/mlops/commits/${sha}`,
+      ]);
       if (r.ok) return;
       throw this.failure(r, `could not fetch commit ${sha} from ${redactUrl(cloneUrl)}`);
     });
@@ -107,9 +117,20 @@ export class GitMirror {
     const tracking = `refs/mlops/heads/${branch}`;
     return this.locked(dir, async () => {
       await this.init(dir);
-      const r = await this.run(["--git-dir", dir, "fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", cloneUrl, `+refs/heads/${branch}:${tracking}`]);
+      const r = await this.run([
+        "--git-dir",
+        dir,
+        "fetch",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--quiet",
+        "--",
+        cloneUrl,
+        `+refs/heads/${branch}:${tracking}`,
+      ]);
       if (!r.ok) {
-        if (/couldn't find remote ref/i.test(r.stderr)) throw new GitCommandError(`branch ${branch} does not exist in ${redactUrl(cloneUrl)}`, redactUrl(r.stderr));
+        if (/couldn't find remote ref/i.test(r.stderr))
+          throw new GitCommandError(`branch ${branch} does not exist in ${redactUrl(cloneUrl)}`, redactUrl(r.stderr));
         throw this.failure(r, `could not fetch branch ${branch} from ${redactUrl(cloneUrl)}`);
       }
       const head = (await this.git(fullName, ["rev-parse", "--verify", "--quiet", `${tracking}^{commit}`])).text.trim();

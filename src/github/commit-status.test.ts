@@ -65,7 +65,9 @@ describe("commit statuses, end to end", () => {
     });
     const { sha, byPath } = await pushed;
     const prefix = `/repos/acme/status-three/statuses/${sha}`;
-    const all = await github.waitFor(prefix, (rs) => ["ok", "raising", "low"].every((n) => ended(rs.filter((r) => statusOf(r).context === `mlops/${n}.ipynb`))));
+    const all = await github.waitFor(prefix, (rs) =>
+      ["ok", "raising", "low"].every((n) => ended(rs.filter((r) => statusOf(r).context === `mlops/${n}.ipynb`))),
+    );
     const of = (path: string) => all.filter((r) => statusOf(r).context === `mlops/${path}`);
     return { sha, byPath, prefix, of };
   };
@@ -158,7 +160,8 @@ describe("commit statuses, the service alone", () => {
     const repos = new RepoStore(db);
     const repo = repos.create({ full_name: "acme/alone" });
     const statuses = new CommitStatuses({ api: { url: apiUrl, token: TOKEN }, publicUrl: "", pipelines, repos, jobs });
-    const newPipeline = () => pipelines.create({ repoId: repo.id, trigger: "push", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath: "nb.ipynb" });
+    const newPipeline = () =>
+      pipelines.create({ repoId: repo.id, trigger: "push", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath: "nb.ipynb" });
     return { jobs, pipelines, repos, statuses, newPipeline };
   }
 
@@ -192,7 +195,13 @@ describe("commit statuses, the service alone", () => {
     const standIn = startGitHubStandIn();
     try {
       const { pipelines, jobs, newPipeline } = setup(standIn.url);
-      const statuses = new CommitStatuses({ api: { url: standIn.url, token: TOKEN }, publicUrl: "", pipelines, repos: { find: () => ({ full_name: "not-a-full-name" }) }, jobs });
+      const statuses = new CommitStatuses({
+        api: { url: standIn.url, token: TOKEN },
+        publicUrl: "",
+        pipelines,
+        repos: { find: () => ({ full_name: "not-a-full-name" }) },
+        jobs,
+      });
       await statuses.post(newPipeline().id);
       expect(standIn.requests).toEqual([]);
     } finally {
@@ -202,7 +211,15 @@ describe("commit statuses, the service alone", () => {
 
   test("timed out, cancelled and interrupted pipelines are errors; other failures are failures", () => {
     const row = (status: string, error: string | null, kind?: FailureKind) =>
-      ({ id: 7, status, error, failure: kind ? failure("execute", kind, error ?? status) : null, notebookPath: "a/b.ipynb", modelName: null, modelVersion: null }) as PipelineRow;
+      ({
+        id: 7,
+        status,
+        error,
+        failure: kind ? failure("execute", kind, error ?? status) : null,
+        notebookPath: "a/b.ipynb",
+        modelName: null,
+        modelVersion: null,
+      }) as PipelineRow;
     const state = (status: string, error: string | null, kind?: FailureKind) => commitStatusOf(row(status, error, kind), [], "http://x").state;
     expect(state("timed_out", "the notebook ran past PIPELINE_TIMEOUT_SECONDS", FailureKind.timeout)).toBe("error");
     expect(state("cancelled", "cancelled", FailureKind.cancelled)).toBe("error");

@@ -36,7 +36,13 @@ export class CommitStatuses implements PipelineStatusListener {
     try {
       // A job posts the pipeline's state as it is when the job runs, not when it was queued: replacing a queued
       // older job loses nothing, and whichever job runs last (one worker) posts the newest state.
-      this.deps.jobs.enqueue({ kind: COMMIT_STATUS_JOB, payload: { pipelineId }, dedupeKey: `github-status:${pipelineId}`, supersede: true, maxAttempts: MAX_ATTEMPTS });
+      this.deps.jobs.enqueue({
+        kind: COMMIT_STATUS_JOB,
+        payload: { pipelineId },
+        dedupeKey: `github-status:${pipelineId}`,
+        supersede: true,
+        maxAttempts: MAX_ATTEMPTS,
+      });
       this.deps.wake?.();
     } catch (e) {
       this.deps.logger?.error({ err: e, pipeline: pipelineId }, "could not queue the GitHub commit status of a pipeline");

@@ -36,7 +36,9 @@ export type DeliveryAnswer = { status: 200 | 202; body: Record<string, unknown> 
 /** A delivery as operators list it (no payload). */
 export type DeliveryView = { id: string; event: string; repo_full_name: string | null; outcome: string; detail: string | null; received_at: string };
 
-type Decision = { outcome: "ping" | "ignored"; detail: string; body: Record<string, unknown> } | { outcome: "accepted"; detail: string; repo: Repo; payload: PushPayload };
+type Decision =
+  | { outcome: "ping" | "ignored"; detail: string; body: Record<string, unknown> }
+  | { outcome: "accepted"; detail: string; repo: Repo; payload: PushPayload };
 
 export type DeliveriesDeps = { db: Db; repos: RepoStore; acceptPush: AcceptPush; logger: Logger };
 

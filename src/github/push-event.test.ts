@@ -3,7 +3,14 @@ import { classifyPush, pushPayloadSchema } from "./push-event.ts";
 
 const SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 const ZERO = "0".repeat(40);
-const base = { ref: "refs/heads/main", before: ZERO, after: SHA, created: true, deleted: false, repository: { full_name: "o/r", clone_url: "https://github.com/o/r.git" } };
+const base = {
+  ref: "refs/heads/main",
+  before: ZERO,
+  after: SHA,
+  created: true,
+  deleted: false,
+  repository: { full_name: "o/r", clone_url: "https://github.com/o/r.git" },
+};
 const repo = { full_name: "o/r", branch: "main" };
 
 describe("classifyPush", () => {
@@ -12,7 +19,12 @@ describe("classifyPush", () => {
     ["unregistered repository", {}, undefined, { action: "ignore", reason: "repository o/r is not registered" }],
     ["other branch", { ref: "refs/heads/dev" }, repo, { action: "ignore", reason: "push to branch dev: the registered branch is main" }],
     ["tag", { ref: "refs/tags/v1" }, repo, { action: "ignore", reason: "tag push (v1): only pushes to branch main run pipelines" }],
-    ["tag deletion", { ref: "refs/tags/v1", deleted: true, after: ZERO }, repo, { action: "ignore", reason: "tag push (v1 deleted): only pushes to branch main run pipelines" }],
+    [
+      "tag deletion",
+      { ref: "refs/tags/v1", deleted: true, after: ZERO },
+      repo,
+      { action: "ignore", reason: "tag push (v1 deleted): only pushes to branch main run pipelines" },
+    ],
     ["branch deletion", { deleted: true, after: ZERO }, repo, { action: "ignore", reason: "branch deletion: branch main was deleted" }],
     ["zero after without the flag", { after: ZERO }, repo, { action: "ignore", reason: "branch deletion: branch main was deleted" }],
     ["branch with slashes", { ref: "refs/heads/release/v1" }, { full_name: "o/r", branch: "release/v1" }, { action: "run", branch: "release/v1" }],

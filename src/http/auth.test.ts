@@ -37,7 +37,25 @@ describe("/api authorization", () => {
 describe("bearerToken", () => {
   // The pattern the hand-written parse replaces: the reference for which headers carry a token.
   const OLD = /^Bearer\s+(\S+)$/i;
-  const headers = ["Bearer abc", "bearer abc", "BEARER  abc", "Bearer\tabc", "Bearer \u00a0abc", "Bearer", "Bearer ", "Bearer  ", "Bearerabc", "Bearer a b", "Bearer abc ", " Bearer abc", "Basic abc", "Bearer a\u2028", "Bearer é", "", "Bear abc"];
+  const headers = [
+    "Bearer abc",
+    "bearer abc",
+    "BEARER  abc",
+    "Bearer\tabc",
+    "Bearer \u00a0abc",
+    "Bearer",
+    "Bearer ",
+    "Bearer  ",
+    "Bearerabc",
+    "Bearer a b",
+    "Bearer abc ",
+    " Bearer abc",
+    "Basic abc",
+    "Bearer a\u2028",
+    "Bearer é",
+    "",
+    "Bear abc",
+  ];
   test.each(headers)("%p reads as the old pattern read it", (header) => {
     expect(bearerToken(header)).toBe(OLD.exec(header)?.[1] ?? null);
   });

@@ -28,11 +28,23 @@ const json = { "Content-Type": "application/json" };
 
 type Family = { name: string; path: string; headers: Record<string, string>; max: number; small: () => string };
 const families: Family[] = [
-  { name: "JSON API", path: "/api/repos", headers: { ...admin, ...json }, max: DEFAULT_MAX_BODY_BYTES, small: () => JSON.stringify({ full_name: "acme/small" }) },
+  {
+    name: "JSON API",
+    path: "/api/repos",
+    headers: { ...admin, ...json },
+    max: DEFAULT_MAX_BODY_BYTES,
+    small: () => JSON.stringify({ full_name: "acme/small" }),
+  },
   { name: "login form", path: "/login", headers: form, max: DEFAULT_MAX_BODY_BYTES, small: () => "token=nope" },
   { name: "page form", path: "/repos", headers: { ...page, ...form }, max: DEFAULT_MAX_BODY_BYTES, small: () => "full_name=acme%2Fpage" },
   { name: "native predict", path: "/models/iris/predict", headers: json, max: PREDICT_MAX, small: () => JSON.stringify({ inputs: f.iris.expected.rows }) },
-  { name: "MLflow invocations", path: "/models/iris/invocations", headers: json, max: PREDICT_MAX, small: () => JSON.stringify({ inputs: f.iris.expected.rows }) },
+  {
+    name: "MLflow invocations",
+    path: "/models/iris/invocations",
+    headers: json,
+    max: PREDICT_MAX,
+    small: () => JSON.stringify({ inputs: f.iris.expected.rows }),
+  },
   {
     name: "OIP infer",
     path: "/v2/models/iris/infer",
@@ -84,7 +96,14 @@ describe("every body is capped before it is read", () => {
     test(`${fam.name}: a declared Content-Length over ${fam.max} bytes → 413 from the header, before any of the body is sent`, async () => {
       const before = new RepoStore(t.deps.db).count();
       // The request declares a body it never sends: an answer can only come from the header.
-      const head = [`POST ${fam.path} HTTP/1.1`, `Host: 127.0.0.1`, ...Object.entries(fam.headers).map(([k, v]) => `${k}: ${v}`), `Content-Length: ${fam.max + 1}`, "", ""].join("\r\n");
+      const head = [
+        `POST ${fam.path} HTTP/1.1`,
+        `Host: 127.0.0.1`,
+        ...Object.entries(fam.headers).map(([k, v]) => `${k}: ${v}`),
+        `Content-Length: ${fam.max + 1}`,
+        "",
+        "",
+      ].join("\r\n");
       const answer = await rawExchange(head);
       expect(answer).toStartWith("HTTP/1.1 413");
       expect(answer).toContain(`larger than ${fam.max} bytes`);
@@ -96,7 +115,12 @@ describe("every body is capped before it is read", () => {
       // Far more than socket buffers hold (a few MB on loopback), so a server reading to the end would be seen.
       const total = Math.max(fam.max * 40, 64 * 1024 * 1024);
       const stream = spaces(total);
-      const res = await fetch(base + fam.path, { method: "POST", headers: { ...fam.headers, Accept: "application/json" }, body: stream.body, duplex: "half" } as RequestInit);
+      const res = await fetch(base + fam.path, {
+        method: "POST",
+        headers: { ...fam.headers, Accept: "application/json" },
+        body: stream.body,
+        duplex: "half",
+      } as RequestInit);
       expect(res.status).toBe(413);
       expect(await res.text()).toContain(`larger than ${fam.max} bytes`);
       expect(stream.sent()).toBeLessThan(total);
@@ -112,7 +136,12 @@ describe("every body is capped before it is read", () => {
           controller.close();
         },
       });
-      const res = await fetch(base + fam.path, { method: "POST", headers: { ...fam.headers, Accept: "application/json" }, body, duplex: "half" } as RequestInit);
+      const res = await fetch(base + fam.path, {
+        method: "POST",
+        headers: { ...fam.headers, Accept: "application/json" },
+        body,
+        duplex: "half",
+      } as RequestInit);
       expect(res.status).not.toBe(413);
       expect(res.status).toBeLessThan(500);
       if (fam.name === "login form") expect(res.status).toBe(401);

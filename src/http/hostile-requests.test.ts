@@ -68,21 +68,51 @@ const attacks: Attack[] = [
   ["a 1 MB CSV cell of digits ending in a letter", "/models/iris/invocations", () => csv(`${"9".repeat(1_000_000)}x`), 422, "must be a finite number"],
   ["a 1 MB CSV cell of digits and points", "/models/iris/invocations", () => csv("1.".repeat(500_000)), 422, "must be a finite number"],
   ["predict inputs nested a million levels", "/models/iris/predict", () => json(`{"inputs": ${deep(1_000_000)}}`), 422, "more than 64 levels deep"],
-  ["predict inputs nested 4.5 million levels (9 MB, under MAX_REQUEST_BYTES)", "/models/iris/predict", () => json(`{"inputs": ${deep(4_500_000)}}`), 422, "more than 64 levels deep"],
+  [
+    "predict inputs nested 4.5 million levels (9 MB, under MAX_REQUEST_BYTES)",
+    "/models/iris/predict",
+    () => json(`{"inputs": ${deep(4_500_000)}}`),
+    422,
+    "more than 64 levels deep",
+  ],
   ["a bare million open brackets", "/models/iris/predict", () => json("[".repeat(1_000_000)), 422, "more than 64 levels deep"],
-  ["predict inputs nested 60 levels (past the rank, under the JSON cap)", "/models/iris/predict", () => json(`{"inputs": ${deep(60)}}`), 422, "nested deeper than the 2 dimensions"],
-  ["a deep value in place of one feature", "/models/iris/predict", () => json(`{"inputs": [[1, 2, 3, ${deep(60)}]]}`), 422, "inputs[0][3] must be a finite number"],
+  [
+    "predict inputs nested 60 levels (past the rank, under the JSON cap)",
+    "/models/iris/predict",
+    () => json(`{"inputs": ${deep(60)}}`),
+    422,
+    "nested deeper than the 2 dimensions",
+  ],
+  [
+    "a deep value in place of one feature",
+    "/models/iris/predict",
+    () => json(`{"inputs": [[1, 2, 3, ${deep(60)}]]}`),
+    422,
+    "inputs[0][3] must be a finite number",
+  ],
   ["OIP data nested a million levels", "/v2/models/iris/infer", () => oip(deep(1_000_000)), 422, "more than 64 levels deep"],
   ["OIP data nested 60 levels", "/v2/models/iris/infer", () => oip(deep(60)), 422, "nested deeper than the 2 dimensions"],
   ["MLflow instances nested a million levels", "/models/iris/invocations", () => json(`{"instances": ${deep(1_000_000)}}`), 422, "more than 64 levels deep"],
   ["MLflow inputs nested 60 levels", "/models/iris/invocations", () => json(`{"inputs": ${deep(60)}}`), 422, "nested deeper"],
-  ["MLflow dataframe_split cell nested 60 levels", "/models/iris/invocations", () => json(`{"dataframe_split": {"columns": ["a","b","c","d"], "data": [[1, 2, 3, ${deep(60)}]]}}`), 422, "must be a finite number"],
+  [
+    "MLflow dataframe_split cell nested 60 levels",
+    "/models/iris/invocations",
+    () => json(`{"dataframe_split": {"columns": ["a","b","c","d"], "data": [[1, 2, 3, ${deep(60)}]]}}`),
+    422,
+    "must be a finite number",
+  ],
   ["a 50 MB body declared by Content-Length", "/models/iris/predict", () => json(" ".repeat(50 * 1024 * 1024)), 413, "MAX_REQUEST_BYTES"],
-  ["a 1 MB deploy_threshold of digits on the repository form", "/repos", () => ({
+  [
+    "a 1 MB deploy_threshold of digits on the repository form",
+    "/repos",
+    () => ({
       method: "POST",
       headers: { "Content-Type": "application/x-www-form-urlencoded", Cookie: pageCookie, "HX-Request": "true", Accept: "application/json" },
       body: `full_name=acme%2Fx&deploy_threshold=${"9".repeat(900_000)}x`,
-    }), 400, "deploy_threshold"],
+    }),
+    400,
+    "deploy_threshold",
+  ],
 ];
 
 describe("hostile requests: a clear 4xx, and /health answers promptly while they are in flight", () => {
@@ -104,7 +134,12 @@ describe("hostile requests: a clear 4xx, and /health answers promptly while they
         controller.enqueue(chunk);
       },
     });
-    const res = await whileInFlight("/models/iris/predict", { method: "POST", headers: { "Content-Type": "application/json" }, body, duplex: "half" } as RequestInit);
+    const res = await whileInFlight("/models/iris/predict", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body,
+      duplex: "half",
+    } as RequestInit);
     expect(res.status).toBe(413);
     expect(sent).toBeLessThan(50 * chunk.length);
     expect(res.slowestHealthMs).toBeLessThan(PROMPT_MS);

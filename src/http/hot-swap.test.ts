@@ -22,7 +22,11 @@ beforeAll(async () => {
 afterAll(() => server?.stop(true));
 
 const api = (path: string, body?: unknown) =>
-  fetch(base + path, { method: "POST", headers: { ...t.auth, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  fetch(base + path, {
+    method: "POST",
+    headers: { ...t.auth, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 
 describe("hot swap under load", () => {
   for (let round = 1; round <= 3; round++) {
@@ -36,7 +40,8 @@ describe("hot swap under load", () => {
         while (running) {
           const res = await fetch(`${base}/models/iris/predict`, { method: "POST", body: JSON.stringify({ inputs: model.expected.rows }) });
           const body = (await res.json()) as { predictions?: number[]; version?: number };
-          if (res.status !== 200 || JSON.stringify(body.predictions) !== JSON.stringify(model.expected.labels)) failures.push(`${res.status} ${JSON.stringify(body)}`);
+          if (res.status !== 200 || JSON.stringify(body.predictions) !== JSON.stringify(model.expected.labels))
+            failures.push(`${res.status} ${JSON.stringify(body)}`);
           const v = res.headers.get("x-model-version") ?? "none";
           if (String(body.version) !== v) failures.push(`header ${v} != body ${body.version}`);
           seen.set(v, (seen.get(v) ?? 0) + 1);
@@ -57,7 +62,10 @@ describe("hot swap under load", () => {
       expect(failures).toEqual([]);
       expect(seen.get(String(versions[0]))).toBeGreaterThan(0);
       expect(seen.get(String(versions[1]))).toBeGreaterThan(0);
-      const detail = (await (await fetch(`${base}/api/models/iris`, { headers: t.auth })).json()) as { serving_version: number; deployments: { version: number; reason: string }[] };
+      const detail = (await (await fetch(`${base}/api/models/iris`, { headers: t.auth })).json()) as {
+        serving_version: number;
+        deployments: { version: number; reason: string }[];
+      };
       expect(detail.serving_version).toBe(versions[0]!);
       expect(detail.deployments.slice(0, 2).map((d) => d.reason)).toEqual(["rollback", "manual"]);
     }, 60_000);

@@ -14,7 +14,11 @@ beforeAll(async () => {
 }, 90_000);
 
 const invoke = (name: string, body: unknown, contentType = "application/json") =>
-  t.app.request(`/models/${name}/invocations`, { method: "POST", headers: { "Content-Type": contentType }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  t.app.request(`/models/${name}/invocations`, {
+    method: "POST",
+    headers: { "Content-Type": contentType },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
 
 async function predictionsOf(res: Response): Promise<unknown[]> {
   expect(res.status).toBe(200);
@@ -58,7 +62,12 @@ describe("POST /models/{name}/invocations (MLflow scoring protocol)", () => {
     ["text/plain", () => invoke("iris", "1,2,3,4", "text/plain"), 415, ['unsupported Content-Type "text/plain"', "application/json", "text/csv"]],
     ["a charset other than UTF-8", () => invoke("iris", { inputs: [[1, 2, 3, 4]] }, "application/json; charset=latin-1"), 415, ["only UTF-8"]],
     ["two formats at once", () => invoke("iris", { inputs: [[1, 2, 3, 4]], instances: [[1, 2, 3, 4]] }), 400, ["exactly one of the fields"]],
-    ["the native predict body", () => invoke("iris", { rows: [[1, 2, 3, 4]] }), 400, ["exactly one of the fields dataframe_split, dataframe_records, instances, inputs"]],
+    [
+      "the native predict body",
+      () => invoke("iris", { rows: [[1, 2, 3, 4]] }),
+      400,
+      ["exactly one of the fields dataframe_split, dataframe_records, instances, inputs"],
+    ],
     ["malformed JSON", () => invoke("iris", '{"inputs": [[1, 2'), 400, ["not valid JSON"]],
     ["wrong number of columns", () => invoke("iris", { dataframe_split: { columns: ["a", "b"], data: [[1, 2]] } }), 422, ["takes 4 columns", "got 2: a, b"]],
     ["a missing column", () => invoke("multi", { dataframe_records: [{ age: 30, income: 50 }] }), 422, ["missing column city"]],

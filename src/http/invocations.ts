@@ -38,7 +38,11 @@ export function contentKind(header: string | undefined): "json" | "csv" {
   }
   if (mime === "application/json") return "json";
   if (mime === "text/csv") return "csv";
-  throw new AppError(415, `unsupported Content-Type "${header}": send application/json (dataframe_split, dataframe_records, instances or inputs) or text/csv with a header line`, {
-    supported: ["application/json", "text/csv"],
-  });
+  throw new AppError(
+    415,
+    `unsupported Content-Type "${header}": send application/json (dataframe_split, dataframe_records, instances or inputs) or text/csv with a header line`,
+    {
+      supported: ["application/json", "text/csv"],
+    },
+  );
 }

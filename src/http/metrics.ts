@@ -16,7 +16,10 @@ export type MetricSources = {
 /** A fresh Registry with the gauges read from `sources` at each scrape. Callbacks run only on scrape, never per request. */
 export function createMetricsRegistry(sources: MetricSources): Registry {
   const registry = new Registry();
-  new Gauge({ name: "mlops_info", help: "Always 1; the server version as a label.", labelNames: ["version"], registers: [registry] }).set({ version: sources.version }, 1);
+  new Gauge({ name: "mlops_info", help: "Always 1; the server version as a label.", labelNames: ["version"], registers: [registry] }).set(
+    { version: sources.version },
+    1,
+  );
   new Gauge({
     name: "mlops_models_loaded",
     help: 'Model sessions loaded in memory: kind="serving" (deployed versions) and kind="pinned" (other versions loaded for /versions/{v} requests).',

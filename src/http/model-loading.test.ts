@@ -34,7 +34,11 @@ afterAll(async () => {
 });
 
 function api(path: string, body?: unknown): Promise<Response> {
-  return fetch(base + path, { method: "POST", headers: { ...t.auth, "Content-Type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  return fetch(base + path, {
+    method: "POST",
+    headers: { ...t.auth, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 }
 
 type Timed = { start: number; ms: number };
@@ -53,7 +57,8 @@ async function whileIrisServes(action: () => Promise<Response>): Promise<{ actio
       const res = await fetch(`${base}/models/iris/predict`, { method: "POST", body: JSON.stringify({ inputs: iris.expected.rows }) });
       const body = (await res.json()) as { predictions?: number[] };
       done.push({ start, ms: performance.now() - start });
-      if (res.status !== 200 || JSON.stringify(body.predictions) !== JSON.stringify(iris.expected.labels)) failures.push(`${res.status} ${JSON.stringify(body)}`);
+      if (res.status !== 200 || JSON.stringify(body.predictions) !== JSON.stringify(iris.expected.labels))
+        failures.push(`${res.status} ${JSON.stringify(body)}`);
     }
   };
   const clients = [client(), client()];

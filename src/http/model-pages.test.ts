@@ -22,12 +22,15 @@ type Stored = { metrics?: Record<string, number>; pipelineId?: number; status?: 
 /** Store the test model as the next version of `name` with these metrics (as the register phase does); returns the version. */
 function storeVersion(deps: AppDeps, name: string, extra: Stored = {}): number {
   const { metrics = {}, pipelineId = null, status = "registered", reason = null } = extra;
-  return deps.modelStore.register({ modelName: name, status, reason, pipelineId, metrics: JSON.stringify(metrics), path: "", sha256: "test", format: "onnx" }, (version) => {
-    const dir = join(deps.config.dataDir, "models", encodeURIComponent(name), String(version));
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(model.onnxPath, join(dir, "model.onnx"));
-    return join(dir, "model.onnx");
-  }).version;
+  return deps.modelStore.register(
+    { modelName: name, status, reason, pipelineId, metrics: JSON.stringify(metrics), path: "", sha256: "test", format: "onnx" },
+    (version) => {
+      const dir = join(deps.config.dataDir, "models", encodeURIComponent(name), String(version));
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(model.onnxPath, join(dir, "model.onnx"));
+      return join(dir, "model.onnx");
+    },
+  ).version;
 }
 
 /** iris: v1 deployed without metrics, v2 and v3 with metrics from pipelines 7 and 8, v4 rejected by the gate. v1 serves. */
@@ -130,7 +133,12 @@ describe("model pages", () => {
     expect(f2.cx).toBe(a2.cx);
     const slope = (p: Point, q: Point) => (q.cy - p.cy) / (q.value - p.value);
     expect(slope(a2, a4)).toBeLessThan(0);
-    for (const [p, q] of [[a2, a3], [f2, f3], [f2, a4]] as const) expect(slope(p, q) / slope(a2, a4)).toBeCloseTo(1, 1);
+    for (const [p, q] of [
+      [a2, a3],
+      [f2, f3],
+      [f2, a4],
+    ] as const)
+      expect(slope(p, q) / slope(a2, a4)).toBeCloseTo(1, 1);
     expect(polylines).toEqual([`${a2.cx},${a2.cy} ${a3.cx},${a3.cy} ${a4.cx},${a4.cy}`, `${f2.cx},${f2.cy} ${f3.cx},${f3.cy}`]);
     // Axis labels and a legend naming each metric.
     for (const label of [">version</text>", ">value</text>", ">v1</text>", ">v4</text>", ">accuracy</text>", ">f1</text>"]) expect(svg).toContain(label);
@@ -152,7 +160,7 @@ describe("model pages", () => {
     const html = await (await t.app.request(`/models/${encodeURIComponent(name)}`, { headers: browser })).text();
     expect(html).toContain(`hx-post="/models/${encodeURIComponent(name)}/deploy"`);
     const { svg, circles } = chartPoints(html);
-    expect(circles.map((c) => c.title)).toEqual(['v1 &lt;img src=x onerror=&quot;boom()&quot;&gt; 0.5', 'v2 &lt;img src=x onerror=&quot;boom()&quot;&gt; 0.6']);
+    expect(circles.map((c) => c.title)).toEqual(["v1 &lt;img src=x onerror=&quot;boom()&quot;&gt; 0.5", "v2 &lt;img src=x onerror=&quot;boom()&quot;&gt; 0.6"]);
     expect(svg).toContain(">&lt;img src=x onerror=&quot;boom()&quot;&gt;</text>");
   });
 

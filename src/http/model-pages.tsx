@@ -67,6 +67,12 @@ function modelSummaries(deps: PageDeps): ModelSummary[] {
     const versions = deps.modelStore.versions(name);
     const serving = deps.registry.version(name) ?? null;
     const last = deps.modelStore.history(name, 1)[0];
-    return { name, serving, servingSince: serving !== null && last?.version === serving ? last.at : null, latest: versions[0]!.version, versions: versions.length };
+    return {
+      name,
+      serving,
+      servingSince: serving !== null && last?.version === serving ? last.at : null,
+      latest: versions[0]!.version,
+      versions: versions.length,
+    };
   });
 }

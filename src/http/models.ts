@@ -29,37 +29,39 @@ export function modelRoutes(deps: { modelStore: ModelStore; deployer: Deployer; 
       deployments: store.history(name).map(deploymentJson),
     };
   };
-  return new Hono()
-    .get("/", (c) =>
-      c.json({
-        models: store.modelNames().map((name) => {
-          const versions = store.versions(name);
-          return { name, serving_version: registry.version(name) ?? null, latest_version: versions[0]?.version ?? null, versions: versions.length };
+  return (
+    new Hono()
+      .get("/", (c) =>
+        c.json({
+          models: store.modelNames().map((name) => {
+            const versions = store.versions(name);
+            return { name, serving_version: registry.version(name) ?? null, latest_version: versions[0]?.version ?? null, versions: versions.length };
+          }),
         }),
-      }),
-    )
-    .get("/:name", (c) => c.json(detail(c.req.param("name"))))
-    .post("/:name/deploy", zValidator("json", deployBody, onInvalid), async (c) => {
-      const name = c.req.param("name");
-      await deployer.deploy(name, c.req.valid("json").version, { reason: "manual", actor: "admin" });
-      return c.json(detail(name));
-    })
-    .post("/:name/rollback", async (c) => {
-      const name = c.req.param("name");
-      await deployer.rollback(name, { actor: "admin" });
-      return c.json(detail(name));
-    })
-    // An admin moves a model to another repository (registered or not: ownership goes by full name).
-    .post("/:name/owner", zValidator("json", ownerBody, onInvalid), (c) => {
-      const name = c.req.param("name");
-      detail(name); // 404 for an unknown model before writing anything
-      store.owners.transfer(name, c.req.valid("json").full_name);
-      return c.json(detail(name));
-    })
-    .post("/:name/undeploy", async (c) => {
-      const name = c.req.param("name");
-      detail(name);
-      await deployer.undeploy(name, { actor: "admin" });
-      return c.json(detail(name));
-    });
+      )
+      .get("/:name", (c) => c.json(detail(c.req.param("name"))))
+      .post("/:name/deploy", zValidator("json", deployBody, onInvalid), async (c) => {
+        const name = c.req.param("name");
+        await deployer.deploy(name, c.req.valid("json").version, { reason: "manual", actor: "admin" });
+        return c.json(detail(name));
+      })
+      .post("/:name/rollback", async (c) => {
+        const name = c.req.param("name");
+        await deployer.rollback(name, { actor: "admin" });
+        return c.json(detail(name));
+      })
+      // An admin moves a model to another repository (registered or not: ownership goes by full name).
+      .post("/:name/owner", zValidator("json", ownerBody, onInvalid), (c) => {
+        const name = c.req.param("name");
+        detail(name); // 404 for an unknown model before writing anything
+        store.owners.transfer(name, c.req.valid("json").full_name);
+        return c.json(detail(name));
+      })
+      .post("/:name/undeploy", async (c) => {
+        const name = c.req.param("name");
+        detail(name);
+        await deployer.undeploy(name, { actor: "admin" });
+        return c.json(detail(name));
+      })
+  );
 }

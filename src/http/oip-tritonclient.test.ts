@@ -45,14 +45,22 @@ describe("tritonclient.http against a running server", () => {
   test("health, metadata and inference (binary and JSON tensors) answer as scikit-learn did", async () => {
     const request = join(t.dir, "tritonclient-request.json");
     writeFileSync(request, JSON.stringify({ iris_rows: f.iris.expected.rows, multi_rows: f.multi.rows }));
-    const proc = Bun.spawn([PYTHON, join(import.meta.dir, "oip-tritonclient.fixture.py"), `127.0.0.1:${server.port}`, request], { stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([PYTHON, join(import.meta.dir, "oip-tritonclient.fixture.py"), `127.0.0.1:${server.port}`, request], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
     if (code !== 0) throw new Error(`the tritonclient script exited ${code}:\n${err}`);
     const r = JSON.parse(out) as ClientReport;
 
     expect([r.live, r.ready, r.model_ready, r.unknown_model_ready]).toEqual([true, true, true, false]);
     expect(r.server).toMatchObject({ name: "mlops", extensions: ["binary_tensor_data"] });
-    expect(r.metadata).toMatchObject({ name: "iris", versions: ["2", "1"], platform: "onnxruntime", inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4] }] });
+    expect(r.metadata).toMatchObject({
+      name: "iris",
+      versions: ["2", "1"],
+      platform: "onnxruntime",
+      inputs: [{ name: "input", datatype: "FP32", shape: [-1, 4] }],
+    });
     expect(r.metadata_v1.name).toBe("iris");
 
     expect(r.binary.labels).toEqual(f.iris.expected.labels as number[]);
@@ -66,7 +74,11 @@ describe("tritonclient.http against a running server", () => {
 
   test("over a socket, a body over MAX_REQUEST_BYTES is refused from its Content-Length with 413", async () => {
     const big = JSON.stringify({ inputs: Array.from({ length: 400 }, () => [5.1, 3.5, 1.4, 0.2]) });
-    const res = await fetch(`http://127.0.0.1:${server.port}/models/iris/predict`, { method: "POST", body: big, headers: { "Content-Type": "application/json" } });
+    const res = await fetch(`http://127.0.0.1:${server.port}/models/iris/predict`, {
+      method: "POST",
+      body: big,
+      headers: { "Content-Type": "application/json" },
+    });
     expect(res.status).toBe(413);
     expect(((await res.json()) as { error: string }).error).toContain("larger than 4096 bytes");
     const ok = await fetch(`http://127.0.0.1:${server.port}/models/iris/predict`, { method: "POST", body: JSON.stringify({ inputs: f.iris.expected.rows }) });

@@ -13,7 +13,12 @@ beforeAll(async () => {
   await deployVersion(t.deps, "multi", f.multi.onnxPath);
 }, 90_000);
 
-type InferResponse = { model_name: string; model_version: string; id?: string; outputs: { name: string; datatype: string; shape: number[]; data: unknown[] }[] };
+type InferResponse = {
+  model_name: string;
+  model_version: string;
+  id?: string;
+  outputs: { name: string; datatype: string; shape: number[]; data: unknown[] }[];
+};
 
 const irisInput = () => ({ name: "input", shape: [f.iris.expected.rows.length, 4], datatype: "FP32", data: f.iris.expected.rows.flat() });
 const infer = (body: unknown, path = "/v2/models/iris/infer") => t.app.request(path, postJson(body));
@@ -104,7 +109,10 @@ describe("Open Inference Protocol v2: infer", () => {
     const raw = new Uint8Array(Float32Array.from(rows.flat()).buffer);
     const header = JSON.stringify({
       inputs: [{ name: "input", shape: [rows.length, 4], datatype: "FP32", parameters: { binary_data_size: raw.length } }],
-      outputs: [{ name: "label", parameters: { binary_data: true } }, { name: "probabilities", parameters: { binary_data: false } }],
+      outputs: [
+        { name: "label", parameters: { binary_data: true } },
+        { name: "probabilities", parameters: { binary_data: false } },
+      ],
     });
     const head = new TextEncoder().encode(header);
     const res = await t.app.request("/v2/models/iris/infer", {
@@ -131,13 +139,43 @@ describe("Open Inference Protocol v2: infer", () => {
     ["an unknown model", () => infer({ inputs: [irisInput()] }, "/v2/models/nope/infer"), 404, ['no model named "nope"']],
     ["an unknown version", () => infer({ inputs: [irisInput()] }, "/v2/models/iris/versions/5/infer"), 404, ["has no version 5"]],
     ["FP64 for an FP32 input", () => infer({ inputs: [{ ...irisInput(), datatype: "FP64" }] }), 422, ['inputs[0] ("input") is FP64', "takes FP32"]],
-    ["a shape with the wrong number of features", () => infer({ inputs: [{ name: "input", shape: [1, 3], datatype: "FP32", data: [1, 2, 3] }] }), 422, ["3 features per row", "expects 4"]],
-    ["data that does not fill the shape", () => infer({ inputs: [{ name: "input", shape: [2, 4], datatype: "FP32", data: [1, 2, 3, 4] }] }), 422, ["has 4 values; shape [2, 4] needs 8"]],
-    ["a string in FP32 data", () => infer({ inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [1, "x", 3, 4] }] }), 422, ["data[1] must be a finite number"]],
+    [
+      "a shape with the wrong number of features",
+      () => infer({ inputs: [{ name: "input", shape: [1, 3], datatype: "FP32", data: [1, 2, 3] }] }),
+      422,
+      ["3 features per row", "expects 4"],
+    ],
+    [
+      "data that does not fill the shape",
+      () => infer({ inputs: [{ name: "input", shape: [2, 4], datatype: "FP32", data: [1, 2, 3, 4] }] }),
+      422,
+      ["has 4 values; shape [2, 4] needs 8"],
+    ],
+    [
+      "a string in FP32 data",
+      () => infer({ inputs: [{ name: "input", shape: [1, 4], datatype: "FP32", data: [1, "x", 3, 4] }] }),
+      422,
+      ["data[1] must be a finite number"],
+    ],
     ["an empty batch", () => infer({ inputs: [{ name: "input", shape: [0, 4], datatype: "FP32", data: [] }] }), 422, ["is empty"]],
-    ["an input the model does not have", () => infer({ inputs: [irisInput(), { name: "extra", shape: [1], datatype: "FP32", data: [1] }] }), 422, ['no input "extra"']],
-    ["a missing input", () => infer({ inputs: [{ name: "age", shape: [1, 1], datatype: "FP32", data: [30] }] }, "/v2/models/multi/infer"), 422, ["missing inputs", '"income"', '"city"']],
-    ["an output the model does not have", () => infer({ inputs: [irisInput()], outputs: [{ name: "scores" }] }), 422, ['no output "scores"', "label, probabilities"]],
+    [
+      "an input the model does not have",
+      () => infer({ inputs: [irisInput(), { name: "extra", shape: [1], datatype: "FP32", data: [1] }] }),
+      422,
+      ['no input "extra"'],
+    ],
+    [
+      "a missing input",
+      () => infer({ inputs: [{ name: "age", shape: [1, 1], datatype: "FP32", data: [30] }] }, "/v2/models/multi/infer"),
+      422,
+      ["missing inputs", '"income"', '"city"'],
+    ],
+    [
+      "an output the model does not have",
+      () => infer({ inputs: [irisInput()], outputs: [{ name: "scores" }] }),
+      422,
+      ['no output "scores"', "label, probabilities"],
+    ],
     ["an unknown datatype", () => infer({ inputs: [{ ...irisInput(), datatype: "FP8" }] }), 400, ["unsupported datatype FP8"]],
     ["no inputs", () => infer({ inputs: [] }), 400, ["send at least one input tensor"]],
     ["not an inference request", () => infer({ instances: [[1, 2, 3, 4]] }), 400, ["not an inference request", "inputs"]],

@@ -24,13 +24,17 @@ export function oipRoutes(deps: OipDeps) {
       return c.json({ ready }, ready ? 200 : 503);
     })
     .get("/models/:name", (c) => withServing(deps, c.req.param("name"), (lease) => c.json(metadata(deps, lease))))
-    .get("/models/:name/versions/:version", async (c) => withLease(await acquireVersion(deps, c, c.req.param("name"), c.req.param("version")), (l) => c.json(metadata(deps, l))))
+    .get("/models/:name/versions/:version", async (c) =>
+      withLease(await acquireVersion(deps, c, c.req.param("name"), c.req.param("version")), (l) => c.json(metadata(deps, l))),
+    )
     .get("/models/:name/ready", (c) => withServing(deps, c.req.param("name"), (lease) => c.json({ name: lease.name, ready: true })))
     .get("/models/:name/versions/:version/ready", async (c) =>
       withLease(await acquireVersion(deps, c, c.req.param("name"), c.req.param("version")), (l) => c.json({ name: l.name, ready: true })),
     )
     .post("/models/:name/infer", ...infer, (c) => inferWith(c, deps, acquireServing(deps, c.req.param("name"))))
-    .post("/models/:name/versions/:version/infer", ...infer, async (c) => inferWith(c, deps, await acquireVersion(deps, c, c.req.param("name"), c.req.param("version"))));
+    .post("/models/:name/versions/:version/infer", ...infer, async (c) =>
+      inferWith(c, deps, await acquireVersion(deps, c, c.req.param("name"), c.req.param("version"))),
+    );
 }
 
 /** Read, decode, run and answer one infer request with `lease`; releases it. */
@@ -65,7 +69,11 @@ function withLease(lease: Lease, fn: (lease: Lease) => Response): Response {
 
 /** Model metadata: stored versions, the platform, and inputs/outputs with OIP datatypes and -1 for dynamic dimensions. */
 function metadata(deps: OipDeps, lease: Lease) {
-  const tensor = (t: { name: string; type: string; shape: (number | null)[] }) => ({ name: t.name, datatype: oipDatatype(t.type), shape: t.shape.map((d) => d ?? -1) });
+  const tensor = (t: { name: string; type: string; shape: (number | null)[] }) => ({
+    name: t.name,
+    datatype: oipDatatype(t.type),
+    shape: t.shape.map((d) => d ?? -1),
+  });
   const { signature } = lease.model;
   return {
     name: lease.name,

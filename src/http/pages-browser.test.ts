@@ -43,52 +43,48 @@ describe("pages in Chromium", () => {
     await page.close();
   }, 90_000);
 
-  test(
-    "a running pipeline's log grows live on its page, its status turns succeeded; two versions later the rollback button goes back to the first",
-    async () => {
-      const onnxB64 = await tinyOnnxBase64();
-      // Prints a line every 0.4 s, so the page is open while lines are still coming.
-      const slow = (tag: string) => `for i in range(8):\n    print(f"${tag} tick {i} <b>not bold</b>", flush=True)\n    time.sleep(0.4)`;
-      const repo = makeRepo({ "model.ipynb": modelNotebook("browsed", onnxB64, slow("first")) });
-      const repoId = await registerRepo(server, "acme/browsed", repo.dir);
-      await sendPush(server.base, { fullName: "acme/browsed", cloneUrl: repo.dir, after: repo.sha });
-      const [created] = await waitForCreated(server, repoId);
+  test("a running pipeline's log grows live on its page, its status turns succeeded; two versions later the rollback button goes back to the first", async () => {
+    const onnxB64 = await tinyOnnxBase64();
+    // Prints a line every 0.4 s, so the page is open while lines are still coming.
+    const slow = (tag: string) => `for i in range(8):\n    print(f"${tag} tick {i} <b>not bold</b>", flush=True)\n    time.sleep(0.4)`;
+    const repo = makeRepo({ "model.ipynb": modelNotebook("browsed", onnxB64, slow("first")) });
+    const repoId = await registerRepo(server, "acme/browsed", repo.dir);
+    await sendPush(server.base, { fullName: "acme/browsed", cloneUrl: repo.dir, after: repo.sha });
+    const [created] = await waitForCreated(server, repoId);
 
-      const page = await browser.newPage();
-      await signIn(page, server.base, ADMIN_TOKEN, `/pipelines/${created!.id}`);
-      const log = page.locator("#log li");
-      await log.filter({ hasText: "first tick 1" }).waitFor({ timeout: 30_000 });
-      // Seen while the notebook still runs: the line came over the live stream, not with the page.
-      expect(await page.locator("#status").textContent()).toMatch(/queued|running/);
-      await log.filter({ hasText: "first tick 7" }).waitFor({ timeout: 30_000 });
-      await page.locator("#status", { hasText: "succeeded" }).waitFor({ timeout: 30_000 });
-      // Notebook output is text, never markup.
-      expect(await page.locator("#log b").count()).toBe(0);
-      expect(await log.filter({ hasText: "first tick 3 <b>not bold</b>" }).count()).toBe(1);
-      // Reloaded after the end: the whole log replays once, in order.
-      await page.reload();
-      await log.filter({ hasText: "first tick 7" }).waitFor();
-      const ticks = (await log.allTextContents()).filter((l) => l.includes("first tick"));
-      expect(ticks).toEqual(Array.from({ length: 8 }, (_, i) => `first tick ${i} <b>not bold</b>`));
+    const page = await browser.newPage();
+    await signIn(page, server.base, ADMIN_TOKEN, `/pipelines/${created!.id}`);
+    const log = page.locator("#log li");
+    await log.filter({ hasText: "first tick 1" }).waitFor({ timeout: 30_000 });
+    // Seen while the notebook still runs: the line came over the live stream, not with the page.
+    expect(await page.locator("#status").textContent()).toMatch(/queued|running/);
+    await log.filter({ hasText: "first tick 7" }).waitFor({ timeout: 30_000 });
+    await page.locator("#status", { hasText: "succeeded" }).waitFor({ timeout: 30_000 });
+    // Notebook output is text, never markup.
+    expect(await page.locator("#log b").count()).toBe(0);
+    expect(await log.filter({ hasText: "first tick 3 <b>not bold</b>" }).count()).toBe(1);
+    // Reloaded after the end: the whole log replays once, in order.
+    await page.reload();
+    await log.filter({ hasText: "first tick 7" }).waitFor();
+    const ticks = (await log.allTextContents()).filter((l) => l.includes("first tick"));
+    expect(ticks).toEqual(Array.from({ length: 8 }, (_, i) => `first tick ${i} <b>not bold</b>`));
 
-      const sha2 = commit(repo.dir, { "model.ipynb": modelNotebook("browsed", onnxB64, "print('second')") }, "second version");
-      await sendPush(server.base, { fullName: "acme/browsed", cloneUrl: repo.dir, after: sha2, before: repo.sha });
-      const second = (await waitForCreated(server, repoId, 2)).find((p) => p.id !== created!.id)!;
-      await waitForStatus(server, second.id, ["succeeded"]);
-      expect((await predict(server.base, "browsed")).body.version).toBe(2);
+    const sha2 = commit(repo.dir, { "model.ipynb": modelNotebook("browsed", onnxB64, "print('second')") }, "second version");
+    await sendPush(server.base, { fullName: "acme/browsed", cloneUrl: repo.dir, after: sha2, before: repo.sha });
+    const second = (await waitForCreated(server, repoId, 2)).find((p) => p.id !== created!.id)!;
+    await waitForStatus(server, second.id, ["succeeded"]);
+    expect((await predict(server.base, "browsed")).body.version).toBe(2);
 
-      await page.goto(`${server.base}/models/browsed`);
-      await expect(page.locator("#serving-version").textContent()).resolves.toContain("2");
-      page.once("dialog", (d) => void d.accept());
-      await page.click("#rollback");
-      await page.locator("#serving-version", { hasText: "1" }).waitFor({ timeout: 10_000 });
-      expect((await predict(server.base, "browsed")).body.version).toBe(1);
-      const history = ((await (await server.api("/api/models/browsed")).json()) as { deployments: { version: number; reason: string }[] }).deployments;
-      expect(history[0]).toMatchObject({ version: 1, reason: "rollback" });
-      await page.close();
-    },
-    120_000,
-  );
+    await page.goto(`${server.base}/models/browsed`);
+    await expect(page.locator("#serving-version").textContent()).resolves.toContain("2");
+    page.once("dialog", (d) => void d.accept());
+    await page.click("#rollback");
+    await page.locator("#serving-version", { hasText: "1" }).waitFor({ timeout: 10_000 });
+    expect((await predict(server.base, "browsed")).body.version).toBe(1);
+    const history = ((await (await server.api("/api/models/browsed")).json()) as { deployments: { version: number; reason: string }[] }).deployments;
+    expect(history[0]).toMatchObject({ version: 1, reason: "rollback" });
+    await page.close();
+  }, 120_000);
 
   test("the Repositories page registers a repository through its form and lists it; a duplicate shows its error", async () => {
     const page = await browser.newPage();
@@ -106,7 +102,8 @@ describe("pages in Chromium", () => {
     await page.fill('input[name="full_name"]', "acme/from-the-form");
     await page.click('.repo-form button[type="submit"]');
     await expect(page.locator("#repo-error .error").textContent()).resolves.toContain("already registered");
-    const stored = ((await (await server.api("/api/repos")).json()) as { repos: { full_name: string; branch: string; deploy_threshold: number | null }[] }).repos;
+    const stored = ((await (await server.api("/api/repos")).json()) as { repos: { full_name: string; branch: string; deploy_threshold: number | null }[] })
+      .repos;
     expect(stored.filter((r) => r.full_name === "acme/from-the-form")).toEqual([expect.objectContaining({ branch: "prod", deploy_threshold: 0.9 })]);
     await page.close();
   }, 90_000);

@@ -35,7 +35,11 @@ describe("pages", () => {
     const { app, deps } = makeTestApp();
     const cookie = SIGNED_IN;
     expect(await (await app.request("/", { headers: cookie })).text()).toContain("No pipeline has run yet.");
-    const ids = Array.from({ length: 6 }, (_, i) => deps.pipelineStore.create({ repoId: null, trigger: "manual", ref: "refs/heads/main", commitSha: "b".repeat(40), notebookPath: `nb-${i}.ipynb` }).id);
+    const ids = Array.from(
+      { length: 6 },
+      (_, i) =>
+        deps.pipelineStore.create({ repoId: null, trigger: "manual", ref: "refs/heads/main", commitSha: "b".repeat(40), notebookPath: `nb-${i}.ipynb` }).id,
+    );
     deps.pipelineStore.markRunning(ids[5]!);
     const html = await (await app.request("/", { headers: cookie })).text();
     const listed = [...html.matchAll(/<a href="\/pipelines\/(\d+)">/g)].map((m) => Number(m[1]));
@@ -72,9 +76,14 @@ describe("pages", () => {
     expect((await app.request("/", { headers: FOREIGN_SESSION })).status).toBe(303);
     expect((await app.request("/", { headers: { Cookie: `${SESSION_COOKIE}=${"x".repeat(43)}` } })).status).toBe(303);
     // a second sign-in is another session; the database holds neither id, only their hashes
-    const again = (await app.request("/login", { method: "POST", body: new URLSearchParams({ token: TEST_ADMIN_TOKEN }) })).headers.get("set-cookie")!.split(";")[0]!;
+    const again = (await app.request("/login", { method: "POST", body: new URLSearchParams({ token: TEST_ADMIN_TOKEN }) })).headers
+      .get("set-cookie")!
+      .split(";")[0]!;
     expect(again).not.toBe(cookie);
-    const stored = deps.db.$client.query<{ id_sha256: string }, []>("SELECT id_sha256 FROM page_sessions").all().map((r) => r.id_sha256);
+    const stored = deps.db.$client
+      .query<{ id_sha256: string }, []>("SELECT id_sha256 FROM page_sessions")
+      .all()
+      .map((r) => r.id_sha256);
     expect(stored).toContain(hashToken(id));
     expect(stored).not.toContain(id);
 

@@ -13,7 +13,6 @@ import { pipelinePageRoutes } from "./pipeline-pages.tsx";
 import { repoPageRoutes } from "./repo-pages.tsx";
 import { mountStaticAssets } from "./static-assets.ts";
 
-
 /** Routes for /login, /logout, /static/* and the pages; every page but /login needs a session. */
 export function pageRoutes(deps: PageDeps) {
   const app = new Hono();

@@ -26,7 +26,11 @@ const routes: [string, (name: string, v: string) => string, () => RequestInit | 
   ["native predict", (n, v) => `/models/${n}/versions/${v}/predict`, () => postJson({ inputs: rows() })],
   ["OIP metadata", (n, v) => `/v2/models/${n}/versions/${v}`, () => undefined],
   ["OIP ready", (n, v) => `/v2/models/${n}/versions/${v}/ready`, () => undefined],
-  ["OIP infer", (n, v) => `/v2/models/${n}/versions/${v}/infer`, () => postJson({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: rows()[0] }] })],
+  [
+    "OIP infer",
+    (n, v) => `/v2/models/${n}/versions/${v}/infer`,
+    () => postJson({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: rows()[0] }] }),
+  ],
 ];
 
 function withAuth(init: RequestInit | undefined, auth: Record<string, string>): RequestInit {
@@ -41,7 +45,11 @@ async function answer(path: string, init: RequestInit | undefined) {
 describe("/versions/{v} without the admin token", () => {
   for (const [name, path, init] of routes) {
     test(`${name}: versions deployed at some time serve`, async () => {
-      for (const [model, v] of [["iris", "1"], ["iris", "2"], ["gone", "1"]] as const) {
+      for (const [model, v] of [
+        ["iris", "1"],
+        ["iris", "2"],
+        ["gone", "1"],
+      ] as const) {
         expect({ model, v, status: (await t.app.request(path(model, v), init())).status }).toEqual({ model, v, status: 200 });
       }
     });
@@ -50,7 +58,11 @@ describe("/versions/{v} without the admin token", () => {
       const pinnedBefore = t.deps.registry.pinnedCount();
       const unknown = await answer(path("iris", "9"), init());
       expect(unknown.status).toBe(404);
-      for (const [model, v] of [["iris", "3"], ["iris", "4"], ["secret", "1"]] as const) {
+      for (const [model, v] of [
+        ["iris", "3"],
+        ["iris", "4"],
+        ["secret", "1"],
+      ] as const) {
         const got = await answer(path(model, v), init());
         const like = await answer(path(model, "9"), init());
         // Word for word what a version that does not exist gets, but for the number.
@@ -82,7 +94,12 @@ describe("/versions/{v} without the admin token", () => {
 describe("/versions/{v} with the admin token", () => {
   for (const [name, path, init] of routes) {
     test(`${name}: any stored version serves, rejected or never deployed`, async () => {
-      for (const [model, v] of [["iris", "3"], ["iris", "4"], ["secret", "1"], ["iris", "1"]] as const) {
+      for (const [model, v] of [
+        ["iris", "3"],
+        ["iris", "4"],
+        ["secret", "1"],
+        ["iris", "1"],
+      ] as const) {
         expect({ model, v, status: (await t.app.request(path(model, v), withAuth(init(), t.auth))).status }).toEqual({ model, v, status: 200 });
       }
       expect((await t.app.request(path("iris", "9"), withAuth(init(), t.auth))).status).toBe(404);
@@ -90,6 +107,8 @@ describe("/versions/{v} with the admin token", () => {
   }
 
   test("a wrong token is anonymous", async () => {
-    expect((await t.app.request("/models/iris/versions/3/predict", postJson({ inputs: rows() }, { Authorization: "Bearer not-the-admin-token" }))).status).toBe(404);
+    expect((await t.app.request("/models/iris/versions/3/predict", postJson({ inputs: rows() }, { Authorization: "Bearer not-the-admin-token" }))).status).toBe(
+      404,
+    );
   });
 });

@@ -16,13 +16,28 @@ function makePagesApp() {
   const t = makeTestApp({}, { pipelineActions: { cancel: (id) => service!.cancel(id), retry: (id) => service!.retry(id) } });
   const { deps } = t;
   const notUsed = () => Promise.reject(new Error("cancel and retry do no git work"));
-  const source: RepoSource = { fetch: notUsed, fetchBranchHead: notUsed, isAncestor: notUsed, changedFiles: notUsed, listFiles: notUsed, readFile: notUsed, resolve: notUsed };
+  const source: RepoSource = {
+    fetch: notUsed,
+    fetchBranchHead: notUsed,
+    isAncestor: notUsed,
+    changedFiles: notUsed,
+    listFiles: notUsed,
+    readFile: notUsed,
+    resolve: notUsed,
+  };
   const built = testPipelineService(deps, { source });
   service = built.service;
   const { jobs } = built;
   const repo = new RepoStore(deps.db).create({ full_name: "acme/iris" });
   const create = (p: Partial<NewPipeline> = {}) =>
-    deps.pipelineStore.create({ repoId: repo.id, trigger: "push", ref: "refs/heads/main", commitSha: "0123456789abcdef0123456789abcdef01234567", notebookPath: "train.ipynb", ...p });
+    deps.pipelineStore.create({
+      repoId: repo.id,
+      trigger: "push",
+      ref: "refs/heads/main",
+      commitSha: "0123456789abcdef0123456789abcdef01234567",
+      notebookPath: "train.ipynb",
+      ...p,
+    });
   return { ...t, jobs, create };
 }
 
@@ -149,9 +164,21 @@ describe("pipeline page", () => {
     }
     store.setPhase(p.id, "execute", "running");
     store.update(p.id, { metrics: JSON.stringify({ accuracy: 0.9666666666666667 }) });
-    const reason = describeFailedCell({ index: 2, executionCount: 3, tags: ["mlops:training"], source: "fit()", ename: "ValueError", evalue: "bad <labels>", traceback: "" });
+    const reason = describeFailedCell({
+      index: 2,
+      executionCount: 3,
+      tags: ["mlops:training"],
+      source: "fit()",
+      ename: "ValueError",
+      evalue: "bad <labels>",
+      traceback: "",
+    });
     store.setPhase(p.id, "execute", "failed", reason);
-    store.finish(p.id, "failed", failure("execute", FailureKind.notebook_error, reason, { index: 2, tags: ["mlops:training"], exception: "ValueError: bad <labels>" }));
+    store.finish(
+      p.id,
+      "failed",
+      failure("execute", FailureKind.notebook_error, reason, { index: 2, tags: ["mlops:training"], exception: "ValueError: bad <labels>" }),
+    );
 
     const res = await app.request(`/pipelines/${p.id}`, { headers: browser });
     expect(res.status).toBe(200);
@@ -162,7 +189,13 @@ describe("pipeline page", () => {
     expect(html).toContain(`of <a href="/pipelines/${first.id}">pipeline ${first.id}</a>`);
     expect(html).toContain('<p id="error" class="error" role="alert">cell 3 of the notebook [mlops:training] raised ValueError: bad &lt;labels&gt;</p>');
     expect(html).toContain("Cell <strong>3</strong> of the notebook, tagged <code>mlops:training</code> raised:</p><pre>ValueError: bad &lt;labels&gt;</pre>");
-    for (const [phase, status] of [["download", "succeeded"], ["validate", "succeeded"], ["execute", "failed"], ["register", "skipped"], ["deploy", "skipped"]]) {
+    for (const [phase, status] of [
+      ["download", "succeeded"],
+      ["validate", "succeeded"],
+      ["execute", "failed"],
+      ["register", "skipped"],
+      ["deploy", "skipped"],
+    ]) {
       expect(html).toContain(`<td>${phase}</td><td><span class="status status-${status}">${status}</span>`);
     }
     expect(html).toContain('<td class="error">cell 3 of the notebook');
@@ -293,7 +326,11 @@ describe("live log stream", () => {
     // Live: a status change is not sent (the summary polls), a line with markup arrives escaped.
     deps.bus.status(p.id, "running", "execute", "running");
     deps.bus.append(p.id, "stderr", '<script>alert("x")</script>');
-    expect(await events.next()).toEqual({ id: "3", event: "message", data: '<li class="stderr" data-seq="3">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</li>' });
+    expect(await events.next()).toEqual({
+      id: "3",
+      event: "message",
+      data: '<li class="stderr" data-seq="3">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</li>',
+    });
     deps.pipelineStore.finish(p.id, "succeeded");
     deps.bus.done(p.id, "succeeded");
     expect(await events.rest()).toEqual([{ event: "done", data: "succeeded" }]);

@@ -52,7 +52,9 @@ export function pipelinePageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
   // /pipelines/rows before /pipelines/:id, which would refuse "rows" as an id.
   app.get("/pipelines", guard, zValidator("query", filterQuery, onInvalid), (c) => {
     const filter = c.req.valid("query");
-    return c.html(<PipelinesPage version={deps.version} sandbox={deps.sandbox} filter={filter} statuses={Object.values(PipelineStatus)} {...listing(filter)} />);
+    return c.html(
+      <PipelinesPage version={deps.version} sandbox={deps.sandbox} filter={filter} statuses={Object.values(PipelineStatus)} {...listing(filter)} />,
+    );
   });
   app.get("/pipelines/rows", guard, zValidator("query", filterQuery, onInvalid), (c) => c.html(<PipelineRows {...listing(c.req.valid("query"))} />));
   app.get("/pipelines/:id", guard, zValidator("param", idParam, onInvalid), (c) => {

@@ -19,12 +19,20 @@ const row = () => f.iris.expected.rows[0]!;
 const guarded: [string, string, () => RequestInit | undefined][] = [
   ["native predict", "/models/iris/predict", () => ({ method: "POST", body: JSON.stringify({ inputs: [row()] }) })],
   ["pinned version predict", "/models/iris/versions/1/predict", () => ({ method: "POST", body: JSON.stringify({ inputs: [row()] }) })],
-  ["MLflow invocations", "/models/iris/invocations", () => ({ method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ inputs: [row()] }) })],
+  [
+    "MLflow invocations",
+    "/models/iris/invocations",
+    () => ({ method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ inputs: [row()] }) }),
+  ],
   ["OIP server metadata", "/v2", () => undefined],
   ["OIP model metadata", "/v2/models/iris", () => undefined],
   ["OIP version metadata", "/v2/models/iris/versions/1", () => undefined],
   ["OIP model ready", "/v2/models/iris/ready", () => undefined],
-  ["OIP infer", "/v2/models/iris/infer", () => ({ method: "POST", body: JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: row() }] }) })],
+  [
+    "OIP infer",
+    "/v2/models/iris/infer",
+    () => ({ method: "POST", body: JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 4], data: row() }] }) }),
+  ],
   ["Prometheus metrics", "/metrics", () => undefined],
 ];
 const probes = ["/health", "/v2/health/live", "/v2/health/ready"];

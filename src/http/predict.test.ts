@@ -65,7 +65,18 @@ describe("POST /models/{name}/predict", () => {
     // Never deployed: its versions are not named to anonymous callers (src/http/pinned-versions.test.ts).
     ["a model stored but never deployed", () => predict({ inputs: [[1, 2, 3, 4]] }, "stored"), 404, ['no model named "stored"']],
     ["wrong number of features", () => predict({ inputs: [[1, 2, 3]] }), 422, ["3 features per row", "the model expects 4", '"input" (float32 [?, 4])']],
-    ["ragged rows", () => predict({ inputs: [[1, 2, 3, 4], [1, 2, 3]] }), 422, ["inputs[1] has 3 values but inputs[0] has 4"]],
+    [
+      "ragged rows",
+      () =>
+        predict({
+          inputs: [
+            [1, 2, 3, 4],
+            [1, 2, 3],
+          ],
+        }),
+      422,
+      ["inputs[1] has 3 values but inputs[0] has 4"],
+    ],
     ["a string where a number goes", () => predict({ inputs: [[1, "two", 3, 4]] }), 422, ["inputs[0][1] must be a finite number", 'got "two"']],
     ["NaN (as Python's json.dumps writes it)", () => predict('{"inputs": [[1.0, NaN, 3.0, 4.0]]}'), 422, ["NaN or Infinity", "finite numbers"]],
     ["Infinity", () => predict('{"inputs": [[1.0, -Infinity, 3.0, 4.0]]}'), 422, ["NaN or Infinity"]],
@@ -73,7 +84,12 @@ describe("POST /models/{name}/predict", () => {
     ["empty inputs", () => predict({ inputs: [] }), 422, ["inputs is empty: send at least one row"]],
     ["no inputs field", () => predict({ data: [[1, 2, 3, 4]] }), 422, ['expected {"inputs"', 'no "inputs" (keys: data)']],
     ["a missing named input", () => predict({ inputs: { age: [1], income: [2] } }, "multi"), 422, ['missing input "city"', '"city" (string [?, 1])']],
-    ["more rows than MAX_BATCH_ROWS", () => predict({ inputs: Array.from({ length: MAX_ROWS + 1 }, () => [1, 2, 3, 4]) }), 413, [`${MAX_ROWS + 1} rows`, `at most ${MAX_ROWS}`]],
+    [
+      "more rows than MAX_BATCH_ROWS",
+      () => predict({ inputs: Array.from({ length: MAX_ROWS + 1 }, () => [1, 2, 3, 4]) }),
+      413,
+      [`${MAX_ROWS + 1} rows`, `at most ${MAX_ROWS}`],
+    ],
     ["a body over MAX_REQUEST_BYTES", () => predict(huge), 413, [`larger than ${MAX_BYTES} bytes`, "MAX_REQUEST_BYTES"]],
     [
       "a streamed body over MAX_REQUEST_BYTES (no Content-Length)",
@@ -83,8 +99,18 @@ describe("POST /models/{name}/predict", () => {
     ],
     ["malformed JSON", () => predict('{"inputs": [[1, 2, 3, 4]'), 400, ["not valid JSON"]],
     ["an empty body", () => predict(""), 400, ["the request body is empty"]],
-    ["a pinned version that does not exist", () => t.app.request("/models/iris/versions/9/predict", postJson({ inputs: [[1, 2, 3, 4]] })), 404, ['model "iris" has no version 9']],
-    ["a pinned version that is not a number", () => t.app.request("/models/iris/versions/latest/predict", postJson({ inputs: [[1, 2, 3, 4]] })), 400, ['got "latest"']],
+    [
+      "a pinned version that does not exist",
+      () => t.app.request("/models/iris/versions/9/predict", postJson({ inputs: [[1, 2, 3, 4]] })),
+      404,
+      ['model "iris" has no version 9'],
+    ],
+    [
+      "a pinned version that is not a number",
+      () => t.app.request("/models/iris/versions/latest/predict", postJson({ inputs: [[1, 2, 3, 4]] })),
+      400,
+      ['got "latest"'],
+    ],
   ];
   for (const [name, send, status, parts] of bad) {
     test(`${name}: ${status} with what was expected, then a good request succeeds`, async () => {

@@ -13,7 +13,9 @@ export function predictRoutes(deps: ServingDeps) {
   const before = [measure(deps.metrics, "predict"), limitPredictBody(deps.limits.maxRequestBytes)] as const;
   return new Hono<ServedVars>()
     .post("/:name/predict", ...before, (c) => answer(c, deps, acquireServing(deps, c.req.param("name"))))
-    .post("/:name/versions/:version/predict", ...before, async (c) => answer(c, deps, await acquireVersion(deps, c, c.req.param("name"), c.req.param("version"))));
+    .post("/:name/versions/:version/predict", ...before, async (c) =>
+      answer(c, deps, await acquireVersion(deps, c, c.req.param("name"), c.req.param("version"))),
+    );
 }
 
 /** Read, decode, run and answer with `lease`; releases it. The version goes in the body and in X-Model-Version, errors included. */

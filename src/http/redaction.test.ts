@@ -33,7 +33,11 @@ describe("credentials in clone URLs", () => {
   test("API answers and the repositories page show *** in their place; the store keeps the real URL for git", async () => {
     const t = makeReposApp();
     const json = { ...t.auth, "Content-Type": "application/json" };
-    const created = await t.app.request("/api/repos", { method: "POST", headers: json, body: JSON.stringify({ full_name: "acme/iris", clone_url: cloneUrl(gitServer.port!) }) });
+    const created = await t.app.request("/api/repos", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ full_name: "acme/iris", clone_url: cloneUrl(gitServer.port!) }),
+    });
     expect(created.status).toBe(201);
     const body = await created.text();
     expect(body).not.toContain(SECRET);

@@ -29,7 +29,12 @@ function makeReposApp(env: Record<string, string> = {}) {
   const gitRoot = join(t.dir, "git");
   mkdirSync(gitRoot, { recursive: true });
   service = testPipelineService(deps, { source: new GitMirror(gitRoot), repos, notebooksToRun }).service;
-  const pipelines = () => deps.db.$client.query<{ id: number; repo_id: number | null; trigger: string; commit_sha: string; notebook_path: string }, []>("SELECT id, repo_id, trigger, commit_sha, notebook_path FROM pipelines ORDER BY id").all();
+  const pipelines = () =>
+    deps.db.$client
+      .query<{ id: number; repo_id: number | null; trigger: string; commit_sha: string; notebook_path: string }, []>(
+        "SELECT id, repo_id, trigger, commit_sha, notebook_path FROM pipelines ORDER BY id",
+      )
+      .all();
   /** Everything a refused request must leave alone. */
   const state = () => ({ repos: repos.list(), pipelines: pipelines() });
   const addPipeline = (repoId: number, status?: "succeeded" | "failed") => {
@@ -38,7 +43,11 @@ function makeReposApp(env: Record<string, string> = {}) {
     return p.id;
   };
   const post = (path: string, headers: Record<string, string>, form?: Record<string, string>) =>
-    t.app.request(path, { method: "POST", headers: { ...headers, ...(form && { "Content-Type": "application/x-www-form-urlencoded" }) }, body: form && new URLSearchParams(form).toString() });
+    t.app.request(path, {
+      method: "POST",
+      headers: { ...headers, ...(form && { "Content-Type": "application/x-www-form-urlencoded" }) },
+      body: form && new URLSearchParams(form).toString(),
+    });
   return { ...t, repos, pipelines, state, addPipeline, post };
 }
 
@@ -118,10 +127,23 @@ describe("/repos", () => {
       deploy_threshold: null,
     });
 
-    const full = await t.post("/repos", htmx, { full_name: "o/r", clone_url: "file:///tmp/r", branch: "release/v1", notebook_glob: "ml/**/*.ipynb", deploy_metric: "f1", deploy_threshold: "0.85" });
+    const full = await t.post("/repos", htmx, {
+      full_name: "o/r",
+      clone_url: "file:///tmp/r",
+      branch: "release/v1",
+      notebook_glob: "ml/**/*.ipynb",
+      deploy_metric: "f1",
+      deploy_threshold: "0.85",
+    });
     expect(full.status).toBe(200);
-    expect(rowOf(await full.text(), 3)).toContain('<code>f1</code> ≥ 0.85</td>');
-    expect(t.repos.get(3)).toMatchObject({ clone_url: "file:///tmp/r", branch: "release/v1", notebook_glob: "ml/**/*.ipynb", deploy_metric: "f1", deploy_threshold: 0.85 });
+    expect(rowOf(await full.text(), 3)).toContain("<code>f1</code> ≥ 0.85</td>");
+    expect(t.repos.get(3)).toMatchObject({
+      clone_url: "file:///tmp/r",
+      branch: "release/v1",
+      notebook_glob: "ml/**/*.ipynb",
+      deploy_metric: "f1",
+      deploy_threshold: 0.85,
+    });
     const zero = await t.post("/repos", htmx, { full_name: "o/zero", deploy_threshold: "0" });
     expect(zero.status).toBe(200);
     expect(t.repos.getByFullName("o/zero")?.deploy_threshold).toBe(0);
@@ -132,12 +154,22 @@ describe("/repos", () => {
     { name: "a registered name in other case", form: { full_name: "ACME/Iris" }, status: 409, message: "repository ACME/Iris is already registered" },
     { name: "a threshold above 1", form: { full_name: "acme/new", deploy_threshold: "1.5" }, status: 400, message: /^invalid request: deploy_threshold: / },
     { name: "a threshold below 0", form: { full_name: "acme/new", deploy_threshold: "-0.1" }, status: 400, message: /^invalid request: deploy_threshold: / },
-    { name: "a threshold that is not a number", form: { full_name: "acme/new", deploy_threshold: "high" }, status: 400, message: "deploy_threshold: must be a number from 0 to 1, or null" },
+    {
+      name: "a threshold that is not a number",
+      form: { full_name: "acme/new", deploy_threshold: "high" },
+      status: 400,
+      message: "deploy_threshold: must be a number from 0 to 1, or null",
+    },
     { name: "no name", form: { full_name: "" }, status: 400, message: "full_name: must be owner/name" },
     { name: "a name without owner", form: { full_name: "iris" }, status: 400, message: "full_name: must be owner/name" },
     { name: "a branch with spaces", form: { full_name: "acme/new", branch: "my branch" }, status: 400, message: "branch: must be a git branch name" },
     { name: "a clone URL read as a git option", form: { full_name: "acme/new", clone_url: "--upload-pack=touch /tmp/x" }, status: 400, message: "clone_url: " },
-    { name: "a clone URL with a token", form: { full_name: "acme/new", clone_url: "https://x:ghp_secret@github.com/a/b.git" }, status: 400, message: "set GITHUB_TOKEN instead" },
+    {
+      name: "a clone URL with a token",
+      form: { full_name: "acme/new", clone_url: "https://x:ghp_secret@github.com/a/b.git" },
+      status: 400,
+      message: "set GITHUB_TOKEN instead",
+    },
     { name: "an unknown field", form: { full_name: "acme/new", colour: "red" }, status: 400, message: "unknown field colour" },
   ];
   for (const r of refused) {
@@ -160,8 +192,12 @@ describe("/repos", () => {
     const t = makeReposApp();
     t.repos.create({ full_name: "acme/iris" });
     const html = await (await t.app.request("/repos", { headers: browser })).text();
-    expect(html).toMatch(/<form class="repo-form" hx-post="\/repos" hx-target="#repo-section" hx-swap="outerHTML" hx-status:4xx="target:#repo-error swap:innerHTML"/);
-    expect(rowOf(html, 1)).toMatch(/<button class="remove danger" hx-post="\/repos\/1\/delete" hx-target="#repo-section" hx-swap="outerHTML" hx-confirm="[^"]*" hx-status:4xx="target:#repo-error swap:innerHTML"/);
+    expect(html).toMatch(
+      /<form class="repo-form" hx-post="\/repos" hx-target="#repo-section" hx-swap="outerHTML" hx-status:4xx="target:#repo-error swap:innerHTML"/,
+    );
+    expect(rowOf(html, 1)).toMatch(
+      /<button class="remove danger" hx-post="\/repos\/1\/delete" hx-target="#repo-section" hx-swap="outerHTML" hx-confirm="[^"]*" hx-status:4xx="target:#repo-error swap:innerHTML"/,
+    );
     expect(rowOf(html, 1)).toContain('<button class="run" hx-post="/repos/1/run" hx-target="#repo-error" hx-swap="innerHTML"');
     for (const field of ["full_name", "clone_url", "branch", "notebook_glob", "deploy_metric", "deploy_threshold"]) expect(html).toContain(`name="${field}"`);
   });
@@ -182,7 +218,12 @@ describe("/repos", () => {
     const both = await t.post(`/repos/${double.id}/run`, htmx);
     expect(both.status).toBe(204);
     expect(both.headers.get("HX-Redirect")).toBe("/pipelines");
-    expect(t.pipelines().filter((p) => p.repo_id === double.id).map((p) => [p.notebook_path, p.commit_sha, p.trigger])).toEqual([
+    expect(
+      t
+        .pipelines()
+        .filter((p) => p.repo_id === double.id)
+        .map((p) => [p.notebook_path, p.commit_sha, p.trigger]),
+    ).toEqual([
       ["a.ipynb", two.sha, "manual"],
       ["b.ipynb", two.sha, "manual"],
     ]);
@@ -198,7 +239,9 @@ describe("/repos", () => {
     const res = await t.post(`/repos/${repo.id}/run`, htmx);
     expect(res.status).toBe(200);
     expect(res.headers.get("HX-Redirect")).toBeNull();
-    expect(await res.text()).toBe('<p class="notice" role="status">No pipeline started for acme/plain: 1 notebook(s) on main match <code>**/*.ipynb</code> but have no mlops:* cell tags.</p>');
+    expect(await res.text()).toBe(
+      '<p class="notice" role="status">No pipeline started for acme/plain: 1 notebook(s) on main match <code>**/*.ipynb</code> but have no mlops:* cell tags.</p>',
+    );
     expect(t.pipelines()).toEqual([]);
   });
 

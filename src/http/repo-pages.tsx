@@ -64,13 +64,16 @@ export function repoPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
 
 /** Every repository, oldest registration first, with the threshold in force and its newest pipeline. */
 function repoSummaries(deps: PageDeps): RepoSummary[] {
-  return deps.repos.list().map(shownRepo).map((r) => {
-    const newest = deps.pipelineStore.list({ repoId: r.id, limit: 1 })[0];
-    return {
-      ...r,
-      threshold: r.deploy_threshold ?? deps.config.minAccuracyThreshold,
-      thresholdIsDefault: r.deploy_threshold === null,
-      newest: newest ? { id: newest.id, status: newest.status, created_at: newest.createdAt } : null,
-    };
-  });
+  return deps.repos
+    .list()
+    .map(shownRepo)
+    .map((r) => {
+      const newest = deps.pipelineStore.list({ repoId: r.id, limit: 1 })[0];
+      return {
+        ...r,
+        threshold: r.deploy_threshold ?? deps.config.minAccuracyThreshold,
+        thresholdIsDefault: r.deploy_threshold === null,
+        newest: newest ? { id: newest.id, status: newest.status, created_at: newest.createdAt } : null,
+      };
+    });
 }

@@ -53,9 +53,12 @@ export function acquireServing(deps: ServingDeps, name: string): Lease {
   if (lease) return lease;
   const versions = deps.modelStore.everDeployed(name);
   if (versions.length) {
-    throw new NotFoundError(`model "${name}" has versions ${versions.join(", ")} but none is deployed; deploy one, or pin one in the URL (.../${name}/versions/${versions[0]}/...)`, {
-      versions,
-    });
+    throw new NotFoundError(
+      `model "${name}" has versions ${versions.join(", ")} but none is deployed; deploy one, or pin one in the URL (.../${name}/versions/${versions[0]}/...)`,
+      {
+        versions,
+      },
+    );
   }
   const serving = deps.registry.serving().map((s) => s.name);
   throw new NotFoundError(`no model named "${name}"; ${serving.length ? `models serving: ${serving.join(", ")}` : "no model is serving yet"}`, { serving });
@@ -103,4 +106,3 @@ export function parseJsonBody(text: string): unknown {
     throw new BadRequestError(`the request body is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
-

@@ -35,7 +35,10 @@ export const TEST_WEBHOOK_SECRET = "test-webhook-secret";
 /** A fresh app and its deps on a new temp data dir; `env` adds configuration variables. */
 export function makeTestApp(env: Record<string, string> = {}, overrides: Partial<AppDeps> = {}) {
   const dir = mkdtempSync(join(tmpdir(), "mlops-app-"));
-  const config = loadConfig({ DATA_DIR: join(dir, "data"), ADMIN_TOKEN: TEST_ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, LOG_LEVEL: "silent", ...env }, dir);
+  const config = loadConfig(
+    { DATA_DIR: join(dir, "data"), ADMIN_TOKEN: TEST_ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, LOG_LEVEL: "silent", ...env },
+    dir,
+  );
   const db = openDatabase(config.databasePath);
   migrate(db);
   const pipelineStore = new PipelineStore(db);
@@ -51,7 +54,10 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
     lifecycle: { phase: "ready" },
     logger: createLogger("silent"),
     // No notebook runs in these tests; the status follows the setting, as a server where bubblewrap works reports it.
-    sandbox: config.notebook.sandbox === "off" ? { setting: "off", active: false, problem: "NOTEBOOK_SANDBOX=off" } : { setting: config.notebook.sandbox, active: true },
+    sandbox:
+      config.notebook.sandbox === "off"
+        ? { setting: "off", active: false, problem: "NOTEBOOK_SANDBOX=off" }
+        : { setting: config.notebook.sandbox, active: true },
     modelsServing: () => 0,
     queueDepth: () => 0,
     runRepo: () => Promise.reject(new Error("runRepo is not set up in this test: pass it in makeTestApp overrides")),
@@ -73,7 +79,11 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
   };
   const app = createApp(deps);
   const expiresAt = Date.now() + SESSION_SECONDS * 1000;
-  const session = (id: string, adminTokenSha256: string) => db.insert(pageSessions).values({ idSha256: hashToken(id), adminTokenSha256, expiresAt }).run();
+  const session = (id: string, adminTokenSha256: string) =>
+    db
+      .insert(pageSessions)
+      .values({ idSha256: hashToken(id), adminTokenSha256, expiresAt })
+      .run();
   session(TEST_SESSION_ID, secrets.adminTokenSha256);
   session(FOREIGN_SESSION_ID, hashToken("some-other-admin-token-0123456789"));
   const auth = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
@@ -85,7 +95,10 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
  * `repos` for finding repositories. No worker runs, so the pipelines it creates stay queued; it runs no notebook,
  * checkout or conversion.
  */
-export function testPipelineService(deps: AppDeps, opts: { source: RepoSource; repos?: RepoStore; notebooksToRun?: (changed: string[] | "all", all: string[], glob: string) => string[] }) {
+export function testPipelineService(
+  deps: AppDeps,
+  opts: { source: RepoSource; repos?: RepoStore; notebooksToRun?: (changed: string[] | "all", all: string[], glob: string) => string[] },
+) {
   const notUsed = () => Promise.reject(new Error("this test's pipeline service runs no notebook, checkout or conversion"));
   const findRepo = (id: number) => opts.repos?.find(id);
   const jobs = new JobStore(deps.db);
@@ -100,7 +113,14 @@ export function testPipelineService(deps: AppDeps, opts: { source: RepoSource; r
       loadModel: openWorkerSession,
       findRepo,
       checkout: notUsed,
-      runner: { name: "none", prepare: notUsed, submit: () => { throw new Error("this test's pipeline service runs no notebook"); }, attach: () => undefined },
+      runner: {
+        name: "none",
+        prepare: notUsed,
+        submit: () => {
+          throw new Error("this test's pipeline service runs no notebook");
+        },
+        attach: () => undefined,
+      },
       convertJoblib: notUsed,
     },
     jobs,

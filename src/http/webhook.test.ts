@@ -151,7 +151,12 @@ describe("webhook under bad input (docs/faults.md)", () => {
       const { post, deliveries, register, calls } = setup();
       await register({ full_name: "Codertocat/Hello-World" });
       const body = await pushTo("refs/heads/main");
-      const res = await post(body, { "Content-Type": "application/json", "X-GitHub-Event": "push", "X-GitHub-Delivery": "x2", "X-Hub-Signature-256": signature(body) });
+      const res = await post(body, {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "x2",
+        "X-Hub-Signature-256": signature(body),
+      });
       expect(res.status).toBe(401);
       expect(await res.json()).toEqual({ error: "invalid signature" });
       expect(deliveries()).toHaveLength(0);
@@ -294,10 +299,18 @@ describe("webhook under bad input (docs/faults.md)", () => {
   });
 
   const ignoredPushes: [string, () => Promise<string>, string][] = [
-    ["unregistered repository", () => pushTo("refs/heads/main", { repository: { full_name: "someone/else", clone_url: "https://github.com/someone/else.git" } }), "repository someone/else is not registered"],
+    [
+      "unregistered repository",
+      () => pushTo("refs/heads/main", { repository: { full_name: "someone/else", clone_url: "https://github.com/someone/else.git" } }),
+      "repository someone/else is not registered",
+    ],
     ["other branch", () => pushTo("refs/heads/feature/x"), "push to branch feature/x: the registered branch is main"],
     ["tag", () => pushTo("refs/tags/v1.0"), "tag push (v1.0): only pushes to branch main run pipelines"],
-    ["branch deletion", () => pushTo("refs/heads/main", { deleted: true, created: false, after: "0".repeat(40), head_commit: null, commits: [] }), "branch deletion: branch main was deleted"],
+    [
+      "branch deletion",
+      () => pushTo("refs/heads/main", { deleted: true, created: false, after: "0".repeat(40), head_commit: null, commits: [] }),
+      "branch deletion: branch main was deleted",
+    ],
     ["a ref that is not a branch", () => pushTo("refs/notes/commits"), "refs/notes/commits is not a branch"],
   ];
   for (const [name, body, reason] of ignoredPushes) {
@@ -327,10 +340,18 @@ describe("webhook under bad input (docs/faults.md)", () => {
         },
       },
     );
-    await t.app.request("/api/repos", { method: "POST", headers: { ...t.auth, "Content-Type": "application/json" }, body: JSON.stringify({ full_name: "Codertocat/Hello-World" }) });
+    await t.app.request("/api/repos", {
+      method: "POST",
+      headers: { ...t.auth, "Content-Type": "application/json" },
+      body: JSON.stringify({ full_name: "Codertocat/Hello-World" }),
+    });
     const body = await pushTo("refs/heads/main");
     const send = () =>
-      t.app.request("/webhook/github", { method: "POST", headers: { "X-GitHub-Event": "push", "X-GitHub-Delivery": "retry-me", "X-Hub-Signature-256": sign(body) }, body });
+      t.app.request("/webhook/github", {
+        method: "POST",
+        headers: { "X-GitHub-Event": "push", "X-GitHub-Delivery": "retry-me", "X-Hub-Signature-256": sign(body) },
+        body,
+      });
     expect((await send()).status).toBe(500);
     const count = (sql: string) => t.deps.db.$client.query<{ n: number }, []>(sql).get()!.n;
     expect(count("SELECT count(*) AS n FROM webhook_deliveries")).toBe(0);

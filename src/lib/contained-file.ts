@@ -23,7 +23,8 @@ export function containedFileSize(path: string, root: string, maxBytes: number, 
   const st = lstatSync(path);
   if (st.isSymbolicLink()) throw new UncontainedFileError(`${what} is a symbolic link; it must be a regular file`);
   if (!st.isFile()) throw new UncontainedFileError(`${what} is not a regular file`);
-  if (realpathSync(path) !== join(realpathSync(root), rel)) throw new UncontainedFileError(`${what} is reached through a symbolic link; it must be a regular file in its directory`);
+  if (realpathSync(path) !== join(realpathSync(root), rel))
+    throw new UncontainedFileError(`${what} is reached through a symbolic link; it must be a regular file in its directory`);
   if (st.size > maxBytes) throw new UncontainedFileError(`${what} is ${st.size} bytes, more than the ${maxBytes} allowed`);
   return st.size;
 }

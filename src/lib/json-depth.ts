@@ -31,6 +31,8 @@ export function jsonNestsDeeperThan(text: string, max: number): boolean {
 /** Throws UnprocessableError (422) naming `what` when `text` nests deeper than MAX_JSON_DEPTH; call it before JSON.parse. */
 export function refuseDeepJson(text: string, what: string): void {
   if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) {
-    throw new UnprocessableError(`${what} nests lists or objects more than ${MAX_JSON_DEPTH} levels deep; no model input has that many dimensions`, { max_depth: MAX_JSON_DEPTH });
+    throw new UnprocessableError(`${what} nests lists or objects more than ${MAX_JSON_DEPTH} levels deep; no model input has that many dimensions`, {
+      max_depth: MAX_JSON_DEPTH,
+    });
   }
 }

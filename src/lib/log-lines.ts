@@ -12,7 +12,11 @@ export function cutLine(line: string, max: number, droppedBefore = 0): string {
  * `maxChars` with `cutLine`. Memory stays bounded by `maxChars` plus one chunk however long a line grows.
  * Resolves at end of stream or when the reader is cancelled or errors (what was read is kept).
  */
-export async function readLines(reader: ReadableStreamDefaultReader<Uint8Array>, onLine: (line: string) => void, maxChars = Number.MAX_SAFE_INTEGER): Promise<void> {
+export async function readLines(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  onLine: (line: string) => void,
+  maxChars = Number.MAX_SAFE_INTEGER,
+): Promise<void> {
   const decoder = new TextDecoder("utf-8");
   let pending = "";
   let dropped = 0;

@@ -22,7 +22,30 @@ describe("parseNumberText", () => {
     expect(parseNumberText(cell)).toBe(value);
   });
 
-  const notNumbers = ["", "+", "-", ".", "+.", ".e1", "e5", "1e", "1e+", "1.2.3", "1,5", "abc", "12a", " 1", "1 ", "0x10", "Infinity", "NaN", "1_000", "--1", "1e5.5", "١٢"];
+  const notNumbers = [
+    "",
+    "+",
+    "-",
+    ".",
+    "+.",
+    ".e1",
+    "e5",
+    "1e",
+    "1e+",
+    "1.2.3",
+    "1,5",
+    "abc",
+    "12a",
+    " 1",
+    "1 ",
+    "0x10",
+    "Infinity",
+    "NaN",
+    "1_000",
+    "--1",
+    "1e5.5",
+    "١٢",
+  ];
   test.each(notNumbers)("%p is not a number", (cell) => {
     expect(parseNumberText(cell)).toBeNull();
   });

@@ -70,7 +70,11 @@ describe("restore from MLflow", () => {
     await client.setAlias("unsigned-model", DEPLOYED_ALIAS, await mlflowVersion("unsigned-model", other, { [VERSION_TAG]: "1", [SHA256_TAG]: sha(other) }));
     const forged = { ...signedTags("forged-model", 1, other), [SIGNATURE_TAG]: "0".repeat(64) };
     await client.setAlias("forged-model", DEPLOYED_ALIAS, await mlflowVersion("forged-model", other, forged));
-    await client.setAlias("foreign-model", DEPLOYED_ALIAS, await mlflowVersion("foreign-model", other, signedTags("foreign-model", 1, other, new VersionSigner("another secret"))));
+    await client.setAlias(
+      "foreign-model",
+      DEPLOYED_ALIAS,
+      await mlflowVersion("foreign-model", other, signedTags("foreign-model", 1, other, new VersionSigner("another secret"))),
+    );
     // the signed tags of a real version, copied onto a version whose run holds another file
     await client.setAlias("swapped-model", DEPLOYED_ALIAS, await mlflowVersion("swapped-model", other, signedTags("swapped-model", 1, good)));
     // a signature made for another model's name does not carry over
@@ -100,7 +104,16 @@ describe("restore from MLflow", () => {
     const bytes = new Uint8Array([5, 6, 7]);
     const path = join(node.dir, "model.onnx");
     await Bun.write(path, bytes);
-    node.models.register({ modelName: "watched", status: "registered", path, sha256: sha(bytes), format: "onnx", metrics: "{}", commitSha: null, notebookPath: null });
+    node.models.register({
+      modelName: "watched",
+      status: "registered",
+      path,
+      sha256: sha(bytes),
+      format: "onnx",
+      metrics: "{}",
+      commitSha: null,
+      notebookPath: null,
+    });
     node.models.recordDeployment({ modelName: "watched", version: 1, reason: "manual" });
     // a notebook registered a version claiming to be mlops' version 1 first
     const lookAlike = await mlflowVersion("watched", new Uint8Array([6, 6, 6]), { [VERSION_TAG]: "1", [SHA256_TAG]: sha(bytes) });

@@ -20,7 +20,15 @@ test("resumePending queues ended pipelines whose sync is pending without a job, 
   const pipelines = new PipelineStore(db);
   const syncs = new MlflowSyncStore(db);
   const jobs = new JobStore(db);
-  const tracking = new MlflowTracking({ client: new MlflowClient("http://127.0.0.1:9"), syncs, pipelines, models: new ModelStore(db), jobs, dataDir: dir, signer: new VersionSigner("secret") });
+  const tracking = new MlflowTracking({
+    client: new MlflowClient("http://127.0.0.1:9"),
+    syncs,
+    pipelines,
+    models: new ModelStore(db),
+    jobs,
+    dataDir: dir,
+    signer: new VersionSigner("secret"),
+  });
   const make = (status: "succeeded" | "running") => {
     const p = pipelines.create({ repoId: null, trigger: "push", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath: "n.ipynb" });
     pipelines.markRunning(p.id);

@@ -20,7 +20,13 @@ afterAll(async () => {
 type Detail = { status: string; model_version: number | null; metrics: Record<string, number> | null; mlflow: MlflowSyncView | null };
 const detail = async (server: TestServer, id: number) => (await (await server.api(`/api/pipelines/${id}`)).json()) as Detail;
 
-function waitForSync(server: TestServer, id: number, status: MlflowSyncView["status"], timeoutMs: number, done: (s: MlflowSyncView) => boolean = () => true): Promise<MlflowSyncView> {
+function waitForSync(
+  server: TestServer,
+  id: number,
+  status: MlflowSyncView["status"],
+  timeoutMs: number,
+  done: (s: MlflowSyncView) => boolean = () => true,
+): Promise<MlflowSyncView> {
   return eventually(
     async () => {
       const sync = (await detail(server, id)).mlflow;
@@ -165,7 +171,11 @@ describe("MLflow tracking", () => {
     await waitForStatus(server, first!.id, ["succeeded"], 90_000);
     await waitForTag("1");
 
-    const sha2 = commit(repo.dir, { "model.ipynb": modelNotebook("aliased", onnxB64, "print('v2')", 'json.dump({"accuracy": 0.9}, open(METRICS_OUTPUT_PATH, "w"))') }, "v2");
+    const sha2 = commit(
+      repo.dir,
+      { "model.ipynb": modelNotebook("aliased", onnxB64, "print('v2')", 'json.dump({"accuracy": 0.9}, open(METRICS_OUTPUT_PATH, "w"))') },
+      "v2",
+    );
     await sendPush(server.base, { fullName: "acme/aliased", cloneUrl: repo.dir, after: sha2, before: repo.sha });
     const second = (await waitForCreated(server, repoId, 2)).find((p) => p.id !== first!.id)!;
     await waitForStatus(server, second.id, ["succeeded"], 90_000);
@@ -184,7 +194,10 @@ describe("MLflow tracking", () => {
     const servedThere = await predict(fresh.base, "aliased");
     expect(servedThere.body).toEqual(servedHere.body);
     expect(servedThere.body.version).toBe(1);
-    const restored = (await (await fresh.api("/api/models/aliased")).json()) as { versions: { version: number; metrics: Record<string, number> }[]; deployments: { version: number; reason: string }[] };
+    const restored = (await (await fresh.api("/api/models/aliased")).json()) as {
+      versions: { version: number; metrics: Record<string, number> }[];
+      deployments: { version: number; reason: string }[];
+    };
     expect(restored.versions.map((v) => [v.version, v.metrics])).toEqual([[1, { accuracy: 1 }]]);
     expect(restored.deployments).toMatchObject([{ version: 1, reason: "restore", actor: expect.stringContaining("mlflow http://***@127.0.0.1") }]);
     expect(JSON.stringify(restored)).not.toContain(secret);

@@ -24,7 +24,9 @@ export class VersionSigner {
   /** The signature of `v`, as lowercase hex. */
   sign(v: SignedVersion): string {
     // JSON keeps the fields apart: no name/version split can make two different versions sign alike.
-    return createHmac("sha256", this.key).update(JSON.stringify([v.name, v.version, v.sha256])).digest("hex");
+    return createHmac("sha256", this.key)
+      .update(JSON.stringify([v.name, v.version, v.sha256]))
+      .digest("hex");
   }
 
   /** Whether `signature` is this key's signature of `v` (constant-time; false for a missing or malformed one). */

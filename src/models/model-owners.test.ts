@@ -53,9 +53,13 @@ describe("model ownership", () => {
 
     // a failing place() rolls the claim back with the version: the name stays free
     expect(() =>
-      store.register(version("beer"), () => {
-        throw new Error("disk full");
-      }, { owner: "evil/repo" }),
+      store.register(
+        version("beer"),
+        () => {
+          throw new Error("disk full");
+        },
+        { owner: "evil/repo" },
+      ),
     ).toThrow("disk full");
     expect(store.owners.ownerOf("beer")).toBeNull();
     expect(store.versions("beer")).toEqual([]);

@@ -39,7 +39,11 @@ export class ModelStore {
           .get()?.v;
         const version = opts.version ?? (max ?? 0) + 1;
         const path = place ? place(version) : v.path;
-        return tx.insert(modelVersions).values({ ...v, path, version }).returning().get();
+        return tx
+          .insert(modelVersions)
+          .values({ ...v, path, version })
+          .returning()
+          .get();
       },
       { behavior: "immediate" },
     );
@@ -47,12 +51,20 @@ export class ModelStore {
 
   /** Change a version's status with the reason (e.g. rejected by the deploy gate). */
   setStatus(modelName: string, version: number, status: string, reason: string | null = null): void {
-    this.db.update(modelVersions).set({ status, reason }).where(and(eq(modelVersions.modelName, modelName), eq(modelVersions.version, version))).run();
+    this.db
+      .update(modelVersions)
+      .set({ status, reason })
+      .where(and(eq(modelVersions.modelName, modelName), eq(modelVersions.version, version)))
+      .run();
   }
 
   /** One version; throws NotFoundError naming the model and version. */
   get(modelName: string, version: number): ModelVersionRow {
-    const row = this.db.select().from(modelVersions).where(and(eq(modelVersions.modelName, modelName), eq(modelVersions.version, version))).get();
+    const row = this.db
+      .select()
+      .from(modelVersions)
+      .where(and(eq(modelVersions.modelName, modelName), eq(modelVersions.version, version)))
+      .get();
     if (!row) throw new NotFoundError(`model "${modelName}" has no version ${version}`);
     return row;
   }
@@ -64,17 +76,29 @@ export class ModelStore {
 
   /** Names of every model with at least one version. */
   modelNames(): string[] {
-    return this.db.selectDistinct({ n: modelVersions.modelName }).from(modelVersions).orderBy(modelVersions.modelName).all().map((r) => r.n);
+    return this.db
+      .selectDistinct({ n: modelVersions.modelName })
+      .from(modelVersions)
+      .orderBy(modelVersions.modelName)
+      .all()
+      .map((r) => r.n);
   }
 
   /** Append a deployment record (version null = undeployed). */
   recordDeployment(d: { modelName: string; version: number | null; reason: DeployReason; pipelineId?: number | null; actor?: string | null }): DeploymentRow {
-    return this.db.insert(deployments).values({ ...d, pipelineId: d.pipelineId ?? null, actor: d.actor ?? null }).returning().get();
+    return this.db
+      .insert(deployments)
+      .values({ ...d, pipelineId: d.pipelineId ?? null, actor: d.actor ?? null })
+      .returning()
+      .get();
   }
 
   /** The version that should serve now, or null. */
   deployedVersion(modelName: string): number | null {
-    return this.db.select({ v: deployments.version }).from(deployments).where(eq(deployments.modelName, modelName)).orderBy(desc(deployments.id)).limit(1).get()?.v ?? null;
+    return (
+      this.db.select({ v: deployments.version }).from(deployments).where(eq(deployments.modelName, modelName)).orderBy(desc(deployments.id)).limit(1).get()
+        ?.v ?? null
+    );
   }
 
   /** Every model whose newest deployment names a version: what a starting server restores. */

@@ -81,5 +81,7 @@ export async function convertJoblib(opts: ConvertOptions): Promise<void> {
   }
   for (const line of stderrTail) opts.log(line);
   const error = typeof result.error === "string" ? result.error.slice(0, MAX_LINE_CHARS) : undefined;
-  throw new Error(error ?? `the converter exited with code ${code}${proc.signalCode ? ` (${proc.signalCode})` : ""}; is scikit-learn/skl2onnx installed for ${opts.python}?`);
+  throw new Error(
+    error ?? `the converter exited with code ${code}${proc.signalCode ? ` (${proc.signalCode})` : ""}; is scikit-learn/skl2onnx installed for ${opts.python}?`,
+  );
 }

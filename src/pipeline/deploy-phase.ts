@@ -5,12 +5,14 @@ import { FailureKind } from "./pipeline-failure.ts";
 export type GateDecision = { deploy: true } | { deploy: false; reason: string; rejected: boolean };
 
 /** Decide whether a registered version deploys; `rejected` marks a version that failed the metric gate. */
-export function deployGate(
-  metrics: Record<string, number>,
-  policy: { metric: string; threshold: number; autoDeploy: boolean },
-): GateDecision {
+export function deployGate(metrics: Record<string, number>, policy: { metric: string; threshold: number; autoDeploy: boolean }): GateDecision {
   const value = metrics[policy.metric];
-  if (value === undefined) return { deploy: false, rejected: true, reason: `metric "${policy.metric}" was not reported, so the deploy threshold ${policy.threshold} cannot be checked` };
+  if (value === undefined)
+    return {
+      deploy: false,
+      rejected: true,
+      reason: `metric "${policy.metric}" was not reported, so the deploy threshold ${policy.threshold} cannot be checked`,
+    };
   if (value < policy.threshold) return { deploy: false, rejected: true, reason: `${policy.metric} ${value} is below the deploy threshold ${policy.threshold}` };
   if (!policy.autoDeploy) return { deploy: false, rejected: false, reason: "AUTO_DEPLOY_ON_SUCCESS is off: deploy it from the models page or the API" };
   return { deploy: true };

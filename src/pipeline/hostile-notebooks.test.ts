@@ -9,7 +9,17 @@ import { join } from "node:path";
 import { SANDBOX_UID_BASE } from "../sandbox/notebook-sandbox.ts";
 import { ADMIN_TOKEN, makeRepo, notebook, sendPush, signIn, startTestServer, WEBHOOK_SECRET, type TestServer } from "../testing/e2e.ts";
 import { startGitHubStandIn } from "../testing/github-stand-in.ts";
-import { exportNotebook, modelNotebook, processesMentioning, registerRepo, sleeperNotebook, tinyOnnxBase64, waitForCreated, waitForLog, workDirOf } from "../testing/pipeline-fixtures.ts";
+import {
+  exportNotebook,
+  modelNotebook,
+  processesMentioning,
+  registerRepo,
+  sleeperNotebook,
+  tinyOnnxBase64,
+  waitForCreated,
+  waitForLog,
+  workDirOf,
+} from "../testing/pipeline-fixtures.ts";
 import { spawnServerProcess, type ServerProcess } from "../testing/server-process.ts";
 
 const GITHUB_TOKEN = `ghp_${randomUUID().replaceAll("-", "")}`;
@@ -54,7 +64,10 @@ function filesUnder(dir: string): { path: string; text: string }[] {
 }
 
 /** Names of the secrets that appear in `text`. */
-const leaked = (text: string) => Object.entries(SECRETS).filter(([, v]) => text.includes(v)).map(([k]) => k);
+const leaked = (text: string) =>
+  Object.entries(SECRETS)
+    .filter(([, v]) => text.includes(v))
+    .map(([k]) => k);
 
 // The attack: everything a notebook would try to take over the server, recorded in output/loot.json.
 const HUNT = String.raw`
@@ -132,129 +145,125 @@ describe("a notebook that hunts for the server's secrets (server in its own proc
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test(
-    "finds none of the admin token, webhook secret, GITHUB_TOKEN or token hash, writes nothing outside its work dir, cannot signal the server",
-    async () => {
-      server = await spawnServerProcess(dataDir, { GITHUB_TOKEN, GITHUB_API_URL: github.url });
-      const onnx = await tinyOnnxBase64();
-      const marker = `escape-${randomUUID()}`;
-      const hunt = HUNT.replaceAll("ESCAPE_MARKER", marker);
-      const id = await pushRepo(server, "mallory/hunt", { "hunt.ipynb": modelNotebook("hunted", onnx, hunt) });
-      const ended = await waitForEnd(server, id);
+  test("finds none of the admin token, webhook secret, GITHUB_TOKEN or token hash, writes nothing outside its work dir, cannot signal the server", async () => {
+    server = await spawnServerProcess(dataDir, { GITHUB_TOKEN, GITHUB_API_URL: github.url });
+    const onnx = await tinyOnnxBase64();
+    const marker = `escape-${randomUUID()}`;
+    const hunt = HUNT.replaceAll("ESCAPE_MARKER", marker);
+    const id = await pushRepo(server, "mallory/hunt", { "hunt.ipynb": modelNotebook("hunted", onnx, hunt) });
+    const ended = await waitForEnd(server, id);
 
-      // The server kept answering and was never stopped.
-      const health = await fetch(`${server.base}/health`, { signal: AbortSignal.timeout(5_000) });
-      expect(health.status).toBe(200);
-      expect(((await health.json()) as { sandbox: string }).sandbox).toBe("bwrap");
-      expect(readFileSync(`/proc/${server.proc.pid}/stat`, "utf8").split(") ")[1]![0]).not.toBe("T");
-      expect(ended.status).toBe("succeeded");
+    // The server kept answering and was never stopped.
+    const health = await fetch(`${server.base}/health`, { signal: AbortSignal.timeout(5_000) });
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as { sandbox: string }).sandbox).toBe("bwrap");
+    expect(readFileSync(`/proc/${server.proc.pid}/stat`, "utf8").split(") ")[1]![0]).not.toBe("T");
+    expect(ended.status).toBe("succeeded");
 
-      // It did hunt: the loot is there, and it read the files it could reach.
-      const work = workDirOf(dataDir, id);
-      const loot = JSON.parse(readFileSync(join(work, "output", "loot.json"), "utf8")) as {
-        proc: Record<string, string>;
-        files: Record<string, string>;
-        writes: Record<string, string>;
-        signals: Record<string, string>;
-        chain: number[];
-      };
-      expect(Object.keys(loot.files).length).toBeGreaterThan(5);
-      // Only its own sandbox's processes are in view: bubblewrap's reaper (pid 1), papermill, the kernel.
-      const pids = new Set(Object.keys(loot.proc).map((k) => Number(k.split("/")[0])));
-      expect(pids.size).toBeLessThanOrEqual(4);
-      expect(pids.has(server.proc.pid)).toBe(false);
-      expect(Object.values(loot.proc).join("\n")).not.toContain("bun");
-      expect(loot.chain.at(-1)).toBe(1);
-      expect(Object.values(loot.signals).every((r) => r.startsWith("refused"))).toBe(true);
-      // The database and the data dir's other files do not exist inside.
-      expect(Object.keys(loot.files).filter((p) => p.endsWith("mlops.db") || p.includes("/server.") || p.includes("/git/"))).toEqual([]);
+    // It did hunt: the loot is there, and it read the files it could reach.
+    const work = workDirOf(dataDir, id);
+    const loot = JSON.parse(readFileSync(join(work, "output", "loot.json"), "utf8")) as {
+      proc: Record<string, string>;
+      files: Record<string, string>;
+      writes: Record<string, string>;
+      signals: Record<string, string>;
+      chain: number[];
+    };
+    expect(Object.keys(loot.files).length).toBeGreaterThan(5);
+    // Only its own sandbox's processes are in view: bubblewrap's reaper (pid 1), papermill, the kernel.
+    const pids = new Set(Object.keys(loot.proc).map((k) => Number(k.split("/")[0])));
+    expect(pids.size).toBeLessThanOrEqual(4);
+    expect(pids.has(server.proc.pid)).toBe(false);
+    expect(Object.values(loot.proc).join("\n")).not.toContain("bun");
+    expect(loot.chain.at(-1)).toBe(1);
+    expect(Object.values(loot.signals).every((r) => r.startsWith("refused"))).toBe(true);
+    // The database and the data dir's other files do not exist inside.
+    expect(Object.keys(loot.files).filter((p) => p.endsWith("mlops.db") || p.includes("/server.") || p.includes("/git/"))).toEqual([]);
 
-      // No secret anywhere: not in its log, not in anything it wrote.
-      const log = await (await server.api(`/api/pipelines/${id}/logs`)).text();
-      expect(log).toContain("LOOT");
-      expect(leaked(log)).toEqual([]);
-      for (const f of filesUnder(work)) expect({ file: f.path, leaked: leaked(f.text) }).toEqual({ file: f.path, leaked: [] });
+    // No secret anywhere: not in its log, not in anything it wrote.
+    const log = await (await server.api(`/api/pipelines/${id}/logs`)).text();
+    expect(log).toContain("LOOT");
+    expect(leaked(log)).toEqual([]);
+    for (const f of filesUnder(work)) expect({ file: f.path, leaked: leaked(f.text) }).toEqual({ file: f.path, leaked: [] });
 
-      // Nothing written outside its work dir: every place it reported writing is inside, and no marker outside.
-      const written = Object.entries(loot.writes).filter(([, r]) => r === "written").map(([t]) => t);
-      const privateToIt = [`/tmp/${marker}`, `/dev/shm/${marker}`];
-      expect(written.filter((t) => !t.startsWith(work) && !privateToIt.includes(t))).toEqual([]);
-      for (const dir of [dataDir, join(dataDir, "pipelines"), "/", "/tmp", "/root", "/etc", "/var/tmp", "/dev/shm", tmpdir()]) {
-        expect(existsSync(join(dir, marker))).toBe(false);
-      }
-      // Its HOME and /tmp lived inside the work dir and went with the run; the executed notebook stays.
-      expect(existsSync(join(work, ".sandbox"))).toBe(false);
-      expect(existsSync(join(work, "executed.ipynb"))).toBe(true);
-    },
-    180_000,
-  );
+    // Nothing written outside its work dir: every place it reported writing is inside, and no marker outside.
+    const written = Object.entries(loot.writes)
+      .filter(([, r]) => r === "written")
+      .map(([t]) => t);
+    const privateToIt = [`/tmp/${marker}`, `/dev/shm/${marker}`];
+    expect(written.filter((t) => !t.startsWith(work) && !privateToIt.includes(t))).toEqual([]);
+    for (const dir of [dataDir, join(dataDir, "pipelines"), "/", "/tmp", "/root", "/etc", "/var/tmp", "/dev/shm", tmpdir()]) {
+      expect(existsSync(join(dir, marker))).toBe(false);
+    }
+    // Its HOME and /tmp lived inside the work dir and went with the run; the executed notebook stays.
+    expect(existsSync(join(work, ".sandbox"))).toBe(false);
+    expect(existsSync(join(work, "executed.ipynb"))).toBe(true);
+  }, 180_000);
 });
 
 describe("notebooks past their limits (server in process)", () => {
   let server: TestServer;
   afterAll(async () => server?.stop());
 
-  test(
-    "memory, processes and file size: each fails at execute with a reason naming its setting; the server is unaffected",
-    async () => {
-      server = await startTestServer({ NOTEBOOK_MEMORY_MB: "700", NOTEBOOK_MAX_PROCESSES: "64", NOTEBOOK_MAX_FILE_MB: "5", WORKER_CONCURRENCY: "1" });
-      const cases = [
-        { name: "memory", training: "hog = bytearray(3 * 1024**3)", setting: "NOTEBOOK_MEMORY_MB=700" },
-        { name: "processes", training: "import subprocess\nkids = [subprocess.Popen(['sleep', '60']) for _ in range(200)]", setting: "NOTEBOOK_MAX_PROCESSES=64" },
-        { name: "disk", training: "open('big.bin', 'wb').write(b'x' * 10 * 1024 * 1024)", setting: "NOTEBOOK_MAX_FILE_MB=5" },
-      ];
-      const ids: Record<string, number> = {};
-      const onnx = await tinyOnnxBase64();
-      for (const c of cases) ids[c.name] = await pushRepo(server, `mallory/${c.name}`, { "n.ipynb": modelNotebook(c.name, onnx, c.training) });
-      for (const c of cases) {
-        const p = await waitForEnd(server, ids[c.name]!);
-        expect({ name: c.name, status: p.status }).toEqual({ name: c.name, status: "failed" });
-        expect(p.phases.find((ph) => ph.name === "execute")!.status).toBe("failed");
-        expect(p.error).toContain(c.setting);
-        // The limit's own processes are gone with the sandbox.
-        expect(processesMentioning(workDirOf(server.dataDir, ids[c.name]!))).toEqual([]);
-      }
-      expect((await fetch(`${server.base}/health`)).status).toBe(200);
-    },
-    240_000,
-  );
+  test("memory, processes and file size: each fails at execute with a reason naming its setting; the server is unaffected", async () => {
+    server = await startTestServer({ NOTEBOOK_MEMORY_MB: "700", NOTEBOOK_MAX_PROCESSES: "64", NOTEBOOK_MAX_FILE_MB: "5", WORKER_CONCURRENCY: "1" });
+    const cases = [
+      { name: "memory", training: "hog = bytearray(3 * 1024**3)", setting: "NOTEBOOK_MEMORY_MB=700" },
+      {
+        name: "processes",
+        training: "import subprocess\nkids = [subprocess.Popen(['sleep', '60']) for _ in range(200)]",
+        setting: "NOTEBOOK_MAX_PROCESSES=64",
+      },
+      { name: "disk", training: "open('big.bin', 'wb').write(b'x' * 10 * 1024 * 1024)", setting: "NOTEBOOK_MAX_FILE_MB=5" },
+    ];
+    const ids: Record<string, number> = {};
+    const onnx = await tinyOnnxBase64();
+    for (const c of cases) ids[c.name] = await pushRepo(server, `mallory/${c.name}`, { "n.ipynb": modelNotebook(c.name, onnx, c.training) });
+    for (const c of cases) {
+      const p = await waitForEnd(server, ids[c.name]!);
+      expect({ name: c.name, status: p.status }).toEqual({ name: c.name, status: "failed" });
+      expect(p.phases.find((ph) => ph.name === "execute")!.status).toBe("failed");
+      expect(p.error).toContain(c.setting);
+      // The limit's own processes are gone with the sandbox.
+      expect(processesMentioning(workDirOf(server.dataDir, ids[c.name]!))).toEqual([]);
+    }
+    expect((await fetch(`${server.base}/health`)).status).toBe(200);
+  }, 240_000);
 
-  test(
-    "a notebook that prints without end: the log stops at NOTEBOOK_LOG_MAX_BYTES with one marker, long lines are cut, server memory stays flat",
-    async () => {
-      await server?.stop();
-      server = await startTestServer({ NOTEBOOK_LOG_MAX_BYTES: "200000", NOTEBOOK_LOG_LINE_MAX_CHARS: "1000", PIPELINE_TIMEOUT_SECONDS: "25", WORKER_CONCURRENCY: "1" });
-      const training = [
-        "import sys",
-        "sys.stdout.write('y' * 20_000_000 + '\\n'); sys.stdout.flush()",
-        "while True:",
-        "    print('x' * 2000)",
-      ].join("\n");
-      Bun.gc(true);
-      const rssBefore = process.memoryUsage().rss;
-      const id = await pushRepo(server, "mallory/printer", { "p.ipynb": notebook([
+  test("a notebook that prints without end: the log stops at NOTEBOOK_LOG_MAX_BYTES with one marker, long lines are cut, server memory stays flat", async () => {
+    await server?.stop();
+    server = await startTestServer({
+      NOTEBOOK_LOG_MAX_BYTES: "200000",
+      NOTEBOOK_LOG_LINE_MAX_CHARS: "1000",
+      PIPELINE_TIMEOUT_SECONDS: "25",
+      WORKER_CONCURRENCY: "1",
+    });
+    const training = ["import sys", "sys.stdout.write('y' * 20_000_000 + '\\n'); sys.stdout.flush()", "while True:", "    print('x' * 2000)"].join("\n");
+    Bun.gc(true);
+    const rssBefore = process.memoryUsage().rss;
+    const id = await pushRepo(server, "mallory/printer", {
+      "p.ipynb": notebook([
         { tags: ["mlops:config"], source: 'MODEL_NAME = "printer"\nVERSION = "1"' },
         { tags: ["mlops:preprocessing"], source: "pass" },
         { tags: ["mlops:training"], source: training },
         { tags: ["mlops:export"], source: "pass" },
-      ]) });
-      const p = await waitForEnd(server, id, 120_000);
-      expect(p.status).toBe("timed_out");
-      const log = await (await server.api(`/api/pipelines/${id}/logs`)).text();
-      const markers = log.split("\n").filter((l) => l.includes("log limit reached"));
-      expect(markers).toHaveLength(1);
-      expect(markers[0]).toContain("NOTEBOOK_LOG_MAX_BYTES=200000");
-      // What the notebook printed is kept up to the limit (the platform's own lines come on top).
-      expect(log.length).toBeLessThan(200_000 + 20_000);
-      expect(log).toContain("x".repeat(1000) + " … [line cut");
-      expect(Math.max(...log.split("\n").map((l) => l.length))).toBeLessThan(1300);
-      // It printed far more than was kept: the 20 MB line alone. The server held none of it.
-      Bun.gc(true);
-      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(150 * 1024 * 1024);
-      expect((await fetch(`${server.base}/health`)).status).toBe(200);
-    },
-    180_000,
-  );
+      ]),
+    });
+    const p = await waitForEnd(server, id, 120_000);
+    expect(p.status).toBe("timed_out");
+    const log = await (await server.api(`/api/pipelines/${id}/logs`)).text();
+    const markers = log.split("\n").filter((l) => l.includes("log limit reached"));
+    expect(markers).toHaveLength(1);
+    expect(markers[0]).toContain("NOTEBOOK_LOG_MAX_BYTES=200000");
+    // What the notebook printed is kept up to the limit (the platform's own lines come on top).
+    expect(log.length).toBeLessThan(200_000 + 20_000);
+    expect(log).toContain("x".repeat(1000) + " … [line cut");
+    expect(Math.max(...log.split("\n").map((l) => l.length))).toBeLessThan(1300);
+    // It printed far more than was kept: the 20 MB line alone. The server held none of it.
+    Bun.gc(true);
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(150 * 1024 * 1024);
+    expect((await fetch(`${server.base}/health`)).status).toBe(200);
+  }, 180_000);
 });
 
 describe("outputs that point the server elsewhere (server in process)", () => {
@@ -266,7 +275,10 @@ describe("outputs that point the server elsewhere (server in process)", () => {
     const onnx = await tinyOnnxBase64();
     // The data dir is three levels above MODEL_OUTPUT_PATH (<data>/pipelines/<id>/output/model).
     const database = "os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(MODEL_OUTPUT_PATH)))), 'mlops.db')";
-    const symlinked = exportNotebook("symlinked", [`open(MODEL_OUTPUT_PATH, "wb").write(base64.b64decode("${onnx}"))`, `os.symlink(${database}, METRICS_OUTPUT_PATH)`].join("\n"));
+    const symlinked = exportNotebook(
+      "symlinked",
+      [`open(MODEL_OUTPUT_PATH, "wb").write(base64.b64decode("${onnx}"))`, `os.symlink(${database}, METRICS_OUTPUT_PATH)`].join("\n"),
+    );
     const fifo = exportNotebook("fifo", "os.mkfifo(MODEL_OUTPUT_PATH)");
     const a = await pushRepo(server, "mallory/symlink", { "s.ipynb": symlinked });
     const b = await pushRepo(server, "mallory/fifo", { "f.ipynb": fifo });
@@ -288,60 +300,56 @@ describe("a model whose unpickling runs code (server in process)", () => {
   let server: TestServer;
   afterAll(async () => server?.stop());
 
-  test(
-    "the converter runs it in the pipeline's sandbox without network: its own uid, its own processes, no secret, nothing written outside",
-    async () => {
-      server = await startTestServer({ GITHUB_TOKEN, GITHUB_API_URL: "http://127.0.0.1:9" });
-      const marker = `pickle-${randomUUID()}`;
-      const payload = [
-        "import json, os, socket",
-        "seen = {'uid': os.getuid(), 'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()), 'env': dict(os.environ), 'writes': {}}",
-        `for d in ['/', '/tmp', ${JSON.stringify(server.dataDir)}, os.path.dirname(${JSON.stringify(server.dataDir)})]:`,
-        "    try:",
-        `        open(os.path.join(d, '${marker}'), 'w').write('x'); seen['writes'][d] = 'written'`,
-        "    except OSError as e:",
-        "        seen['writes'][d] = e.strerror",
-        "try:",
-        `    socket.create_connection(('127.0.0.1', ${new URL(server.base).port}), timeout=3); seen['network'] = 'reached the server'`,
-        "except OSError as e:",
-        "    seen['network'] = 'unreachable'",
-        // The converter's argv: <script> <in.joblib> <out.onnx> <hint>.
-        "open(os.path.join(os.path.dirname(__import__('sys').argv[1]), 'converter-saw.json'), 'w').write(json.dumps(seen))",
-      ].join("\n");
-      const exportCell = [
-        "import pickle",
-        "class Evil:",
-        "    def __reduce__(self):",
-        `        return (exec, (${JSON.stringify(payload)},))`,
-        "pickle.dump(Evil(), open(MODEL_OUTPUT_PATH, 'wb'))",
-        'json.dump({"accuracy": 1.0}, open(METRICS_OUTPUT_PATH, "w"))',
-      ].join("\n");
-      const id = await pushRepo(server, "mallory/pickle", { "m.ipynb": exportNotebook("pickled", exportCell) });
-      const p = await waitForEnd(server, id);
-      expect(p.status).toBe("failed");
-      expect(p.phases.find((ph) => ph.name === "register")!.status).toBe("failed");
+  test("the converter runs it in the pipeline's sandbox without network: its own uid, its own processes, no secret, nothing written outside", async () => {
+    server = await startTestServer({ GITHUB_TOKEN, GITHUB_API_URL: "http://127.0.0.1:9" });
+    const marker = `pickle-${randomUUID()}`;
+    const payload = [
+      "import json, os, socket",
+      "seen = {'uid': os.getuid(), 'pids': sorted(int(p) for p in os.listdir('/proc') if p.isdigit()), 'env': dict(os.environ), 'writes': {}}",
+      `for d in ['/', '/tmp', ${JSON.stringify(server.dataDir)}, os.path.dirname(${JSON.stringify(server.dataDir)})]:`,
+      "    try:",
+      `        open(os.path.join(d, '${marker}'), 'w').write('x'); seen['writes'][d] = 'written'`,
+      "    except OSError as e:",
+      "        seen['writes'][d] = e.strerror",
+      "try:",
+      `    socket.create_connection(('127.0.0.1', ${new URL(server.base).port}), timeout=3); seen['network'] = 'reached the server'`,
+      "except OSError as e:",
+      "    seen['network'] = 'unreachable'",
+      // The converter's argv: <script> <in.joblib> <out.onnx> <hint>.
+      "open(os.path.join(os.path.dirname(__import__('sys').argv[1]), 'converter-saw.json'), 'w').write(json.dumps(seen))",
+    ].join("\n");
+    const exportCell = [
+      "import pickle",
+      "class Evil:",
+      "    def __reduce__(self):",
+      `        return (exec, (${JSON.stringify(payload)},))`,
+      "pickle.dump(Evil(), open(MODEL_OUTPUT_PATH, 'wb'))",
+      'json.dump({"accuracy": 1.0}, open(METRICS_OUTPUT_PATH, "w"))',
+    ].join("\n");
+    const id = await pushRepo(server, "mallory/pickle", { "m.ipynb": exportNotebook("pickled", exportCell) });
+    const p = await waitForEnd(server, id);
+    expect(p.status).toBe("failed");
+    expect(p.phases.find((ph) => ph.name === "register")!.status).toBe("failed");
 
-      const saw = JSON.parse(readFileSync(join(workDirOf(server.dataDir, id), "output", "converter-saw.json"), "utf8")) as {
-        uid: number;
-        pids: number[];
-        env: Record<string, string>;
-        writes: Record<string, string>;
-        network: string;
-      };
-      expect(saw.uid).toBe(SANDBOX_UID_BASE + id);
-      expect(saw.pids).toEqual([1, 2]);
-      expect(leaked(JSON.stringify(saw.env))).toEqual([]);
-      // Inside, the data dir's path is a directory of its private /tmp (the data dir lies under /tmp here), so what it
-      // could write landed in its own work dir; on the host, no marker outside it.
-      expect(saw.writes["/"]).not.toBe("written");
-      expect(saw.network).toBe("unreachable");
-      for (const d of ["/", "/tmp", server.dataDir, join(server.dataDir, "..")]) expect(existsSync(join(d, marker))).toBe(false);
-      const log = await (await server.api(`/api/pipelines/${id}/logs`)).text();
-      expect(leaked(log)).toEqual([]);
-      expect((await fetch(`${server.base}/models/pickled/predict`, { method: "POST", body: '{"inputs": [[1,2,3,4]]}' })).status).toBe(404);
-    },
-    120_000,
-  );
+    const saw = JSON.parse(readFileSync(join(workDirOf(server.dataDir, id), "output", "converter-saw.json"), "utf8")) as {
+      uid: number;
+      pids: number[];
+      env: Record<string, string>;
+      writes: Record<string, string>;
+      network: string;
+    };
+    expect(saw.uid).toBe(SANDBOX_UID_BASE + id);
+    expect(saw.pids).toEqual([1, 2]);
+    expect(leaked(JSON.stringify(saw.env))).toEqual([]);
+    // Inside, the data dir's path is a directory of its private /tmp (the data dir lies under /tmp here), so what it
+    // could write landed in its own work dir; on the host, no marker outside it.
+    expect(saw.writes["/"]).not.toBe("written");
+    expect(saw.network).toBe("unreachable");
+    for (const d of ["/", "/tmp", server.dataDir, join(server.dataDir, "..")]) expect(existsSync(join(d, marker))).toBe(false);
+    const log = await (await server.api(`/api/pipelines/${id}/logs`)).text();
+    expect(leaked(log)).toEqual([]);
+    expect((await fetch(`${server.base}/models/pickled/predict`, { method: "POST", body: '{"inputs": [[1,2,3,4]]}' })).status).toBe(404);
+  }, 120_000);
 });
 
 describe("where the sandbox cannot run (server in process)", () => {

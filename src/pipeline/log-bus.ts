@@ -50,7 +50,12 @@ export class LogBus {
       c.outputBytes += Buffer.byteLength(text) + 1;
       if (c.outputBytes > this.limits.maxOutputBytes) {
         c.full = true;
-        return this.record(pipelineId, c, PLATFORM_STREAM, `log limit reached: the notebook wrote more than NOTEBOOK_LOG_MAX_BYTES=${this.limits.maxOutputBytes} bytes of output; the rest of its output is dropped`);
+        return this.record(
+          pipelineId,
+          c,
+          PLATFORM_STREAM,
+          `log limit reached: the notebook wrote more than NOTEBOOK_LOG_MAX_BYTES=${this.limits.maxOutputBytes} bytes of output; the rest of its output is dropped`,
+        );
       }
     }
     return this.record(pipelineId, c, stream, text);

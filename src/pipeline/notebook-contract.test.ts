@@ -3,8 +3,7 @@ import { checkContract, isPipelineNotebook, readStringAssignment } from "./noteb
 
 const cell = (tags: string[], source: string | string[] = "") => ({ cell_type: "code", metadata: { tags }, source, outputs: [] });
 const nb = (...cells: object[]) => JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells });
-const full = (config: string | string[]) =>
-  nb(cell(["mlops:config"], config), cell(["mlops:preprocessing"]), cell(["mlops:training"]), cell(["mlops:export"]));
+const full = (config: string | string[]) => nb(cell(["mlops:config"], config), cell(["mlops:preprocessing"]), cell(["mlops:training"]), cell(["mlops:export"]));
 
 describe("checkContract", () => {
   test("a complete notebook yields the model name and version", () => {
@@ -19,7 +18,11 @@ describe("checkContract", () => {
   const bad: [string, string, RegExp][] = [
     ["not JSON", "{not json", /not valid notebook JSON/],
     ["JSON but not a notebook", '{"hello": 1}', /not valid notebook JSON/],
-    ["missing tags", nb(cell(["mlops:config"], 'MODEL_NAME = "x"\nVERSION = "1"'), cell(["mlops:training"])), /missing required cell tags: mlops:preprocessing, mlops:export/],
+    [
+      "missing tags",
+      nb(cell(["mlops:config"], 'MODEL_NAME = "x"\nVERSION = "1"'), cell(["mlops:training"])),
+      /missing required cell tags: mlops:preprocessing, mlops:export/,
+    ],
     ["no MODEL_NAME", full('VERSION = "1"'), /no MODEL_NAME/],
     ["MODEL_NAME not a literal", full('MODEL_NAME = make_name()\nVERSION = "1"'), /no MODEL_NAME/],
     ["MODEL_NAME unusable", full('MODEL_NAME = "../etc"\nVERSION = "1"'), /is not usable/],

@@ -6,9 +6,7 @@ export const OPTIONAL_TAGS = ["mlops:data", "mlops:evaluation"] as const;
 export type NotebookCell = { cell_type?: string; source?: string | string[]; metadata?: { tags?: unknown } };
 export type Notebook = { cells: NotebookCell[]; metadata?: Record<string, unknown>; nbformat?: number };
 
-export type ContractResult =
-  | { ok: true; modelName: string; version: string; tags: string[] }
-  | { ok: false; reason: string };
+export type ContractResult = { ok: true; modelName: string; version: string; tags: string[] } | { ok: false; reason: string };
 
 /** Parse notebook bytes as nbformat JSON; returns undefined when it is not a notebook. Never throws. */
 export function parseNotebook(bytes: Uint8Array | string): Notebook | undefined {
@@ -58,7 +56,10 @@ export function checkContract(bytes: Uint8Array | string): ContractResult {
   const tags = mlopsTags(nb);
   const missing = REQUIRED_TAGS.filter((t) => !tags.includes(t));
   if (missing.length) return { ok: false, reason: `missing required cell tags: ${missing.join(", ")}` };
-  const config = nb.cells.filter((c) => cellTags(c).includes("mlops:config")).map(sourceText).join("\n");
+  const config = nb.cells
+    .filter((c) => cellTags(c).includes("mlops:config"))
+    .map(sourceText)
+    .join("\n");
   const modelName = readStringAssignment(config, "MODEL_NAME");
   if (modelName === undefined) return { ok: false, reason: 'the mlops:config cell has no MODEL_NAME = "..." string literal' };
   if (!MODEL_NAME_RE.test(modelName)) {

@@ -65,7 +65,9 @@ describe("every path ends through PipelineEnding, heard once", () => {
   beforeAll(async () => {
     github = startGitHubStandIn();
     onnxB64 = await tinyOnnxBase64();
-    server = await startTestServer({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url, WORKER_CONCURRENCY: "1" }, undefined, { endListeners: [(e) => heard.push(e)] });
+    server = await startTestServer({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url, WORKER_CONCURRENCY: "1" }, undefined, {
+      endListeners: [(e) => heard.push(e)],
+    });
     servers.push(server);
   }, 60_000);
   afterAll(async () => {
@@ -76,11 +78,13 @@ describe("every path ends through PipelineEnding, heard once", () => {
   const heardOf = (id: number) => heard.filter((e) => e.id === id);
   type ApiPipeline = { id: number; status: string; error: string | null; failure: PipelineFailure | null };
   const get = async (s: TestServer, id: number) => (await (await s.api(`/api/pipelines/${id}`)).json()) as ApiPipeline;
-  const endOf = async (s: TestServer, id: number, statuses: string[], timeoutMs: number) => (await waitForStatus(s, id, statuses, timeoutMs)) as unknown as ApiPipeline;
+  const endOf = async (s: TestServer, id: number, statuses: string[], timeoutMs: number) =>
+    (await waitForStatus(s, id, statuses, timeoutMs)) as unknown as ApiPipeline;
 
   /** The final (not pending) commit statuses GitHub received for `fullName`'s notebook `path`, once there is one. */
   const finalStatuses = async (fullName: string, path: string) => {
-    const of = (rs: { body: unknown }[]) => rs.map((r) => r.body as { state: string; context: string }).filter((b) => b.context === `mlops/${path}` && b.state !== "pending");
+    const of = (rs: { body: unknown }[]) =>
+      rs.map((r) => r.body as { state: string; context: string }).filter((b) => b.context === `mlops/${path}` && b.state !== "pending");
     return of(await github.waitFor(`/repos/${fullName}/statuses/`, (rs) => of(rs).length > 0, 30_000));
   };
 
@@ -113,7 +117,13 @@ describe("every path ends through PipelineEnding, heard once", () => {
     expect((await server.api(`/api/pipelines/${queued!.id}/cancel`, { method: "POST" })).status).toBe(200);
 
     // A pipeline marked running whose job is gone (a cancel then has no handler to finish it).
-    const orphan = server.pipelineStore.create({ repoId: waitingRepo, trigger: "manual", ref: "refs/heads/main", commitSha: waiting.sha, notebookPath: "model.ipynb" });
+    const orphan = server.pipelineStore.create({
+      repoId: waitingRepo,
+      trigger: "manual",
+      ref: "refs/heads/main",
+      commitSha: waiting.sha,
+      notebookPath: "model.ipynb",
+    });
     server.pipelineStore.markRunning(orphan.id);
     server.pipelineStore.setPhase(orphan.id, "download", "running");
     expect((await server.api(`/api/pipelines/${orphan.id}/cancel`, { method: "POST" })).status).toBe(200);
@@ -147,7 +157,13 @@ describe("every path ends through PipelineEnding, heard once", () => {
     // The commit-status listener heard them too: the final state reached GitHub, also for the job-less cancel.
     expect((await finalStatuses("acme/ending-busy", "busy.ipynb")).map((s) => s.state)).toEqual(["error"]);
     expect((await finalStatuses("acme/ending-raising", "model.ipynb")).map((s) => s.state)).toEqual(["failure"]);
-    const waitingStates = (await github.waitFor("/repos/acme/ending-waiting/statuses/", (rs) => rs.filter((r) => (r.body as { state: string }).state === "error").length >= 2, 30_000))
+    const waitingStates = (
+      await github.waitFor(
+        "/repos/acme/ending-waiting/statuses/",
+        (rs) => rs.filter((r) => (r.body as { state: string }).state === "error").length >= 2,
+        30_000,
+      )
+    )
       .map((r) => r.body as { state: string; description: string })
       .filter((b) => b.state === "error")
       .map((b) => b.description);
@@ -171,7 +187,13 @@ describe("every path ends through PipelineEnding, heard once", () => {
   test("a pipeline a dead server left running is ended at the next start, as interrupted, before the port opens, heard once", async () => {
     const first = await startTestServer({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url });
     const repo = first.repos.create({ full_name: "acme/ending-left", clone_url: "/nonexistent" });
-    const left = first.pipelineStore.create({ repoId: repo.id, trigger: "push", ref: "refs/heads/main", commitSha: "b".repeat(40), notebookPath: "left.ipynb" });
+    const left = first.pipelineStore.create({
+      repoId: repo.id,
+      trigger: "push",
+      ref: "refs/heads/main",
+      commitSha: "b".repeat(40),
+      notebookPath: "left.ipynb",
+    });
     first.pipelineStore.markRunning(left.id);
     first.pipelineStore.setPhase(left.id, "execute", "running");
     await first.stop();

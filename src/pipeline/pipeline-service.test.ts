@@ -7,7 +7,15 @@ import { JobKind, type RepoSource } from "./pipeline-service.ts";
 test("a pipeline a stop put back to queued whose job was still running when the process died is queued again at start; a waiting one is left alone", () => {
   const { deps } = makeTestApp();
   const notUsed = () => Promise.reject(new Error("no git work here"));
-  const source: RepoSource = { fetch: notUsed, fetchBranchHead: notUsed, isAncestor: notUsed, changedFiles: notUsed, listFiles: notUsed, readFile: notUsed, resolve: notUsed };
+  const source: RepoSource = {
+    fetch: notUsed,
+    fetchBranchHead: notUsed,
+    isAncestor: notUsed,
+    changedFiles: notUsed,
+    listFiles: notUsed,
+    readFile: notUsed,
+    resolve: notUsed,
+  };
   const repos = new RepoStore(deps.db);
   const repo = repos.create({ full_name: "acme/iris" });
   const { service, jobs } = testPipelineService(deps, { source, repos });
@@ -31,6 +39,11 @@ test("a pipeline a stop put back to queued whose job was still running when the 
   expect(again.id).not.toBe(cut.job);
   expect(again.state).toBe("queued");
   expect(store.get(cut.id).status).toBe("queued");
-  expect(jobs.list({ kind: JobKind.pipeline }).filter((j) => (j.payload as { pipelineId: number }).pipelineId === waiting.id).map((j) => j.id)).toEqual([waiting.job]);
+  expect(
+    jobs
+      .list({ kind: JobKind.pipeline })
+      .filter((j) => (j.payload as { pipelineId: number }).pipelineId === waiting.id)
+      .map((j) => j.id),
+  ).toEqual([waiting.job]);
   expect(jobs.get(waiting.job)?.state).toBe("queued");
 });

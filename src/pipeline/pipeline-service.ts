@@ -44,7 +44,14 @@ export type IntakeResult = {
 export const JobKind = { push: "push", pipeline: "pipeline" } as const;
 
 // `resumed`: the intake was interrupted by a stop and queued again at start (only once).
-const pushPayload = z.object({ deliveryId: z.string().nullable(), repoId: z.number(), sha: z.string(), before: z.string().nullable(), ref: z.string(), resumed: z.boolean().optional() });
+const pushPayload = z.object({
+  deliveryId: z.string().nullable(),
+  repoId: z.number(),
+  sha: z.string(),
+  before: z.string().nullable(),
+  ref: z.string(),
+  resumed: z.boolean().optional(),
+});
 const pipelinePayload = z.object({ pipelineId: z.number() });
 
 export { INTERRUPTED };
@@ -103,7 +110,10 @@ export class PipelineService {
       if (!(await this.source.isAncestor(repo.full_name, req.sha, head))) {
         const refused = `refused: commit ${req.sha} is not on branch ${repo.branch} (its head is ${head}); nothing runs`;
         if (req.deliveryId) this.deps.noteDelivery?.(req.deliveryId, refused, "refused");
-        this.deps.logger?.warn({ delivery: req.deliveryId, repo: repo.full_name, commit: req.sha, head }, "push refused: its commit is not on the registered branch");
+        this.deps.logger?.warn(
+          { delivery: req.deliveryId, repo: repo.full_name, commit: req.sha, head },
+          "push refused: its commit is not on the registered branch",
+        );
         return { pipelines: [], skipped: [], superseded: [], refused };
       }
       sha = head;
@@ -253,7 +263,8 @@ export class PipelineService {
 
 function describe(r: IntakeResult, pushed: string, branch: string): string {
   const parts: string[] = [];
-  if (r.commit && r.commit !== pushed) parts.push(`commit ${pushed.slice(0, 12)} is behind the head of ${branch}: its changed notebooks run at the head ${r.commit}`);
+  if (r.commit && r.commit !== pushed)
+    parts.push(`commit ${pushed.slice(0, 12)} is behind the head of ${branch}: its changed notebooks run at the head ${r.commit}`);
   if (r.pipelines.length) parts.push(`started ${r.pipelines.map((p) => `pipeline ${p.id} (${p.notebook_path})`).join(", ")}`);
   if (r.skipped.length) parts.push(`skipped ${r.skipped.map((s) => `${s.path}: ${s.reason}`).join(", ")}`);
   if (r.superseded.length) parts.push(`superseded ${r.superseded.map((id) => `pipeline ${id}`).join(", ")}`);

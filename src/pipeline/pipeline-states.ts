@@ -23,4 +23,3 @@ export const INTERRUPTED = "interrupted: the server stopped while this pipeline 
 
 export const PHASES = ["download", "validate", "execute", "register", "deploy"] as const;
 export type PhaseName = (typeof PHASES)[number];
-

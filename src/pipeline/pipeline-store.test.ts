@@ -29,7 +29,9 @@ describe("PipelineStore.requeueAfterStop", () => {
     expect(store.requeueAfterStop(p.id)).toBe(true);
 
     expect(store.get(p.id)).toMatchObject({ status: "queued", error: null, startedAt: null, finishedAt: null, modelName: "iris", shutdownRequeues: 1 });
-    expect(store.phases(p.id).map((ph) => [ph.name, ph.status, ph.startedAt, ph.finishedAt, ph.error])).toEqual(PHASES.map((n) => [n, "pending", null, null, null]));
+    expect(store.phases(p.id).map((ph) => [ph.name, ph.status, ph.startedAt, ph.finishedAt, ph.error])).toEqual(
+      PHASES.map((n) => [n, "pending", null, null, null]),
+    );
     expect(store.logs(p.id).map((l) => l.line)).toEqual(["training"]);
     expect({ row: store.get(other.id), phases: store.phases(other.id) }).toEqual(otherBefore);
   });

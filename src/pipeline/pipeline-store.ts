@@ -34,7 +34,14 @@ export class PipelineStore {
       (tx) => {
         const row = tx
           .insert(pipelines)
-          .values({ ...p, deliveryId: p.deliveryId ?? null, beforeSha: p.beforeSha ?? null, modelName: p.modelName ?? null, retryOf: p.retryOf ?? null, status: "queued" })
+          .values({
+            ...p,
+            deliveryId: p.deliveryId ?? null,
+            beforeSha: p.beforeSha ?? null,
+            modelName: p.modelName ?? null,
+            retryOf: p.retryOf ?? null,
+            status: "queued",
+          })
           .returning()
           .get();
         tx.insert(pipelinePhases)
@@ -101,7 +108,11 @@ export class PipelineStore {
   /** Mark the pipeline running (sets started_at once). */
   markRunning(id: number): void {
     const row = this.get(id);
-    this.db.update(pipelines).set({ status: "running", startedAt: row.startedAt ?? nowIso() }).where(eq(pipelines.id, id)).run();
+    this.db
+      .update(pipelines)
+      .set({ status: "running", startedAt: row.startedAt ?? nowIso() })
+      .where(eq(pipelines.id, id))
+      .run();
   }
 
   /** Set fields of a pipeline that is not yet terminal (model name, metrics, version). */
@@ -121,7 +132,10 @@ export class PipelineStore {
         const row = tx.select().from(pipelines).where(eq(pipelines.id, id)).get();
         if (!row || isTerminalStatus(row.status)) return false;
         const at = nowIso();
-        tx.update(pipelines).set({ status, error, failure: failure ?? null, finishedAt: at }).where(eq(pipelines.id, id)).run();
+        tx.update(pipelines)
+          .set({ status, error, failure: failure ?? null, finishedAt: at })
+          .where(eq(pipelines.id, id))
+          .run();
         tx.update(pipelinePhases)
           .set({ status: status === "succeeded" ? "succeeded" : "failed", finishedAt: at, error: status === "succeeded" ? null : (error ?? status) })
           .where(and(eq(pipelinePhases.pipelineId, id), eq(pipelinePhases.status, "running")))
@@ -147,7 +161,16 @@ export class PipelineStore {
         const row = tx.select().from(pipelines).where(eq(pipelines.id, id)).get();
         if (!row || isTerminalStatus(row.status) || row.shutdownRequeues > 0) return false;
         tx.update(pipelines)
-          .set({ status: "queued", error: null, failure: null, startedAt: null, finishedAt: null, metrics: null, modelVersion: null, shutdownRequeues: row.shutdownRequeues + 1 })
+          .set({
+            status: "queued",
+            error: null,
+            failure: null,
+            startedAt: null,
+            finishedAt: null,
+            metrics: null,
+            modelVersion: null,
+            shutdownRequeues: row.shutdownRequeues + 1,
+          })
           .where(eq(pipelines.id, id))
           .run();
         tx.update(pipelinePhases).set({ status: "pending", startedAt: null, finishedAt: null, error: null }).where(eq(pipelinePhases.pipelineId, id)).run();
@@ -160,8 +183,7 @@ export class PipelineStore {
   /** Record a phase transition; starting sets started_at, ending sets finished_at and the error. */
   setPhase(id: number, name: PhaseName, status: PhaseStatus, error?: string): void {
     const at = nowIso();
-    const fields =
-      status === "running" ? { status, startedAt: at, finishedAt: null, error: null } : { status, finishedAt: at, error: error ?? null };
+    const fields = status === "running" ? { status, startedAt: at, finishedAt: null, error: null } : { status, finishedAt: at, error: error ?? null };
     this.db
       .update(pipelinePhases)
       .set(fields)
@@ -211,7 +233,9 @@ export class PipelineStore {
   logBytes(id: number, exceptStream: string): number {
     return (
       this.db.$client
-        .query<{ b: number | null }, [number, string]>("SELECT sum(length(CAST(line AS BLOB)) + 1) AS b FROM pipeline_log_lines WHERE pipeline_id = ? AND stream <> ?")
+        .query<{ b: number | null }, [number, string]>(
+          "SELECT sum(length(CAST(line AS BLOB)) + 1) AS b FROM pipeline_log_lines WHERE pipeline_id = ? AND stream <> ?",
+        )
         .get(id, exceptStream)?.b ?? 0
     );
   }
@@ -224,12 +248,20 @@ export class PipelineStore {
   /** Remember processes started for a pipeline (idempotent per pid). */
   recordProcesses(id: number, procs: { pid: number; startTime: string }[]): void {
     if (!procs.length) return;
-    this.db.insert(pipelineProcesses).values(procs.map((p) => ({ pipelineId: id, ...p }))).onConflictDoNothing().run();
+    this.db
+      .insert(pipelineProcesses)
+      .values(procs.map((p) => ({ pipelineId: id, ...p })))
+      .onConflictDoNothing()
+      .run();
   }
 
   /** Processes recorded for a pipeline. */
   processes(id: number): { pid: number; startTime: string }[] {
-    return this.db.select({ pid: pipelineProcesses.pid, startTime: pipelineProcesses.startTime }).from(pipelineProcesses).where(eq(pipelineProcesses.pipelineId, id)).all();
+    return this.db
+      .select({ pid: pipelineProcesses.pid, startTime: pipelineProcesses.startTime })
+      .from(pipelineProcesses)
+      .where(eq(pipelineProcesses.pipelineId, id))
+      .all();
   }
 
   /** Forget the processes of a pipeline once they are known to be gone. */

@@ -87,7 +87,9 @@ export async function runPipeline(services: PipelineServices, id: number, signal
       : cancelled
         ? failure(phase, FailureKind.cancelled, err.message)
         : failure(phase, err.kind, err.message, err.cell);
-    ctx.log(`${phase} ${status === "failed" ? "failed" : status}: ${ended.message}${stopped ? " (a shutdown had already stopped it once, so it is not queued again)" : ""}`);
+    ctx.log(
+      `${phase} ${status === "failed" ? "failed" : status}: ${ended.message}${stopped ? " (a shutdown had already stopped it once, so it is not queued again)" : ""}`,
+    );
     store.setPhase(id, phase, "failed", ended.message);
     ending.end(id, status, ended);
   } finally {

@@ -64,9 +64,7 @@ describe("JobStore.enqueue", () => {
 
     const { job, superseded } = store.enqueue({ kind: "pipeline", payload: 7, dedupeKey: "repo/a.ipynb", supersede: true });
 
-    expect(superseded.map((j) => [j.id, j.state, j.payload, j.lastError])).toEqual([
-      [secondQueued.id, JobState.superseded, 6, `superseded by job ${job.id}`],
-    ]);
+    expect(superseded.map((j) => [j.id, j.state, j.payload, j.lastError])).toEqual([[secondQueued.id, JobState.superseded, 6, `superseded by job ${job.id}`]]);
     expect(store.get(secondQueued.id)?.state).toBe(JobState.superseded);
     expect(job.state).toBe(JobState.queued);
     expect(others(store, secondQueued.id, job.id)).toEqual(before);

@@ -63,8 +63,16 @@ export class RepoStore {
   private readonly byName;
 
   constructor(private readonly db: Db) {
-    this.byId = db.select().from(repositories).where(eq(repositories.id, sql.placeholder("id"))).prepare();
-    this.byName = db.select().from(repositories).where(sameName(sql.placeholder("name"))).prepare();
+    this.byId = db
+      .select()
+      .from(repositories)
+      .where(eq(repositories.id, sql.placeholder("id")))
+      .prepare();
+    this.byName = db
+      .select()
+      .from(repositories)
+      .where(sameName(sql.placeholder("name")))
+      .prepare();
   }
 
   /** Register a repository, filling defaults (branch main, glob `**\/*.ipynb`, metric accuracy, GitHub clone URL). Throws ConflictError when the name (any case) is taken. */

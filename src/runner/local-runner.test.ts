@@ -66,7 +66,9 @@ const alive = (procs: ProcessRecord[]) => procs.filter((p) => processStartTime(p
 
 describe("LocalRunner", () => {
   test("prepare has nothing to do; submit streams lines and ends succeeded with the outputs where the spec put them", async () => {
-    const spec = specFor([{ tags: ["mlops:training"], source: `import os\nprint("pipeline", PIPELINE_ID, os.environ["RUN_SECRET"])\nopen(MODEL_OUTPUT_PATH, "w").write("m")` }]);
+    const spec = specFor([
+      { tags: ["mlops:training"], source: `import os\nprint("pipeline", PIPELINE_ID, os.environ["RUN_SECRET"])\nopen(MODEL_OUTPUT_PATH, "w").write("m")` },
+    ]);
     await runner.prepare(spec, () => undefined);
     const r = recorder();
     const handle = runner.submit(spec, r.events);

@@ -21,7 +21,11 @@ const executed = {
           output_type: "error",
           ename: "ValueError",
           evalue: "bad value é",
-          traceback: ["\u001b[31m----\u001b[39m", "\u001b[36mCell\u001b[39m \u001b[32mIn[3]\u001b[39m, line 2\n", "\u001b[31mValueError\u001b[39m: bad value é"],
+          traceback: [
+            "\u001b[31m----\u001b[39m",
+            "\u001b[36mCell\u001b[39m \u001b[32mIn[3]\u001b[39m, line 2\n",
+            "\u001b[31mValueError\u001b[39m: bad value é",
+          ],
         },
       ],
       source: ["l1\n", "l2\n", "l3\n", "l4\n", "l5\n", "l6\n", "l7\n", "l8\n", "l9\n", "l10"],

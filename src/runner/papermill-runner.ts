@@ -9,7 +9,6 @@ import { descendants, killRecorded, killTree, processesWithCmdline, processStart
 import type { PreparedRun } from "../sandbox/notebook-sandbox.ts";
 import { describeFailedCell, findFailedCell, type FailedCell } from "./notebook-errors.ts";
 
-
 export type PapermillStatus = "succeeded" | "failed" | "timed_out" | "cancelled";
 
 export type PapermillResult = {

@@ -111,15 +111,32 @@ describe("the notebook sandbox (bubblewrap)", () => {
     expect(seen.pipelines).toEqual(["9"]);
     expect(seen.db).toBe(false);
     // The root holds the system, the runtime's and work dir's mount points, and nothing else of the host.
-    const allowed = ["bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp", ...[ROOT, dataDir].map((p) => p.split("/")[1]!), "root"];
+    const allowed = [
+      "bin",
+      "sbin",
+      "lib",
+      "lib32",
+      "lib64",
+      "libx32",
+      "usr",
+      "etc",
+      "dev",
+      "proc",
+      "tmp",
+      ...[ROOT, dataDir].map((p) => p.split("/")[1]!),
+      "root",
+    ];
     expect((seen.root as string[]).filter((d) => !allowed.includes(d))).toEqual([]);
     expect(seen.root).not.toContain("home");
     // Written only inside its own work dir: its cwd, its HOME, and /tmp (which is its work dir's .sandbox/tmp).
-    const written = Object.entries(seen.writes as Record<string, string>).filter(([, r]) => r === "written").map(([t]) => t);
+    const written = Object.entries(seen.writes as Record<string, string>)
+      .filter(([, r]) => r === "written")
+      .map(([t]) => t);
     expect(written.sort()).toEqual([join(dir, ".sandbox", "home", marker), `/tmp/${marker}`, join(dir, "repo", marker)].sort());
     expect(existsSync(join(dir, ".sandbox", "tmp", marker))).toBe(true);
     // And on the host, nothing appeared outside the work dir.
-    for (const outside of [join(dataDir, marker), join(dataDir, "pipelines", "8", marker), join(base, marker), `/${marker}`, `/tmp/${marker}`]) expect(existsSync(outside)).toBe(false);
+    for (const outside of [join(dataDir, marker), join(dataDir, "pipelines", "8", marker), join(base, marker), `/${marker}`, `/tmp/${marker}`])
+      expect(existsSync(outside)).toBe(false);
   });
 
   test("NOTEBOOK_NETWORK=off cuts the network: a server on the host's loopback cannot be reached, with it on it can", async () => {

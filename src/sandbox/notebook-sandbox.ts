@@ -63,7 +63,14 @@ export class NotebookSandbox {
     const bwrap = opts.bwrap ?? Bun.which("bwrap") ?? "bwrap";
     const readOnly = runtimeRoots(opts.executables);
     const topLevel = topLevelDirs();
-    if (opts.setting === "off") return new NotebookSandbox({ setting: "off", active: false, problem: "NOTEBOOK_SANDBOX=off: pushed code runs with the server's rights" }, opts, bwrap, readOnly, topLevel);
+    if (opts.setting === "off")
+      return new NotebookSandbox(
+        { setting: "off", active: false, problem: "NOTEBOOK_SANDBOX=off: pushed code runs with the server's rights" },
+        opts,
+        bwrap,
+        readOnly,
+        topLevel,
+      );
     const exposed = rootExposing(readOnly, opts.privateDirs);
     if (exposed) {
       throw new ConfigError(
@@ -74,7 +81,13 @@ export class NotebookSandbox {
     const problem = await candidate.probe();
     if (problem === undefined) return candidate;
     if (opts.setting === "bwrap") throw new ConfigError(`invalid NOTEBOOK_SANDBOX="bwrap": the sandbox cannot run here: ${problem}`);
-    return new NotebookSandbox({ setting: "auto", active: false, problem: `bubblewrap cannot run here (${problem}): pushed code runs with the server's rights` }, opts, bwrap, readOnly, topLevel);
+    return new NotebookSandbox(
+      { setting: "auto", active: false, problem: `bubblewrap cannot run here (${problem}): pushed code runs with the server's rights` },
+      opts,
+      bwrap,
+      readOnly,
+      topLevel,
+    );
   }
 
   /**
@@ -95,7 +108,10 @@ export class NotebookSandbox {
     const gid = runAs ?? process.getgid?.() ?? 0;
     const etc = join(workDir, ".sandbox", "etc");
     mkdirSync(etc, { recursive: true });
-    writeFileSync(join(etc, "passwd"), `root:x:0:0:root:/root:/usr/sbin/nologin\nnotebook:x:${uid}:${gid}:notebook:${home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`);
+    writeFileSync(
+      join(etc, "passwd"),
+      `root:x:0:0:root:/root:/usr/sbin/nologin\nnotebook:x:${uid}:${gid}:notebook:${home}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`,
+    );
     writeFileSync(join(etc, "group"), `root:x:0:\nnotebook:x:${gid}:\nnogroup:x:65534:\n`);
     if (runAs !== undefined) {
       // The etc dir stays root's (the code cannot rewrite what it is told about users); the rest becomes the code's own.

@@ -27,15 +27,59 @@ function refused(fn: () => unknown): AppError {
 
 describe("MLflow JSON formats into a one-input model (columns in order)", () => {
   const same = [
-    { dataframe_split: { columns: ["a", "b"], data: [[1, 2], [3, 4]] } },
-    { dataframe_split: { index: [0, 1], data: [[1, 2], [3, 4]] } },
-    { dataframe_records: [{ a: 1, b: 2 }, { a: 3, b: 4 }] },
-    { instances: [[1, 2], [3, 4]] },
+    {
+      dataframe_split: {
+        columns: ["a", "b"],
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+    },
+    {
+      dataframe_split: {
+        index: [0, 1],
+        data: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+    },
+    {
+      dataframe_records: [
+        { a: 1, b: 2 },
+        { a: 3, b: 4 },
+      ],
+    },
+    {
+      instances: [
+        [1, 2],
+        [3, 4],
+      ],
+    },
     { instances: [{ input: [1, 2] }, { input: [3, 4] }] },
-    { inputs: [[1, 2], [3, 4]] },
-    { inputs: { input: [[1, 2], [3, 4]] } },
+    {
+      inputs: [
+        [1, 2],
+        [3, 4],
+      ],
+    },
+    {
+      inputs: {
+        input: [
+          [1, 2],
+          [3, 4],
+        ],
+      },
+    },
     { inputs: { a: [1, 3], b: [2, 4] } },
-    { inputs: [[1, 2], [3, 4]], params: { anything: 1 } },
+    {
+      inputs: [
+        [1, 2],
+        [3, 4],
+      ],
+      params: { anything: 1 },
+    },
   ];
   for (const body of same) {
     test(Object.keys(body).join("+") + " " + JSON.stringify(body).slice(0, 60), () => {
@@ -48,9 +92,27 @@ describe("MLflow JSON formats into a one-input model (columns in order)", () => 
 
 describe("MLflow JSON formats into a model with one input per column (by name)", () => {
   const same = [
-    { dataframe_split: { columns: ["city", "age"], data: [["paris", 30], ["nice", 40]] } },
-    { dataframe_records: [{ age: 30, city: "paris" }, { city: "nice", age: 40 }] },
-    { instances: [{ age: 30, city: "paris" }, { age: 40, city: "nice" }] },
+    {
+      dataframe_split: {
+        columns: ["city", "age"],
+        data: [
+          ["paris", 30],
+          ["nice", 40],
+        ],
+      },
+    },
+    {
+      dataframe_records: [
+        { age: 30, city: "paris" },
+        { city: "nice", age: 40 },
+      ],
+    },
+    {
+      instances: [
+        { age: 30, city: "paris" },
+        { age: 40, city: "nice" },
+      ],
+    },
     { inputs: { age: [30, 40], city: ["paris", "nice"] } },
   ];
   for (const body of same) {
@@ -70,10 +132,16 @@ describe("MLflow bodies that are refused", () => {
     ["split without data", { dataframe_split: { columns: ["a", "b"] } }, matrix, 400, ["dataframe_split must be"]],
     ["split with a row that is not a list", { dataframe_split: { data: [1, 2] } }, matrix, 400, ["dataframe_split.data[0] must be a list"]],
     ["wrong number of columns", { dataframe_split: { columns: ["a", "b", "c"], data: [[1, 2, 3]] } }, matrix, 422, ["takes 2 columns", "got 3: a, b, c"]],
-    ["a missing value in records", { dataframe_records: [{ a: 1, b: 2 }, { a: 3 }] }, matrix, 422, ["dataframe_records[1][1]", "null (a missing value such as NaN)"]],
+    [
+      "a missing value in records",
+      { dataframe_records: [{ a: 1, b: 2 }, { a: 3 }] },
+      matrix,
+      422,
+      ["dataframe_records[1][1]", "null (a missing value such as NaN)"],
+    ],
     ["a missing column", { dataframe_records: [{ age: 30 }] }, columns, 422, ["missing column city"]],
     ["an unknown column", { dataframe_split: { columns: ["age", "city", "zip"], data: [[1, "x", 2]] } }, columns, 422, ["unknown column zip"]],
-    ["a text age", { inputs: { age: ["old"], city: ["x"] } }, columns, 422, ['inputs.age[0] must be a finite number', 'got "old"']],
+    ["a text age", { inputs: { age: ["old"], city: ["x"] } }, columns, 422, ["inputs.age[0] must be a finite number", 'got "old"']],
     ["no rows", { dataframe_split: { columns: ["a", "b"], data: [] } }, matrix, 422, ["is empty"]],
   ];
   for (const [name, body, signature, status, parts] of cases) {
@@ -107,7 +175,7 @@ describe("CSV", () => {
     ["an unclosed quote", 'a,b\n"1,2\n', 400, ["never closes"]],
     ["an empty cell", "a,b\n1,\n", 422, ["csv[0][1]", "null (a missing value such as NaN)"]],
     ["NaN", "a,b\n1,NaN\n", 422, ["null (a missing value such as NaN)"]],
-    ["text in a number column", "a,b\n1,abc\n", 422, ['csv[0][1] must be a finite number', 'got "abc"']],
+    ["text in a number column", "a,b\n1,abc\n", 422, ["csv[0][1] must be a finite number", 'got "abc"']],
   ];
   for (const [name, text, status, parts] of cases) {
     test(`refuses ${name} with ${status}`, () => {

@@ -36,7 +36,8 @@ export function decodeMlflowJson(body: unknown, signature: ModelSignature, limit
       return frameToFeeds(signature, columns?.map(String) ?? null, rows as unknown[][], "dataframe_split.data", limits);
     }
     case "dataframe_records": {
-      if (!Array.isArray(value) || !value.every(isObject)) throw new BadRequestError('dataframe_records must be a list of objects, [{"column": value, ...}, ...] (pandas orient="records")');
+      if (!Array.isArray(value) || !value.every(isObject))
+        throw new BadRequestError('dataframe_records must be a list of objects, [{"column": value, ...}, ...] (pandas orient="records")');
       return recordsToFeeds(signature, value as Record<string, unknown>[], "dataframe_records", limits);
     }
     case "instances": {
@@ -61,7 +62,8 @@ export function decodeMlflowJson(body: unknown, signature: ModelSignature, limit
 /** The tensors of a CSV body whose first line names the columns (pandas `to_csv(index=False)`). Throws like decodeMlflowJson. */
 export function decodeCsv(text: string, signature: ModelSignature, limits: InputLimits): Record<string, TensorValue> {
   const [header, ...rows] = parseCsv(text);
-  if (!header || (header.length === 1 && header[0] === "")) throw new BadRequestError("the CSV is empty: send a header line naming the columns, then one line per row");
+  if (!header || (header.length === 1 && header[0] === ""))
+    throw new BadRequestError("the CSV is empty: send a header line naming the columns, then one line per row");
   rows.forEach((r, i) => {
     if (r.length !== header.length) throw new BadRequestError(`CSV line ${i + 2} has ${r.length} fields; the header has ${header.length}`);
   });
@@ -69,7 +71,14 @@ export function decodeCsv(text: string, signature: ModelSignature, limits: Input
 }
 
 /** A table (column names, or null for positional, and rows) → tensors. `text`: cells are CSV text, numbers parsed per input type. */
-function frameToFeeds(signature: ModelSignature, columns: string[] | null, rows: unknown[][], where: string, limits: InputLimits, text = false): Record<string, TensorValue> {
+function frameToFeeds(
+  signature: ModelSignature,
+  columns: string[] | null,
+  rows: unknown[][],
+  where: string,
+  limits: InputLimits,
+  text = false,
+): Record<string, TensorValue> {
   const [single, ...others] = signature.inputs;
   if (single && !others.length && single.shape.length === 2 && single.shape[1] !== 1) {
     // One matrix input: columns in the order given (ONNX models carry no column names).
@@ -89,18 +98,25 @@ function frameToFeeds(signature: ModelSignature, columns: string[] | null, rows:
     );
   }
   if (!columns) {
-    if (signature.inputs.length !== 1) throw new UnprocessableError(`name the columns: the model takes one column per input, ${signature.inputs.map((i) => i.name).join(", ")}`);
+    if (signature.inputs.length !== 1)
+      throw new UnprocessableError(`name the columns: the model takes one column per input, ${signature.inputs.map((i) => i.name).join(", ")}`);
     columns = [single!.name];
   }
   const byName = new Map(columns.map((c, i) => [c, i]));
   const missing = signature.inputs.filter((i) => !byName.has(i.name)).map((i) => i.name);
   const unknown = columns.filter((c) => !signature.inputs.some((i) => i.name === c));
   if (missing.length || unknown.length) {
-    const parts = [missing.length && `missing column${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`, unknown.length && `unknown column${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`];
-    throw new UnprocessableError(`${parts.filter(Boolean).join("; ")}: the model takes one column per input, ${signature.inputs.map(describeInput).join(", ")}`, {
-      expected_columns: signature.inputs.map((i) => i.name),
-      got: columns,
-    });
+    const parts = [
+      missing.length && `missing column${missing.length > 1 ? "s" : ""} ${missing.join(", ")}`,
+      unknown.length && `unknown column${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}`,
+    ];
+    throw new UnprocessableError(
+      `${parts.filter(Boolean).join("; ")}: the model takes one column per input, ${signature.inputs.map(describeInput).join(", ")}`,
+      {
+        expected_columns: signature.inputs.map((i) => i.name),
+        got: columns,
+      },
+    );
   }
   const feeds: Record<string, TensorValue> = {};
   for (const spec of signature.inputs) {
@@ -138,7 +154,8 @@ function transpose(records: Record<string, unknown>[], where: string): Record<st
   const out: Record<string, unknown[]> = Object.fromEntries(keys.map((k) => [k, []]));
   records.forEach((r, i) => {
     const ks = Object.keys(r);
-    if (ks.length !== keys.length || !keys.every((k) => k in r)) throw new UnprocessableError(`${where}[${i}] has fields ${ks.join(", ")}; ${where}[0] has ${keys.join(", ")}`);
+    if (ks.length !== keys.length || !keys.every((k) => k in r))
+      throw new UnprocessableError(`${where}[${i}] has fields ${ks.join(", ")}; ${where}[0] has ${keys.join(", ")}`);
     for (const k of keys) out[k]!.push(r[k]);
   });
   return out;

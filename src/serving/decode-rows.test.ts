@@ -29,7 +29,16 @@ function refused(body: unknown, signature = iris): UnprocessableError | PayloadT
 
 describe("decodePredictBody: rows", () => {
   test("rows become one float32 tensor of [rows, features]", () => {
-    const feeds = decodePredictBody({ inputs: [[1, 2, 3, 4], [5, 6, 7, 8.5]] }, iris, limits);
+    const feeds = decodePredictBody(
+      {
+        inputs: [
+          [1, 2, 3, 4],
+          [5, 6, 7, 8.5],
+        ],
+      },
+      iris,
+      limits,
+    );
     expect(feeds.input!.dims).toEqual([2, 4]);
     expect(feeds.input!.type).toBe("float32");
     expect(Array.from(feeds.input!.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6, 7, 8.5]);
@@ -42,7 +51,17 @@ describe("decodePredictBody: rows", () => {
   // Each case: body, status, substrings of the message (what was expected and what came).
   const cases: [string, unknown, number, string[]][] = [
     ["wrong number of features", { inputs: [[1, 2, 3]] }, 422, ["3 features per row", "expects 4", "float32 [?, 4]"]],
-    ["ragged rows", { inputs: [[1, 2, 3, 4], [1, 2]] }, 422, ["inputs[1] has 2 values", "inputs[0] has 4"]],
+    [
+      "ragged rows",
+      {
+        inputs: [
+          [1, 2, 3, 4],
+          [1, 2],
+        ],
+      },
+      422,
+      ["inputs[1] has 2 values", "inputs[0] has 4"],
+    ],
     ["a string among numbers", { inputs: [[1, "x", 3, 4]] }, 422, ["inputs[0][1] must be a finite number", 'got "x"']],
     ["null (NaN as pandas writes it)", { inputs: [[1, null, 3, 4]] }, 422, ["inputs[0][1]", "null (a missing value such as NaN)"]],
     ["a boolean", { inputs: [[1, true, 3, 4]] }, 422, ["inputs[0][1] must be a finite number", "got true"]],
@@ -52,7 +71,19 @@ describe("decodePredictBody: rows", () => {
     ["no inputs field", { rows: [[1, 2, 3, 4]] }, 422, ['no "inputs" (keys: rows)']],
     ["inputs is a number", { inputs: 5 }, 422, ['"inputs": 5']],
     ["not an object", [1, 2], 422, ["expected {"]],
-    ["too many rows", { inputs: [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]] }, 413, ["4 rows", "at most 3", "MAX_BATCH_ROWS"]],
+    [
+      "too many rows",
+      {
+        inputs: [
+          [1, 2, 3, 4],
+          [1, 2, 3, 4],
+          [1, 2, 3, 4],
+          [1, 2, 3, 4],
+        ],
+      },
+      413,
+      ["4 rows", "at most 3", "MAX_BATCH_ROWS"],
+    ],
   ];
   for (const [name, body, status, parts] of cases) {
     test(`refuses ${name} with ${status}`, () => {
@@ -92,6 +123,8 @@ describe("decodePredictBody: named inputs", () => {
   }
 
   test("rows for a model with several inputs say to name them", () => {
-    expect(refused({ inputs: [[1, "x", 2]] }, multi).message).toContain('has 3 inputs, "age" (float32 [?, 1]), "city" (string [?, 1]), "count" (int64 [?, 1]): send them by name');
+    expect(refused({ inputs: [[1, "x", 2]] }, multi).message).toContain(
+      'has 3 inputs, "age" (float32 [?, 1]), "city" (string [?, 1]), "count" (int64 [?, 1]): send them by name',
+    );
   });
 });

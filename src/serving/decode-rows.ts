@@ -15,7 +15,11 @@ export function decodePredictBody(body: unknown, signature: ModelSignature, limi
   const inputs = isObject(body) ? body.inputs : undefined;
   if (Array.isArray(inputs)) return rowsToFeeds(signature, inputs, "inputs", limits);
   if (isObject(inputs)) return namedToFeeds(signature, inputs, "inputs", limits);
-  const got = isObject(body) ? (inputs === undefined ? `no "inputs" (keys: ${Object.keys(body).join(", ") || "none"})` : `"inputs": ${show(inputs)}`) : show(body);
+  const got = isObject(body)
+    ? inputs === undefined
+      ? `no "inputs" (keys: ${Object.keys(body).join(", ") || "none"})`
+      : `"inputs": ${show(inputs)}`
+    : show(body);
   throw new UnprocessableError(`${USAGE}; got ${got}`, { expected_inputs: signature.inputs.map(describeInput) });
 }
 
@@ -34,10 +38,13 @@ export function namedToFeeds(signature: ModelSignature, named: Record<string, un
   const known = new Set(signature.inputs.map((i) => i.name));
   const unknown = Object.keys(named).filter((k) => !known.has(k));
   if (unknown.length) {
-    throw new UnprocessableError(`the model has no input named ${unknown.map((n) => `"${n}"`).join(", ")}; its inputs are ${signature.inputs.map(describeInput).join(", ")}`, {
-      expected_inputs: signature.inputs.map((i) => i.name),
-      got: Object.keys(named),
-    });
+    throw new UnprocessableError(
+      `the model has no input named ${unknown.map((n) => `"${n}"`).join(", ")}; its inputs are ${signature.inputs.map(describeInput).join(", ")}`,
+      {
+        expected_inputs: signature.inputs.map((i) => i.name),
+        got: Object.keys(named),
+      },
+    );
   }
   const feeds: Record<string, TensorValue> = {};
   for (const spec of signature.inputs) {

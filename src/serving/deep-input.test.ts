@@ -40,14 +40,26 @@ for (const levels of [10, 1_000_000]) {
   describe(`a value nested ${levels} levels deep is a 422`, () => {
     const cases: [string, () => unknown, string][] = [
       ["predict inputs", () => decodePredictBody({ inputs: nested(levels) }, matrix, limits), "nested deeper than the 2 dimensions"],
-      ["predict: one element of a row", () => decodePredictBody({ inputs: [[1, 2, 3, nested(levels)]] }, matrix, limits), "inputs[0][3] must be a finite number"],
+      [
+        "predict: one element of a row",
+        () => decodePredictBody({ inputs: [[1, 2, 3, nested(levels)]] }, matrix, limits),
+        "inputs[0][3] must be a finite number",
+      ],
       ["predict named input", () => decodePredictBody({ inputs: { age: nested(levels), city: ["x"] } }, columns, limits), "nested deeper"],
       ["MLflow instances", () => decodeMlflowJson({ instances: nested(levels) }, matrix, limits), "nested deeper"],
       ["MLflow inputs", () => decodeMlflowJson({ inputs: nested(levels) }, matrix, limits), "nested deeper"],
       ["MLflow inputs by column", () => decodeMlflowJson({ inputs: { age: nested(levels), city: ["x"] } }, columns, limits), "nested deeper"],
-      ["MLflow dataframe_split cell", () => decodeMlflowJson({ dataframe_split: { data: [[1, 2, 3, nested(levels)]] } }, matrix, limits), "must be a finite number"],
+      [
+        "MLflow dataframe_split cell",
+        () => decodeMlflowJson({ dataframe_split: { data: [[1, 2, 3, nested(levels)]] } }, matrix, limits),
+        "must be a finite number",
+      ],
       ["MLflow dataframe_records cell", () => decodeMlflowJson({ dataframe_records: [{ age: nested(levels), city: "x" }] }, columns, limits), "nested deeper"],
-      ["OIP data", () => decodeInferRequest(oip(nested(levels, [1, 2, 3, 4])), new Uint8Array(), matrix, limits), "data is nested deeper than the 2 dimensions"],
+      [
+        "OIP data",
+        () => decodeInferRequest(oip(nested(levels, [1, 2, 3, 4])), new Uint8Array(), matrix, limits),
+        "data is nested deeper than the 2 dimensions",
+      ],
       ["OIP data, deep inside a flat list", () => decodeInferRequest(oip([1, 2, 3, nested(levels)]), new Uint8Array(), matrix, limits), "nested deeper"],
     ];
     test.each(cases)("%s", (_name, decode, message) => {

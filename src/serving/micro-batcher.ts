@@ -17,7 +17,9 @@ type Waiting = { input: TensorValue; resolve: (o: Outputs) => void; reject: (e: 
  * dimension (dynamic), which is how converted scikit-learn models look.
  */
 export function isBatchable(signature: ModelSignature): boolean {
-  return signature.inputs.length === 1 && signature.inputs[0]!.shape[0] === null && signature.outputs.every((o) => o.type !== "non-tensor" && o.shape[0] === null);
+  return (
+    signature.inputs.length === 1 && signature.inputs[0]!.shape[0] === null && signature.outputs.every((o) => o.type !== "non-tensor" && o.shape[0] === null)
+  );
 }
 
 /** Queues single-input runs of one model and executes what accumulated while the previous run was busy as one run. */
@@ -83,7 +85,11 @@ export class MicroBatcher {
     const total = counts.reduce((a, b) => a + b, 0);
     let outputs: Outputs;
     try {
-      outputs = await this.runOne({ type: batch[0]!.input.type, data: concat(batch.map((w) => w.input.data)), dims: [total, ...batch[0]!.input.dims.slice(1)] });
+      outputs = await this.runOne({
+        type: batch[0]!.input.type,
+        data: concat(batch.map((w) => w.input.data)),
+        dims: [total, ...batch[0]!.input.dims.slice(1)],
+      });
     } catch {
       // One request's rows may be what the model refuses: run each alone so the error reaches only its sender.
       for (const w of batch) await this.runOne(w.input).then(w.resolve, w.reject);
@@ -136,5 +142,3 @@ export function batcherFor(model: object, toTensorAndRun: (input: TensorValue) =
   if (!b) batchers.set(model, (b = new MicroBatcher(toTensorAndRun)));
   return b;
 }
-
-

@@ -54,7 +54,9 @@ export function outputTensors(outputs: Outputs, names: string[]): { name: string
 
 /** Every output as nested arrays by name (MLflow's answer for a model that is not a classifier or regressor). */
 export function nestedOutputs(outputs: Outputs, names: string[]): Record<string, unknown> {
-  return Object.fromEntries(names.map((name) => [name, nest(toJsonArray(outputs[name]!.type, outputs[name]!.data as ArrayLike<unknown>), outputs[name]!.dims)]));
+  return Object.fromEntries(
+    names.map((name) => [name, nest(toJsonArray(outputs[name]!.type, outputs[name]!.data as ArrayLike<unknown>), outputs[name]!.dims)]),
+  );
 }
 
 function perRow(t: OutputTensor, alwaysList = false): unknown[] {

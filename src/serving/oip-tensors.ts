@@ -43,7 +43,8 @@ export function splitBody(bytes: Uint8Array, headerLength: string | undefined): 
   let n = bytes.length;
   if (headerLength !== undefined) {
     n = Number(headerLength);
-    if (!Number.isInteger(n) || n < 0 || n > bytes.length) throw new BadRequestError(`${HEADER_LENGTH} is ${headerLength}, but the body has ${bytes.length} bytes`);
+    if (!Number.isInteger(n) || n < 0 || n > bytes.length)
+      throw new BadRequestError(`${HEADER_LENGTH} is ${headerLength}, but the body has ${bytes.length} bytes`);
   }
   const text = new TextDecoder().decode(bytes.subarray(0, n));
   refuseDeepJson(text, "the inference request");
@@ -75,7 +76,8 @@ export function decodeInferRequest(body: unknown, binary: Uint8Array, signature:
     const spec = signature.inputs.find((s) => s.name === input.name);
     if (!spec) throw new UnprocessableError(`the model has no input "${input.name}"; its inputs are ${signature.inputs.map(describeInput).join(", ")}`);
     if (input.name in feeds) throw new BadRequestError(`input "${input.name}" is given twice`);
-    if (input.parameters?.shared_memory_region !== undefined) throw new BadRequestError(`${where}: shared memory is not supported; send the data in the request`);
+    if (input.parameters?.shared_memory_region !== undefined)
+      throw new BadRequestError(`${where}: shared memory is not supported; send the data in the request`);
     const type = fromOipDatatype(input.datatype);
     if (!type) throw new BadRequestError(`${where}: unknown or unsupported datatype ${input.datatype}`);
     if (type !== spec.type) {
@@ -88,7 +90,9 @@ export function decodeInferRequest(body: unknown, binary: Uint8Array, signature:
     const size = input.parameters?.binary_data_size;
     if (size !== undefined) {
       if (typeof size !== "number" || !Number.isInteger(size) || size < 0 || offset + size > binary.length) {
-        throw new BadRequestError(`${where}: binary_data_size ${String(size)} does not fit the ${binary.length - offset} bytes of binary data left in the body`);
+        throw new BadRequestError(
+          `${where}: binary_data_size ${String(size)} does not fit the ${binary.length - offset} bytes of binary data left in the body`,
+        );
       }
       feeds[spec.name] = binaryTensor(spec, binary.subarray(offset, offset + size), input.shape, where, limits);
       offset += size;
@@ -99,7 +103,10 @@ export function decodeInferRequest(body: unknown, binary: Uint8Array, signature:
   });
   if (offset !== binary.length) throw new BadRequestError(`the body has ${binary.length - offset} bytes of binary data that no input claims`);
   const missing = signature.inputs.filter((s) => !(s.name in feeds));
-  if (missing.length) throw new UnprocessableError(`missing input${missing.length > 1 ? "s" : ""} ${missing.map(describeInput).join(", ")}`, { expected_inputs: signature.inputs.map((s) => s.name) });
+  if (missing.length)
+    throw new UnprocessableError(`missing input${missing.length > 1 ? "s" : ""} ${missing.map(describeInput).join(", ")}`, {
+      expected_inputs: signature.inputs.map((s) => s.name),
+    });
   checkSameBatch(signature, feeds);
 
   const binaryDefault = req.parameters?.binary_data_output === true;
@@ -135,7 +142,12 @@ export function encodeInferResponse(
     chunks.push(bytes);
     return { name: o.name, datatype: oipDatatype(t.type), shape: [...t.dims], parameters: { binary_data_size: bytes.length } };
   });
-  const text = JSON.stringify({ model_name: head.model_name, model_version: head.model_version, ...(head.id !== undefined && { id: head.id }), outputs: tensors });
+  const text = JSON.stringify({
+    model_name: head.model_name,
+    model_version: head.model_version,
+    ...(head.id !== undefined && { id: head.id }),
+    outputs: tensors,
+  });
   if (!chunks.length) return { body: text };
   const header = new TextEncoder().encode(text);
   const body = new Uint8Array(header.length + chunks.reduce((a, c) => a + c.length, 0));

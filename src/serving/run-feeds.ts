@@ -28,7 +28,14 @@ export function zeroFeeds(signature: ModelSignature): Record<string, TensorValue
   for (const input of signature.inputs) {
     if (!isSupportedType(input.type)) throw new Error(`input ${input.name} has type ${input.type}, which this server cannot feed`);
     const dims = input.shape.map((d) => d ?? 1);
-    feeds[input.name] = { type: input.type, data: allocate(input.type, dims.reduce((a, b) => a * b, 1)), dims };
+    feeds[input.name] = {
+      type: input.type,
+      data: allocate(
+        input.type,
+        dims.reduce((a, b) => a * b, 1),
+      ),
+      dims,
+    };
   }
   return feeds;
 }

@@ -2,7 +2,17 @@
 // Every protocol decoder ends here, so the messages ("expected ..., got ...") are the same whichever way a client calls.
 import { PayloadTooLargeError, UnprocessableError } from "../lib/errors.ts";
 import type { TensorSpec } from "./model-session.ts";
-import { allocate, describeElement, elementSize, fromBytes, isSupportedType, oipDatatype, storeElement, type ElementType, type TensorValue } from "./tensor-types.ts";
+import {
+  allocate,
+  describeElement,
+  elementSize,
+  fromBytes,
+  isSupportedType,
+  oipDatatype,
+  storeElement,
+  type ElementType,
+  type TensorValue,
+} from "./tensor-types.ts";
 
 /** Request-size limits that apply to every tensor. */
 export type InputLimits = { maxBatchRows: number };
@@ -42,7 +52,10 @@ export function nestedTensor(spec: TensorSpec, value: unknown, where: string, li
   const asColumn = opts.column === true && rank === spec.shape.length - 1 && spec.shape[rank] === 1;
   const shape = asColumn ? [...dims, 1] : dims;
   checkShape(spec, shape, where, limits);
-  const data = allocate(type, shape.reduce((a, b) => a * b, 1));
+  const data = allocate(
+    type,
+    shape.reduce((a, b) => a * b, 1),
+  );
   const idx: number[] = [];
   let k = 0;
   const walk = (v: unknown, depth: number): void => {
@@ -79,7 +92,10 @@ export function flatTensor(spec: TensorSpec, contents: unknown, shape: number[],
   const count = shape.reduce((a, b) => a * b, 1);
   const values = flattenWithin(spec, contents, Math.max(shape.length, 1), where);
   if (values.length !== count) {
-    throw new UnprocessableError(`${where}.data has ${values.length} values; shape ${describeShape(shape)} needs ${count}`, { ...expectedDetails(spec), got: { shape, values: values.length } });
+    throw new UnprocessableError(`${where}.data has ${values.length} values; shape ${describeShape(shape)} needs ${count}`, {
+      ...expectedDetails(spec),
+      got: { shape, values: values.length },
+    });
   }
   const data = allocate(type, count);
   for (let i = 0; i < count; i++) {
@@ -99,9 +115,12 @@ export function binaryTensor(spec: TensorSpec, bytes: Uint8Array, shape: number[
   const size = elementSize(type);
   if (size !== undefined) {
     if (bytes.length !== count * size) {
-      throw new UnprocessableError(`${where} has ${bytes.length} bytes of binary data; shape ${describeShape(shape)} of ${oipDatatype(type)} needs ${count * size}`, {
-        ...expectedDetails(spec),
-      });
+      throw new UnprocessableError(
+        `${where} has ${bytes.length} bytes of binary data; shape ${describeShape(shape)} of ${oipDatatype(type)} needs ${count * size}`,
+        {
+          ...expectedDetails(spec),
+        },
+      );
     }
     return { type, data: fromBytes(type as Exclude<ElementType, "string">, bytes), dims: shape };
   }
@@ -110,11 +129,13 @@ export function binaryTensor(spec: TensorSpec, bytes: Uint8Array, shape: number[
   const decoder = new TextDecoder();
   for (let at = 0; at < bytes.length; ) {
     const n = at + 4 <= bytes.length ? view.getUint32(at, true) : -1;
-    if (n < 0 || at + 4 + n > bytes.length) throw new UnprocessableError(`${where}: BYTES data is cut short at byte ${at} (each element is a 4-byte length, then that many bytes)`);
+    if (n < 0 || at + 4 + n > bytes.length)
+      throw new UnprocessableError(`${where}: BYTES data is cut short at byte ${at} (each element is a 4-byte length, then that many bytes)`);
     strings.push(decoder.decode(bytes.subarray(at + 4, at + 4 + n)));
     at += 4 + n;
   }
-  if (strings.length !== count) throw new UnprocessableError(`${where} holds ${strings.length} strings; shape ${describeShape(shape)} needs ${count}`, expectedDetails(spec));
+  if (strings.length !== count)
+    throw new UnprocessableError(`${where} holds ${strings.length} strings; shape ${describeShape(shape)} needs ${count}`, expectedDetails(spec));
   return { type, data: strings, dims: shape };
 }
 
@@ -130,7 +151,10 @@ export function checkShape(spec: TensorSpec, shape: readonly number[], where: st
     throw new UnprocessableError(`${where} is empty: send at least one row`, { ...expectedDetails(spec), got: { shape } });
   }
   if (shape.length !== want.length) {
-    const needs = want.length === 2 ? `must be a list of rows, each a list of ${want[1] ?? "the same number of"} values` : `must have ${want.length} dimension${want.length === 1 ? "" : "s"}`;
+    const needs =
+      want.length === 2
+        ? `must be a list of rows, each a list of ${want[1] ?? "the same number of"} values`
+        : `must have ${want.length} dimension${want.length === 1 ? "" : "s"}`;
     throw mismatch(needs);
   }
   for (let d = 0; d < want.length; d++) {
@@ -175,7 +199,10 @@ function flattenWithin(spec: TensorSpec, contents: unknown, maxDepth: number, wh
 
 function tooDeep(spec: TensorSpec, where: string): UnprocessableError {
   const rank = spec.shape.length;
-  return new UnprocessableError(`${where} is nested deeper than the ${rank} dimension${rank === 1 ? "" : "s"} of input ${describeInput(spec)}`, expectedDetails(spec));
+  return new UnprocessableError(
+    `${where} is nested deeper than the ${rank} dimension${rank === 1 ? "" : "s"} of input ${describeInput(spec)}`,
+    expectedDetails(spec),
+  );
 }
 
 function feedableType(spec: TensorSpec): ElementType {

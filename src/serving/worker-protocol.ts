@@ -41,7 +41,9 @@ export function fromWire(w: WireError): Error {
  * Plain copies of `tensors` ready to post, plus the buffers to transfer rather than copy: an array that owns its whole
  * buffer is moved (and left detached here); a view into a larger buffer is copied first, so only its bytes travel.
  */
-export function forPosting<T extends TensorValue | OutputTensor>(tensors: Record<string, T>): { tensors: Record<string, TensorValue>; transfer: ArrayBuffer[] } {
+export function forPosting<T extends TensorValue | OutputTensor>(
+  tensors: Record<string, T>,
+): { tensors: Record<string, TensorValue>; transfer: ArrayBuffer[] } {
   const out: Record<string, TensorValue> = {};
   const transfer: ArrayBuffer[] = [];
   for (const name in tensors) {

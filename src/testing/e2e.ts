@@ -79,7 +79,10 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
     dataDir: dir,
     base,
     api: (path, init = {}) =>
-      fetch(base + path, { ...init, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json", ...(init.headers as Record<string, string>) } }),
+      fetch(base + path, {
+        ...init,
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json", ...(init.headers as Record<string, string>) },
+      }),
   };
 }
 
@@ -119,7 +122,16 @@ export function sendPush(
   });
 }
 
-type PipelineJson = { id: number; status: string; error: string | null; notebook_path: string; model_name: string | null; phases: { name: string; status: string; error: string | null }[]; model_version: number | null; metrics: Record<string, number> | null };
+type PipelineJson = {
+  id: number;
+  status: string;
+  error: string | null;
+  notebook_path: string;
+  model_name: string | null;
+  phases: { name: string; status: string; error: string | null }[];
+  model_version: number | null;
+  metrics: Record<string, number> | null;
+};
 
 /** Poll the API until `count` pipelines exist (filtered by `query`) and all have ended; returns them (with phases). */
 export async function waitForPipelines(server: TestServer, query: string, count: number, timeoutMs = 90_000): Promise<PipelineJson[]> {

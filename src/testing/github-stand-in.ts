@@ -30,7 +30,13 @@ export type GitHubStandIn = {
 };
 
 // GitHub's own messages for the statuses tests use.
-const MESSAGES: Record<number, string> = { 401: "Bad credentials", 403: "Resource not accessible by integration", 404: "Not Found", 422: "Validation Failed", 500: "Server Error" };
+const MESSAGES: Record<number, string> = {
+  401: "Bad credentials",
+  403: "Resource not accessible by integration",
+  404: "Not Found",
+  422: "Validation Failed",
+  500: "Server Error",
+};
 
 /** Start a stand-in GitHub API on a free loopback port. */
 export function startGitHubStandIn(): GitHubStandIn {
@@ -58,7 +64,8 @@ export function startGitHubStandIn(): GitHubStandIn {
       }
       const answered = answerFor(path, body);
       requests.push({ method: req.method, path, headers: req.headers.toJSON(), body, answered });
-      if (answered >= 400) return Response.json({ message: MESSAGES[answered] ?? "Error", documentation_url: "https://docs.github.com/rest" }, { status: answered });
+      if (answered >= 400)
+        return Response.json({ message: MESSAGES[answered] ?? "Error", documentation_url: "https://docs.github.com/rest" }, { status: answered });
       return Response.json({ id: nextId++, ...(body as object) }, { status: answered });
     },
   });

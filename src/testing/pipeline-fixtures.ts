@@ -51,11 +51,7 @@ export function modelNotebook(modelName: string, onnxB64: string, training = "pa
     ...head(modelName, training),
     {
       tags: ["mlops:export"],
-      source: [
-        `open(MODEL_OUTPUT_PATH, "wb").write(base64.b64decode("${onnxB64}"))`,
-        metricsCode,
-        `print("exported", flush=True)`,
-      ].join("\n"),
+      source: [`open(MODEL_OUTPUT_PATH, "wb").write(base64.b64decode("${onnxB64}"))`, metricsCode, `print("exported", flush=True)`].join("\n"),
     },
   ]);
 }

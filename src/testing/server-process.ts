@@ -64,7 +64,10 @@ export function spawnServer(opts: { dataDir: string; port: number; name: string;
     proc,
     base,
     api: (path, init = {}) =>
-      fetch(base + path, { ...init, headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json", ...(init.headers as Record<string, string>) } }),
+      fetch(base + path, {
+        ...init,
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json", ...(init.headers as Record<string, string>) },
+      }),
     output: () => read(out) + read(err),
     async kill() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
