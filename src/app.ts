@@ -20,7 +20,7 @@ import { mountServing } from "./http/serving-routes.ts";
 import { AppError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
 import type { PageSessions } from "./auth/page-sessions.ts";
-import { RepoStore } from "./repos/repo-store.ts";
+import type { RepoStore } from "./repos/repo-store.ts";
 import type { SandboxStatus } from "./sandbox/notebook-sandbox.ts";
 
 /** Everything the HTTP layer uses; main.ts builds it, tests build it on a temp dir. */
@@ -35,6 +35,8 @@ export type AppDeps = {
   sandbox: SandboxStatus;
   modelsServing: () => number;
   queueDepth: () => number;
+  /** Registered repositories. */
+  repos: RepoStore;
   /** POST /api/repos/{id}/run: start pipelines for the head of the repository's branch. */
   runRepo: RunRepo;
   /** A verified push to a registered branch: enqueue its work, synchronously, inside the delivery's transaction. */
@@ -64,7 +66,7 @@ export function createApp(deps: AppDeps) {
   api.use("*", requireAdmin(deps.secrets.adminTokenSha256));
   api.get("/settings/webhook", (c) => c.json({ url_path: "/webhook/github", content_type: "application/json", secret: deps.secrets.webhookSecret }));
 
-  const repos = new RepoStore(deps.db);
+  const { repos } = deps;
   api.route("/repos", repoRoutes({ repos, runRepo: deps.runRepo }));
   const deliveries = new Deliveries({ db: deps.db, repos, acceptPush: deps.acceptPush, logger: deps.logger });
   api.route("/deliveries", deliveryRoutes({ deliveries }));

@@ -213,6 +213,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
   const app = createApp({
     config,
     db,
+    repos,
     secrets,
     pageSessions: new PageSessions(db, secrets.adminTokenSha256),
     version: VERSION,

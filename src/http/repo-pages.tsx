@@ -64,11 +64,12 @@ export function repoPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
 
 /** Every repository, oldest registration first, with the threshold in force and its newest pipeline. */
 function repoSummaries(deps: PageDeps): RepoSummary[] {
+  const newestOf = deps.pipelineStore.newestPerRepo();
   return deps.repos
     .list()
     .map(shownRepo)
     .map((r) => {
-      const newest = deps.pipelineStore.list({ repoId: r.id, limit: 1 })[0];
+      const newest = newestOf.get(r.id);
       return {
         ...r,
         threshold: r.deploy_threshold ?? deps.config.minAccuracyThreshold,

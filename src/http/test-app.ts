@@ -19,7 +19,7 @@ import { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { ModelRegistry } from "../serving/model-registry.ts";
 import { PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
 import { JobStore } from "../queue/job-store.ts";
-import type { RepoStore } from "../repos/repo-store.ts";
+import { RepoStore } from "../repos/repo-store.ts";
 import { openWorkerSession } from "../serving/worker-session.ts";
 
 export const TEST_ADMIN_TOKEN = "test-admin-token-0123456789";
@@ -50,6 +50,7 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
     db,
     secrets,
     pageSessions: new PageSessions(db, secrets.adminTokenSha256),
+    repos: new RepoStore(db),
     version: "0.0.0-test",
     lifecycle: { phase: "ready" },
     logger: createLogger("silent"),

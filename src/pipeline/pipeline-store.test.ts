@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { openTestDb } from "../queue/test-support.ts";
 import { PHASES } from "./pipeline-states.ts";
+import { RepoStore } from "../repos/repo-store.ts";
 import { PipelineStore } from "./pipeline-store.ts";
 import { failure, FailureKind } from "./pipeline-failure.ts";
 
@@ -53,5 +54,28 @@ describe("PipelineStore.requeueAfterStop", () => {
     expect(store.requeueAfterStop(ended.id)).toBe(false);
     expect(store.get(ended.id)).toMatchObject({ status: "cancelled", shutdownRequeues: 0 });
     expect(store.requeueAfterStop(9_999)).toBe(false);
+  });
+});
+
+describe("PipelineStore.newestPerRepo", () => {
+  test("the newest pipeline of each repository, in one query; repositories without one and removed ones are absent", () => {
+    const db = openTestDb();
+    const store = new PipelineStore(db);
+    const repos = new RepoStore(db);
+    const [a, b, c] = ["acme/a", "acme/b", "acme/c"].map((full_name) => repos.create({ full_name }).id) as [number, number, number];
+    const make = (repoId: number | null, notebookPath: string) =>
+      store.create({ repoId, trigger: "push", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath }).id;
+    make(a, "1.ipynb");
+    const newestA = make(a, "2.ipynb");
+    const newestB = make(b, "1.ipynb");
+    make(null, "orphan.ipynb");
+    make(a, "3.ipynb");
+    store.finish(make(a, "4.ipynb"), "cancelled", failure(null, FailureKind.cancelled, "cancelled"));
+    const newest = store.newestPerRepo();
+    expect([...newest.keys()].sort()).toEqual([a, b]);
+    expect(newest.get(b)!.id).toBe(newestB);
+    expect(newest.get(a)!.id).toBeGreaterThan(newestA);
+    expect(newest.get(a)!.notebookPath).toBe("4.ipynb"); // whatever its status
+    expect(newest.has(c)).toBe(false);
   });
 });

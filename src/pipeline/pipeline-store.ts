@@ -1,5 +1,5 @@
 // Pipelines, their phases, log lines and recorded processes in SQLite; the one place pipeline state changes.
-import { and, count, desc, eq, inArray, ne, type SQL } from "drizzle-orm";
+import { and, count, desc, eq, inArray, isNotNull, max, ne, type SQL } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { pipelineLogLines, pipelinePhases, pipelineProcesses, pipelines } from "../db/schema.ts";
 import { NotFoundError } from "../lib/errors.ts";
@@ -199,6 +199,17 @@ export class PipelineStore {
       .where(and(eq(pipelinePhases.pipelineId, id), eq(pipelinePhases.status, "running")))
       .get();
     return (row?.name as PhaseName | undefined) ?? null;
+  }
+
+  /** The newest pipeline of each repository that has one, by repository id: one query, whatever the number of repositories. */
+  newestPerRepo(): Map<number, PipelineRow> {
+    const newest = this.db
+      .select({ id: max(pipelines.id) })
+      .from(pipelines)
+      .where(isNotNull(pipelines.repoId))
+      .groupBy(pipelines.repoId);
+    const rows = this.db.select().from(pipelines).where(inArray(pipelines.id, newest)).all();
+    return new Map(rows.map((r) => [r.repoId!, r]));
   }
 
   /** How many pipelines there are of each status, e.g. {"queued": 2, "running": 1}. */
