@@ -1,21 +1,10 @@
 // The part of a model's page that its actions refresh: what serves, the buttons, the chart, versions and history.
-import type { deploymentJson, versionJson } from "../src/models/model-view.ts";
+import type { ModelDetail } from "../src/models/model-view.ts";
 import { MetricsChart } from "./metrics-chart.tsx";
 import { actionAttrs } from "./model-actions.ts";
 import { HistoryTable, VersionsTable } from "./model-tables.tsx";
 
-export type ModelDetail = {
-  name: string;
-  /** The repository (owner/name) whose pipelines may register versions; null while unclaimed. */
-  owner: string | null;
-  serving: number | null;
-  /** The version Rollback would deploy; null disables the button. */
-  rollbackTo: number | null;
-  /** Newest first. */
-  versions: ReturnType<typeof versionJson>[];
-  /** Newest first. */
-  deployments: ReturnType<typeof deploymentJson>[];
-};
+export type { ModelDetail } from "../src/models/model-view.ts";
 
 /** The model section; the page embeds it and the actions answer with it. */
 export function ModelSection(props: { model: ModelDetail }) {
@@ -24,23 +13,23 @@ export function ModelSection(props: { model: ModelDetail }) {
     <section id="model-section" class="model">
       <div class="model-actions">
         <p>
-          Serving: <strong id="serving-version">{m.serving === null ? "not serving" : `v${m.serving}`}</strong>
+          Serving: <strong id="serving-version">{m.serving_version === null ? "not serving" : `v${m.serving_version}`}</strong>
         </p>
         <button
           id="rollback"
           {...actionAttrs(m.name, "rollback")}
-          hx-confirm={m.rollbackTo === null ? undefined : `Roll back ${m.name} to v${m.rollbackTo}?`}
-          disabled={m.rollbackTo === null}
-          title={m.rollbackTo === null ? "no earlier deployed version" : undefined}
+          hx-confirm={m.rollback_to === null ? undefined : `Roll back ${m.name} to v${m.rollback_to}?`}
+          disabled={m.rollback_to === null}
+          title={m.rollback_to === null ? "no earlier deployed version" : undefined}
         >
-          {m.rollbackTo === null ? "Rollback" : `Roll back to v${m.rollbackTo}`}
+          {m.rollback_to === null ? "Rollback" : `Roll back to v${m.rollback_to}`}
         </button>
         <button
           id="undeploy"
           class="danger"
           {...actionAttrs(m.name, "undeploy")}
           hx-confirm={`Stop serving ${m.name}? Predictions will answer 404 until a version is deployed.`}
-          disabled={m.serving === null}
+          disabled={m.serving_version === null}
         >
           Undeploy
         </button>
@@ -50,7 +39,7 @@ export function ModelSection(props: { model: ModelDetail }) {
       <h3>Metrics over versions</h3>
       <MetricsChart versions={m.versions} />
       <h3>Versions</h3>
-      <VersionsTable model={m.name} versions={m.versions} serving={m.serving} />
+      <VersionsTable model={m.name} versions={m.versions} serving={m.serving_version} />
       <h3>Deployments</h3>
       <HistoryTable deployments={m.deployments} />
     </section>

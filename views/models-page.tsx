@@ -2,7 +2,9 @@
 import { formatTime } from "./format.ts";
 import { Layout } from "./layout.tsx";
 
-export type ModelSummary = { name: string; serving: number | null; servingSince: string | null; latest: number; versions: number };
+import type { ModelSummary } from "../src/models/model-view.ts";
+
+export type { ModelSummary } from "../src/models/model-view.ts";
 
 /** Every model with at least one stored version, by name. */
 export function ModelsPage(props: { version: string; models: ModelSummary[] }) {
@@ -26,10 +28,10 @@ export function ModelsPage(props: { version: string; models: ModelSummary[] }) {
                 <td>
                   <a href={`/models/${encodeURIComponent(m.name)}`}>{m.name}</a>
                 </td>
-                <td>{m.serving === null ? <span class="muted">not serving</span> : <span class="ok">v{m.serving}</span>}</td>
-                <td>v{m.latest}</td>
+                <td>{m.serving_version === null ? <span class="muted">not serving</span> : <span class="ok">v{m.serving_version}</span>}</td>
+                <td>v{m.latest_version}</td>
                 <td>{m.versions}</td>
-                <td>{m.servingSince === null ? <span class="muted">—</span> : <time datetime={m.servingSince}>{formatTime(m.servingSince)}</time>}</td>
+                <td>{m.serving_since === null ? <span class="muted">—</span> : <time datetime={m.serving_since}>{formatTime(m.serving_since)}</time>}</td>
               </tr>
             ))}
           </tbody>

@@ -3,10 +3,9 @@ import { zValidator } from "@hono/zod-validator";
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { ModelPage } from "../../views/model-page.tsx";
-import { ModelSection, type ModelDetail } from "../../views/model-section.tsx";
-import { ModelsPage, type ModelSummary } from "../../views/models-page.tsx";
-import { NotFoundError } from "../lib/errors.ts";
-import { deploymentJson, versionJson } from "../models/model-view.ts";
+import { ModelSection } from "../../views/model-section.tsx";
+import { ModelsPage } from "../../views/models-page.tsx";
+import { modelDetail as buildModelDetail, modelSummaries as buildModelSummaries } from "../models/model-view.ts";
 import { repoFullName } from "../repos/repo-input.ts";
 import type { PageDeps } from "./page-deps.ts";
 import { onInvalid } from "./validation.ts";
@@ -47,32 +46,19 @@ export function modelPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
     });
 }
 
-/** One model as the page shows it; throws NotFoundError when it has no version. */
-function modelDetail(deps: PageDeps, name: string): ModelDetail {
-  const versions = deps.modelStore.versions(name);
-  if (!versions.length) throw new NotFoundError(`model "${name}" does not exist`);
-  const serving = deps.registry.version(name) ?? null;
+/** The model read models (src/models/model-view.ts) over the page's services. */
+function views(deps: PageDeps) {
   return {
-    name,
-    owner: deps.modelStore.owners.ownerOf(name),
-    serving,
-    rollbackTo: deps.deployer.rollbackTarget(name),
-    versions: versions.map((v) => versionJson(v, serving)),
-    deployments: deps.modelStore.history(name).map(deploymentJson),
+    store: deps.modelStore,
+    servingVersion: (name: string) => deps.registry.version(name) ?? null,
+    rollbackTarget: (name: string) => deps.deployer.rollbackTarget(name),
   };
 }
 
-function modelSummaries(deps: PageDeps): ModelSummary[] {
-  return deps.modelStore.modelNames().map((name) => {
-    const versions = deps.modelStore.versions(name);
-    const serving = deps.registry.version(name) ?? null;
-    const last = deps.modelStore.history(name, 1)[0];
-    return {
-      name,
-      serving,
-      servingSince: serving !== null && last?.version === serving ? last.at : null,
-      latest: versions[0]!.version,
-      versions: versions.length,
-    };
-  });
+function modelDetail(deps: PageDeps, name: string) {
+  return buildModelDetail(views(deps), name);
+}
+
+function modelSummaries(deps: PageDeps) {
+  return buildModelSummaries(views(deps));
 }
