@@ -70,7 +70,7 @@ export function createApp(deps: AppDeps) {
   api.route("/repos", repoRoutes({ repos, runRepo: deps.runRepo }));
   const deliveries = new Deliveries({ db: deps.db, repos, acceptPush: deps.acceptPush, logger: deps.logger });
   api.route("/deliveries", deliveryRoutes({ deliveries }));
-  api.route("/pipelines", pipelineRoutes(deps));
+  api.route("/pipelines", pipelineRoutes({ ...deps, repoName: (id) => repos.find(id)?.full_name }));
   api.route("/models", modelRoutes(deps));
 
   app.route("/health", healthRoutes(deps));

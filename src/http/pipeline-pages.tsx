@@ -8,7 +8,7 @@ import { PipelineRows } from "../../views/pipeline-rows.tsx";
 import { PipelineSummary, type PipelineDetail } from "../../views/pipeline-summary.tsx";
 import { PipelinesPage } from "../../views/pipelines-page.tsx";
 import { isTerminalStatus, PipelineStatus } from "../pipeline/pipeline-states.ts";
-import { pipelineJson, type PipelineJson } from "../pipeline/pipeline-view.ts";
+import { pipelineDetail, pipelineJson, type PipelineJson } from "../pipeline/pipeline-view.ts";
 import type { PageDeps } from "./page-deps.ts";
 import { streamPipelineEvents, type EventRenderer } from "./pipeline-event-stream.ts";
 import { idParam, onInvalid } from "./validation.ts";
@@ -44,7 +44,7 @@ export function pipelinePageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
     return { pipelines, rowsUrl: `/pipelines/rows${query ? `?${query}` : ""}`, poll: pipelines.some((p) => isActive(p.status)) };
   };
   const detail = (id: number) => {
-    const pipeline = { ...withRepoName(pipelineJson(store.get(id), store.phases(id))), mlflow: deps.mlflowView?.(id) ?? null } as PipelineDetail;
+    const pipeline = pipelineDetail({ store, repoName: deps.repoName, mlflowView: deps.mlflowView }, id) as PipelineDetail;
     return { pipeline, active: isActive(pipeline.status) };
   };
 

@@ -5,7 +5,7 @@ import { z } from "zod";
 import type { LogBus } from "../pipeline/log-bus.ts";
 import { PIPELINE_STATUSES } from "../pipeline/pipeline-states.ts";
 import type { PipelineStore } from "../pipeline/pipeline-store.ts";
-import { pipelineJson } from "../pipeline/pipeline-view.ts";
+import { pipelineDetail, pipelineJson } from "../pipeline/pipeline-view.ts";
 import { streamPipelineEvents, type EventRenderer } from "./pipeline-event-stream.ts";
 import type { MlflowSyncView } from "../mlflow/mlflow-tracking.ts";
 import { idParam, onInvalid } from "./validation.ts";
@@ -37,6 +37,7 @@ export function pipelineRoutes(deps: {
   bus: LogBus;
   pipelineActions: PipelineActions;
   mlflowView?: (id: number) => MlflowSyncView | null;
+  repoName?: (repoId: number) => string | undefined;
 }) {
   const { pipelineStore: store, bus, pipelineActions: actions } = deps;
   return new Hono()
@@ -46,8 +47,7 @@ export function pipelineRoutes(deps: {
     })
     .get("/:id", zValidator("param", idParam, onInvalid), (c) => {
       const { id } = c.req.valid("param");
-      // mlflow: null when MLflow tracking is off or the pipeline never reached it; else its sync status and run.
-      return c.json({ ...pipelineJson(store.get(id), store.phases(id)), mlflow: deps.mlflowView?.(id) ?? null });
+      return c.json(pipelineDetail({ store, repoName: deps.repoName, mlflowView: deps.mlflowView }, id));
     })
     .get("/:id/logs", zValidator("param", idParam, onInvalid), (c) => {
       const { id } = c.req.valid("param");

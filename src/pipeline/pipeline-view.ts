@@ -1,5 +1,5 @@
 // The JSON shape of a pipeline in the API (and the data pages render).
-import type { PhaseRow, PipelineRow } from "./pipeline-store.ts";
+import type { PhaseRow, PipelineRow, PipelineStore } from "./pipeline-store.ts";
 
 export type PipelineJson = ReturnType<typeof pipelineJson>;
 
@@ -38,5 +38,26 @@ export function pipelineJson(p: PipelineRow, phases?: PhaseRow[]) {
         error: ph.error,
       })),
     }),
+  };
+}
+
+/** What the pipeline read model needs besides the store: a repository's name, and how the pipeline stands with MLflow. */
+export type PipelineViewDeps<M> = {
+  store: PipelineStore;
+  repoName?: (repoId: number) => string | undefined;
+  mlflowView?: (pipelineId: number) => M | null;
+};
+
+/**
+ * One pipeline as the API answers it and its page shows it: the row, its phases, its repository's name (absent once
+ * the repository was removed) and `mlflow` (null when MLflow tracking is off or the pipeline never reached it).
+ * Throws NotFoundError for an unknown id.
+ */
+export function pipelineDetail<M>(deps: PipelineViewDeps<M>, id: number) {
+  const row = deps.store.get(id);
+  return {
+    ...pipelineJson(row, deps.store.phases(id)),
+    repo_name: row.repoId === null ? undefined : deps.repoName?.(row.repoId),
+    mlflow: deps.mlflowView?.(id) ?? null,
   };
 }
