@@ -1,7 +1,7 @@
 // Drizzle table definitions; the SQL that creates them is in ./migrations (checked against this file by schema.test.ts).
 import { sql } from "drizzle-orm";
 import { integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import type { JobState, PhaseStatus, PipelineStatus } from "./states.ts";
+import type { JobFailureKind, JobState, PhaseStatus, PipelineStatus } from "./states.ts";
 
 const createdAt = (name = "created_at") => text(name).notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`);
 
@@ -48,6 +48,8 @@ export const jobs = sqliteTable("jobs", {
   lockedBy: text("locked_by"),
   lockedUntil: integer("locked_until"),
   lastError: text("last_error"),
+  /** Why its last attempt did not succeed, as data (JobFailureKind); null while it has not failed. */
+  failureKind: text("failure_kind").$type<JobFailureKind>(),
   createdAt: createdAt(),
   updatedAt: integer("updated_at").notNull(),
 });

@@ -31,3 +31,17 @@ export const JobState = Object.freeze({
   superseded: "superseded",
 } as const);
 export type JobState = (typeof JobState)[keyof typeof JobState];
+
+/**
+ * Why a job's last attempt did not succeed: `error` (its handler failed), `transient` (a failure worth retrying; the
+ * job retries while it has attempts), `interrupted` (the server stopped or died under it), `expired` (its worker
+ * stopped heartbeating), `superseded` (a newer job of the same key replaced it while it waited).
+ */
+export const JobFailureKind = Object.freeze({
+  error: "error",
+  transient: "transient",
+  interrupted: "interrupted",
+  expired: "expired",
+  superseded: "superseded",
+} as const);
+export type JobFailureKind = (typeof JobFailureKind)[keyof typeof JobFailureKind];

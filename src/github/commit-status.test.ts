@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 import { INTERRUPTED } from "../pipeline/pipeline-states.ts";
 import { PipelineStore, type PipelineRow } from "../pipeline/pipeline-store.ts";
+import type { Job } from "../queue/job-states.ts";
 import { JobStore } from "../queue/job-store.ts";
 import { openTestDb } from "../queue/test-support.ts";
 import { RepoStore } from "../repos/repo-store.ts";
@@ -169,10 +170,14 @@ describe("commit statuses, the service alone", () => {
     const { jobs, statuses, newPipeline } = setup();
     const crashed = newPipeline().id;
     const refused = newPipeline().id;
+    const wordy = newPipeline().id;
     statuses.changed(crashed);
     statuses.changed(refused);
-    const [a, b] = [jobs.claim("w/1", 30_000, [COMMIT_STATUS_JOB])!, jobs.claim("w/2", 30_000, [COMMIT_STATUS_JOB])!];
+    statuses.changed(wordy);
+    const [a, b, c] = ["w/1", "w/2", "w/3"].map((w) => jobs.claim(w, 30_000, [COMMIT_STATUS_JOB])!) as [Job, Job, Job];
     expect(jobs.fail(b.id, "w/2", new GitHubRequestError(401, "GitHub answered 401: Bad credentials"))).toBe("failed");
+    // An error whose words look like an interruption is still an error: the kind is read, not the message.
+    expect(jobs.fail(c.id, "w/3", new Error(INTERRUPTED))).toBe("failed");
     expect(jobs.recoverInterrupted(INTERRUPTED).map((j) => j.id)).toEqual([a.id]);
 
     expect(statuses.resumeInterrupted()).toEqual([crashed]);

@@ -4,10 +4,9 @@
 import type { Logger } from "../lib/logger.ts";
 import type { PipelineStatusListener } from "../pipeline/pipeline-context.ts";
 import { FailureKind } from "../pipeline/pipeline-failure.ts";
-import { INTERRUPTED } from "../pipeline/pipeline-states.ts";
 import type { PhaseRow, PipelineRow, PipelineStore } from "../pipeline/pipeline-store.ts";
 import type { JobStore } from "../queue/job-store.ts";
-import { STOPPING_ERROR } from "../queue/worker-pool.ts";
+import { JobFailureKind } from "../queue/job-states.ts";
 import { GitHubRequestError, postCommitStatus, type CommitStatus, type GitHubApi } from "./github-api.ts";
 
 /** The job kind that posts a pipeline's commit status. */
@@ -78,8 +77,8 @@ export class CommitStatuses implements PipelineStatusListener {
     const resumed: number[] = [];
     for (const job of jobs.list({ kind: COMMIT_STATUS_JOB, state: "failed" })) {
       const pipelineId = (job.payload as { pipelineId?: unknown } | null)?.pipelineId;
-      // The two ways an attempt is cut off: crash recovery at start (INTERRUPTED) and the worker pool's stop.
-      if ((job.lastError !== INTERRUPTED && job.lastError !== STOPPING_ERROR) || typeof pipelineId !== "number") continue;
+      // Cut off by crash recovery at start or by the worker pool's stop: read as data, not from the message.
+      if (job.failureKind !== JobFailureKind.interrupted || typeof pipelineId !== "number") continue;
       if (jobs.findByPayload(COMMIT_STATUS_JOB, "$.pipelineId", pipelineId)?.id !== job.id) continue;
       this.changed(pipelineId);
       resumed.push(pipelineId);

@@ -1,8 +1,8 @@
 // The states a queued job moves through, as one frozen object used everywhere, and the Job value.
 
-import { JobState } from "../db/states.ts";
+import { type JobFailureKind, JobState } from "../db/states.ts";
 
-export { JobState } from "../db/states.ts";
+export { JobFailureKind, JobState } from "../db/states.ts";
 
 /** States from which a job never moves again. */
 export const terminalJobStates: readonly JobState[] = [JobState.succeeded, JobState.failed, JobState.cancelled, JobState.superseded];
@@ -30,6 +30,8 @@ export type Job = {
   /** End of the running worker's lease; null unless running. */
   lockedUntil: number | null;
   lastError: string | null;
+  /** Why its last attempt did not succeed, as data; null while it has not failed. */
+  failureKind: JobFailureKind | null;
   createdAt: string;
   updatedAt: number;
 };

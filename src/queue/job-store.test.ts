@@ -464,3 +464,35 @@ describe("JobStore.pruneEnded", () => {
     expect(store.pruneEnded(7 * DAY)).toBe(0);
   });
 });
+
+describe("JobStore failure kinds", () => {
+  test("each way a job does not succeed is recorded as data: error, transient, interrupted, expired, superseded", () => {
+    const { store, clock } = setup();
+    const k = (payload: number) => store.enqueue({ kind: "k", payload, maxAttempts: payload === 2 ? 3 : 1 }).job;
+    const [failing, retrying, stopped, requeued, expiring] = [1, 2, 3, 4, 5].map(k) as [Job, Job, Job, Job, Job];
+    for (let i = 0; i < 5; i++) store.claim(`w${i}`, LEASE);
+    const holder = (j: Job) => store.get(j.id)!.lockedBy!;
+    store.fail(failing.id, holder(failing), new Error("boom"));
+    store.fail(retrying.id, holder(retrying), new TransientError("try later"));
+    store.fail(stopped.id, holder(stopped), new Error("stopping"), "interrupted");
+    store.requeue(requeued.id, holder(requeued), "stopped; queued again");
+    clock.advance(LEASE + 1);
+    expect(store.reapExpired().map((j) => j.id)).toEqual([expiring.id]);
+    const superseding = store.enqueue({ kind: "d", payload: 1, dedupeKey: "x" }).job;
+    store.enqueue({ kind: "d", payload: 2, dedupeKey: "x", supersede: true });
+    const kinds = Object.fromEntries(
+      [failing, retrying, stopped, requeued, expiring].map((j) => [j.payload as number, [store.get(j.id)!.state, store.get(j.id)!.failureKind]]),
+    );
+    expect(kinds).toEqual({
+      1: ["failed", "error"],
+      2: ["queued", "transient"],
+      3: ["failed", "interrupted"],
+      4: ["queued", "interrupted"],
+      5: ["failed", "expired"],
+    });
+    expect(store.get(superseding.id)).toMatchObject({ state: "superseded", failureKind: "superseded" });
+    // start-up recovery of a job left running: interrupted
+    const running = store.claim("w9", LEASE)!;
+    expect(store.recoverInterrupted("interrupted: the server stopped").map((j) => [j.id, j.failureKind])).toEqual([[running.id, "interrupted"]]);
+  });
+});

@@ -5,7 +5,7 @@ import type { Db } from "../db/connection.ts";
 import { jobs } from "../db/schema.ts";
 import { systemClock, type Clock } from "../lib/clock.ts";
 import { TransientError } from "../lib/errors.ts";
-import { JobState, type Job } from "./job-states.ts";
+import { JobFailureKind, JobState, type Job } from "./job-states.ts";
 
 /** Delay before the first retry of a transient failure; doubles per attempt. */
 export const RETRY_BASE_MS = 1_000;
@@ -44,12 +44,13 @@ type Params = Record<string, string | number | null>;
 
 // Every statement returns rows under the drizzle schema's (camelCase) names, so one mapper serves raw SQL and drizzle.
 const COLUMNS = `id, kind, payload, state, dedupe_key AS dedupeKey, attempts, max_attempts AS maxAttempts, run_at AS runAt,
-  locked_by AS lockedBy, locked_until AS lockedUntil, last_error AS lastError, created_at AS createdAt, updated_at AS updatedAt`;
+  locked_by AS lockedBy, locked_until AS lockedUntil, last_error AS lastError, failure_kind AS failureKind, created_at AS createdAt,
+  updated_at AS updatedAt`;
 
 const SQL_INSERT = `INSERT INTO jobs (kind, payload, state, dedupe_key, max_attempts, run_at, updated_at)
   VALUES ($kind, $payload, 'queued', $dedupeKey, $maxAttempts, $runAt, $now) RETURNING ${COLUMNS}`;
 
-const SQL_SUPERSEDE = `UPDATE jobs SET state = 'superseded', last_error = 'superseded by job ' || $newId, updated_at = $now
+const SQL_SUPERSEDE = `UPDATE jobs SET state = 'superseded', last_error = 'superseded by job ' || $newId, failure_kind = 'superseded', updated_at = $now
   WHERE kind = $kind AND dedupe_key = $dedupeKey AND state = 'queued' AND id <> $newId RETURNING ${COLUMNS}`;
 
 // The subquery picks the oldest due job; repeating `state = 'queued'` in the outer WHERE keeps the claim atomic.
@@ -74,13 +75,13 @@ const SQL_FAIL = `UPDATE jobs SET
     run_at = CASE WHEN $transient AND attempts < max_attempts
       THEN $now + min(${RETRY_MAX_MS}, ${RETRY_BASE_MS} << min(max(attempts - 1, 0), 16)) ELSE run_at END,
     locked_by = CASE WHEN $transient AND attempts < max_attempts THEN NULL ELSE locked_by END,
-    locked_until = NULL, last_error = $error, updated_at = $now
+    locked_until = NULL, last_error = $error, failure_kind = $kind, updated_at = $now
   WHERE id = $id AND state = 'running' AND locked_by = $worker
   RETURNING state`;
 
 // The attempt is given back (attempts - 1): being stopped from outside is not the job's failure.
 const SQL_REQUEUE = `UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0), run_at = $now, locked_by = NULL,
-    locked_until = NULL, last_error = $reason, updated_at = $now
+    locked_until = NULL, last_error = $reason, failure_kind = 'interrupted', updated_at = $now
   WHERE id = $id AND state = 'running' AND locked_by = $worker`;
 
 const SQL_CANCEL = `UPDATE jobs SET state = 'cancelled', locked_until = NULL, updated_at = $now
@@ -90,7 +91,7 @@ const SQL_REAP = `UPDATE jobs SET
     state = CASE WHEN attempts < max_attempts THEN 'queued' ELSE 'failed' END,
     run_at = CASE WHEN attempts < max_attempts THEN $now ELSE run_at END,
     locked_by = CASE WHEN attempts < max_attempts THEN NULL ELSE locked_by END,
-    locked_until = NULL, last_error = $error, updated_at = $now
+    locked_until = NULL, last_error = $error, failure_kind = 'expired', updated_at = $now
   WHERE state = 'running' AND locked_until < $now
   RETURNING ${COLUMNS}`;
 
@@ -103,7 +104,7 @@ const SQL_DEPTH = `SELECT count(*) AS n FROM jobs WHERE state IN ('queued', 'run
 
 const SQL_PRUNE = `DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled', 'superseded') AND updated_at < $cutoff`;
 
-const SQL_RECOVER = `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $reason, updated_at = $now
+const SQL_RECOVER = `UPDATE jobs SET state = 'failed', locked_until = NULL, last_error = $reason, failure_kind = 'interrupted', updated_at = $now
   WHERE state = 'running' RETURNING ${COLUMNS}`;
 
 const STATEMENTS = {
@@ -198,13 +199,16 @@ export class JobStore {
    * Record a failed attempt of a running job held by `workerId`, with `last_error` = the error's message.
    * A TransientError with attempts left re-queues it after 1 s, 2 s, 4 s … (at most 60 s): "retrying".
    * Anything else fails it for good: "failed". "lost" when the worker no longer held the job (nothing changed).
+   * `kind` records why (default: `transient` for a TransientError, else `error`).
    */
-  fail(id: number, workerId: string, error: unknown): FailOutcome {
+  fail(id: number, workerId: string, error: unknown, kind?: JobFailureKind): FailOutcome {
+    const transient = error instanceof TransientError;
     const row = this.statements.fail.get({
       id,
       worker: workerId,
-      transient: error instanceof TransientError ? 1 : 0,
+      transient: transient ? 1 : 0,
       error: errorMessage(error),
+      kind: kind ?? (transient ? JobFailureKind.transient : JobFailureKind.error),
       now: this.clock.now(),
     }) as { state: string } | null;
     if (!row) return "lost";

@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { createLogger, type Logger } from "../lib/logger.ts";
-import type { Job } from "./job-states.ts";
+import { JobFailureKind, type Job } from "./job-states.ts";
 import type { JobStore } from "./job-store.ts";
 
 /** Runs one job. Must stop soon after `signal` aborts; throw a TransientError for a failure worth retrying. */
@@ -267,7 +267,8 @@ export class WorkerPool {
           if (this.store.requeue(job.id, lock, failure.error.message)) log.info({ reason: failure.error.message }, "job queued again");
           else log.warn("job asked to be queued again but was no longer held by this worker");
         } else {
-          const outcome = this.store.fail(job.id, lock, failure.error);
+          const stopped = failure.error instanceof JobAbortedError && failure.error.why === "stopping";
+          const outcome = this.store.fail(job.id, lock, failure.error, stopped ? JobFailureKind.interrupted : undefined);
           log[outcome === "lost" ? "warn" : "info"]({ err: failure.error, outcome }, "job failed");
         }
       } catch (e) {

@@ -5,6 +5,7 @@ import pageSessions from "./0003_page_sessions.sql" with { type: "text" };
 import modelOwners from "./0004_model_owners.sql" with { type: "text" };
 import shutdownRequeue from "./0005_shutdown_requeue.sql" with { type: "text" };
 import pipelineFailure from "./0007_pipeline_failure.sql" with { type: "text" };
+import jobFailureKind from "./0008_job_failure_kind.sql" with { type: "text" };
 
 export type Migration = { id: number; name: string; sql: string };
 
@@ -16,4 +17,5 @@ export const migrations: readonly Migration[] = [
   { id: 4, name: "0004_model_owners", sql: modelOwners },
   { id: 5, name: "0005_shutdown_requeue", sql: shutdownRequeue },
   { id: 7, name: "0007_pipeline_failure", sql: pipelineFailure },
+  { id: 8, name: "0008_job_failure_kind", sql: jobFailureKind },
 ];
