@@ -7,8 +7,7 @@ import { dirname, join, relative, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
 
-const isTestSupport = (path: string) =>
-  /\.test\.tsx?$|\.fixture\.ts$|(^|\/)test-[^/]*\.ts$|-test-support\.ts$|test-app\.ts$/.test(path) || path.startsWith("src/testing/");
+const isTestSupport = (path: string) => /\.test\.tsx?$|\.fixture\.ts$/.test(path) || path.startsWith("src/testing/");
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(join(ROOT, dir)).flatMap((name) => {

@@ -8,7 +8,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { buildExecutable } from "../../scripts/build.ts";
 import { migrate, openDatabase } from "../db/connection.ts";
 import { ModelStore } from "../models/model-store.ts";
-import { makeTestModel, type TestModel } from "../serving/test-models.ts";
+import { makeTestModel, type TestModel } from "../testing/test-models.ts";
 import { eventually, pace } from "../testing/eventually.ts";
 
 let root: string;

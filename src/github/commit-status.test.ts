@@ -6,7 +6,7 @@ import { INTERRUPTED } from "../pipeline/pipeline-states.ts";
 import { PipelineStore, type PipelineRow } from "../pipeline/pipeline-store.ts";
 import type { Job } from "../queue/job-states.ts";
 import { JobStore } from "../queue/job-store.ts";
-import { openTestDb } from "../queue/test-support.ts";
+import { openTestDb } from "../testing/db.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { makeRepo, sendPush, startTestServer, waitForPipelines, type TestServer } from "../testing/e2e.ts";
 import { startGitHubStandIn, type GitHubStandIn, type RecordedRequest } from "../testing/github-stand-in.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { bearerToken } from "./auth.ts";
-import { TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, makeTestApp } from "./test-app.ts";
+import { TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, makeTestApp } from "../testing/test-app.ts";
 
 describe("/api authorization", () => {
   const cases: [string, Record<string, string>, number][] = [

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { RepoStore } from "../repos/repo-store.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./body-limit.ts";
-import { deployVersion, makeServingFixtures, type ServingFixtures } from "./serving-test-support.ts";
-import { TEST_ADMIN_TOKEN, makeTestApp, SIGNED_IN } from "./test-app.ts";
+import { deployVersion, makeServingFixtures, type ServingFixtures } from "../testing/serving-test-support.ts";
+import { TEST_ADMIN_TOKEN, makeTestApp, SIGNED_IN } from "../testing/test-app.ts";
 
 // Each route family that reads a body, with the cap it must keep: over a real socket, a declared Content-Length over the
 // cap is refused before the body is read, and a chunked body is refused once it passes the cap (the sender is cut off).

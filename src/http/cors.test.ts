@@ -1,6 +1,6 @@
 // FRONTEND_URL: the JSON API answers that origin's browser calls (preflight included), and no other origin's.
 import { describe, expect, test } from "bun:test";
-import { makeTestApp, TEST_ADMIN_TOKEN } from "./test-app.ts";
+import { makeTestApp, TEST_ADMIN_TOKEN } from "../testing/test-app.ts";
 
 const FRONTEND = "http://localhost:3000";
 const preflight = (origin: string) => ({

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { makeTestApp } from "./test-app.ts";
+import { makeTestApp } from "../testing/test-app.ts";
 
 describe("GET /health", () => {
   test("200 with status, version, database, models serving and queue depth", async () => {

@@ -7,7 +7,7 @@ import { Deployer } from "../models/deployer.ts";
 import { ModelStore } from "../models/model-store.ts";
 import { ModelRegistry } from "../serving/model-registry.ts";
 import { openModelSession } from "../serving/model-session.ts";
-import { makeTestModel } from "../serving/test-models.ts";
+import { makeTestModel } from "../testing/test-models.ts";
 import { ADMIN_TOKEN, signIn } from "../testing/e2e.ts";
 import { spawnServerProcess, type ServerProcess } from "../testing/server-process.ts";
 

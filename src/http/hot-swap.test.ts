@@ -1,8 +1,8 @@
 // Deploy and rollback under load over real HTTP: every request in flight across a swap must succeed.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { makeTestModel, type TestModel } from "../serving/test-models.ts";
-import { addVersion } from "./serving-test-support.ts";
-import { makeTestApp } from "./test-app.ts";
+import { makeTestModel, type TestModel } from "../testing/test-models.ts";
+import { addVersion } from "../testing/serving-test-support.ts";
+import { makeTestApp } from "../testing/test-app.ts";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

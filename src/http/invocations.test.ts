@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { contentKind } from "./invocations.ts";
-import { deployVersion, makeServingFixtures, postJson, type ServingFixtures } from "./serving-test-support.ts";
-import { makeTestApp } from "./test-app.ts";
+import { deployVersion, makeServingFixtures, postJson, type ServingFixtures } from "../testing/serving-test-support.ts";
+import { makeTestApp } from "../testing/test-app.ts";
 
 let f: ServingFixtures;
 let t: ReturnType<typeof makeTestApp>;

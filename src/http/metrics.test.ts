@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { PipelineStore } from "../pipeline/pipeline-store.ts";
-import { deployVersion, makeServingFixtures, postJson, type ServingFixtures } from "./serving-test-support.ts";
-import { makeTestApp } from "./test-app.ts";
+import { deployVersion, makeServingFixtures, postJson, type ServingFixtures } from "../testing/serving-test-support.ts";
+import { makeTestApp } from "../testing/test-app.ts";
 import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 
 let f: ServingFixtures;

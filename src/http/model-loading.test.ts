@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeBigModel } from "../serving/test-big-model.ts";
-import { makeTestModel, type TestModel } from "../serving/test-models.ts";
-import { addVersion } from "./serving-test-support.ts";
-import { makeTestApp } from "./test-app.ts";
+import { makeBigModel } from "../testing/test-big-model.ts";
+import { makeTestModel, type TestModel } from "../testing/test-models.ts";
+import { addVersion } from "../testing/serving-test-support.ts";
+import { makeTestApp } from "../testing/test-app.ts";
 import { eventually } from "../testing/eventually.ts";
 
 /** Generous: a request to a loaded model takes well under 10 ms here; a load blocking the thread takes hundreds. */

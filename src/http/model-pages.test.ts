@@ -3,10 +3,10 @@ import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AppDeps } from "../app.ts";
-import { makeTestModel, type TestModel } from "../serving/test-models.ts";
+import { makeTestModel, type TestModel } from "../testing/test-models.ts";
 import { PAGE_ACTOR } from "./model-pages.tsx";
-import { deployVersion, postJson } from "./serving-test-support.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN, SIGNED_IN, FOREIGN_SESSION } from "./test-app.ts";
+import { deployVersion, postJson } from "../testing/serving-test-support.ts";
+import { makeTestApp, TEST_ADMIN_TOKEN, SIGNED_IN, FOREIGN_SESSION } from "../testing/test-app.ts";
 
 let model: TestModel;
 beforeAll(async () => {

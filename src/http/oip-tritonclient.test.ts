@@ -2,8 +2,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { deployVersion, makeServingFixtures, type ServingFixtures } from "./serving-test-support.ts";
-import { makeTestApp } from "./test-app.ts";
+import { deployVersion, makeServingFixtures, type ServingFixtures } from "../testing/serving-test-support.ts";
+import { makeTestApp } from "../testing/test-app.ts";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
 const PYTHON = join(ROOT, ".venv-test", "bin", "python");

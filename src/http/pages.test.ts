@@ -2,13 +2,13 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeTestModel, type TestModel } from "../serving/test-models.ts";
-import { deployVersion } from "./serving-test-support.ts";
+import { makeTestModel, type TestModel } from "../testing/test-models.ts";
+import { deployVersion } from "../testing/serving-test-support.ts";
 import { PageSessions, SESSION_SECONDS } from "../auth/page-sessions.ts";
 import { resetAdminToken } from "../db/settings-store.ts";
 import { hashToken } from "../lib/tokens.ts";
 import { SESSION_COOKIE } from "./page-auth.ts";
-import { FOREIGN_SESSION, makeTestApp, SIGNED_IN, TEST_ADMIN_TOKEN } from "./test-app.ts";
+import { FOREIGN_SESSION, makeTestApp, SIGNED_IN, TEST_ADMIN_TOKEN } from "../testing/test-app.ts";
 
 let model: TestModel;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
-import { addVersion, deployVersion, makeServingFixtures, postJson, type ServingFixtures } from "./serving-test-support.ts";
-import { makeTestApp } from "./test-app.ts";
+import { addVersion, deployVersion, makeServingFixtures, postJson, type ServingFixtures } from "../testing/serving-test-support.ts";
+import { makeTestApp } from "../testing/test-app.ts";
 
 // /versions/{v}: anyone may pin a version that was deployed at some time; any other stored version (rejected by the
 // gate, or never deployed) answers exactly as a version that does not exist, and is not loaded. The admin token pins any.

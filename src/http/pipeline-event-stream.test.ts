@@ -1,6 +1,6 @@
 // Live log streams end when the server stops (the bus closes): without `done`, so clients reconnect to the next server.
 import { expect, test } from "bun:test";
-import { makeTestApp } from "./test-app.ts";
+import { makeTestApp } from "../testing/test-app.ts";
 
 function runningPipeline() {
   const t = makeTestApp();

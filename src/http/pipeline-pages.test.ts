@@ -3,7 +3,7 @@ import { describeFailedCell } from "../runner/notebook-errors.ts";
 import { JobKind, type PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
 import type { NewPipeline } from "../pipeline/pipeline-store.ts";
 import { RepoStore } from "../repos/repo-store.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN, testPipelineService, SIGNED_IN } from "./test-app.ts";
+import { makeTestApp, TEST_ADMIN_TOKEN, testPipelineService, SIGNED_IN } from "../testing/test-app.ts";
 import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 
 const signedIn = SIGNED_IN;

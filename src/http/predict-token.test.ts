@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { deployVersion, makeServingFixtures, type ServingFixtures } from "./serving-test-support.ts";
-import { TEST_ADMIN_TOKEN, makeTestApp, SIGNED_IN } from "./test-app.ts";
+import { deployVersion, makeServingFixtures, type ServingFixtures } from "../testing/serving-test-support.ts";
+import { TEST_ADMIN_TOKEN, makeTestApp, SIGNED_IN } from "../testing/test-app.ts";
 
 const PREDICT_TOKEN = "predict-token-0123456789abcdef";
 let f: ServingFixtures;

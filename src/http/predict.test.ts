@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { addVersion, deployVersion, makeServingFixtures, postJson, type ServingFixtures } from "./serving-test-support.ts";
-import { makeTestApp } from "./test-app.ts";
+import { addVersion, deployVersion, makeServingFixtures, postJson, type ServingFixtures } from "../testing/serving-test-support.ts";
+import { makeTestApp } from "../testing/test-app.ts";
 
 let f: ServingFixtures;
 let t: ReturnType<typeof makeTestApp>;

@@ -7,7 +7,7 @@ import { MlflowClient } from "../mlflow/mlflow-client.ts";
 import type { PipelineService } from "../pipeline/pipeline-service.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { freePort } from "../testing/server-process.ts";
-import { makeTestApp, testPipelineService, SIGNED_IN } from "./test-app.ts";
+import { makeTestApp, testPipelineService, SIGNED_IN } from "../testing/test-app.ts";
 
 // Credentials in a clone URL or in MLFLOW_TRACKING_URI are used to connect and never shown: not in API answers, pages,
 // error messages or stored records. Each test puts a secret in a URL and greps for it everywhere it could surface.

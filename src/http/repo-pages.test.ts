@@ -6,7 +6,7 @@ import { notebooksToRun } from "../git/notebook-paths.ts";
 import type { PipelineService } from "../pipeline/pipeline-service.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { makeRepo, notebook } from "../testing/e2e.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, testPipelineService, SIGNED_IN, FOREIGN_SESSION } from "./test-app.ts";
+import { makeTestApp, TEST_ADMIN_TOKEN, TEST_WEBHOOK_SECRET, testPipelineService, SIGNED_IN, FOREIGN_SESSION } from "../testing/test-app.ts";
 import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 
 const signedIn = SIGNED_IN;

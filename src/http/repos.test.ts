@@ -3,7 +3,7 @@ import { GitCommandError } from "../git/git-mirror.ts";
 import { TransientError } from "../lib/errors.ts";
 import type { Repo } from "../repos/repo-store.ts";
 import type { RunRepo } from "../repos/run-repo.ts";
-import { makeTestApp } from "./test-app.ts";
+import { makeTestApp } from "../testing/test-app.ts";
 import { pace } from "../testing/eventually.ts";
 
 type Scenario = {

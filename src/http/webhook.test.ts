@@ -4,7 +4,7 @@ import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { AcceptPush } from "../github/deliveries.ts";
 import { MAX_WEBHOOK_BYTES } from "./webhook.ts";
-import { TEST_WEBHOOK_SECRET, makeTestApp } from "./test-app.ts";
+import { TEST_WEBHOOK_SECRET, makeTestApp } from "../testing/test-app.ts";
 
 const FIXTURES = resolve(import.meta.dir, "..", "testing", "fixtures", "github-webhooks");
 const fixtureFiles = readdirSync(FIXTURES).filter((f) => f.endsWith(".json"));

@@ -6,7 +6,7 @@ import { migrate, openDatabase } from "../db/connection.ts";
 import { ModelRegistry } from "../serving/model-registry.ts";
 import { openModelSession } from "../serving/model-session.ts";
 import { ConflictError, NotFoundError } from "../lib/errors.ts";
-import { makeTestModel, type TestModel } from "../serving/test-models.ts";
+import { makeTestModel, type TestModel } from "../testing/test-models.ts";
 import { Deployer } from "./deployer.ts";
 import { ModelStore } from "./model-store.ts";
 

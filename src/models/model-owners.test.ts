@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { openTestDb, tempDbPath } from "../queue/test-support.ts";
+import { openTestDb, tempDbPath } from "../testing/db.ts";
 import { ModelOwnedError } from "./model-owners.ts";
 import { ModelStore } from "./model-store.ts";
 import { eventually } from "../testing/eventually.ts";

@@ -1,6 +1,6 @@
 // LogBus on a real SQLite file: closing it at shutdown tells every live listener, and later ones at once.
 import { expect, test } from "bun:test";
-import { openTestDb } from "../queue/test-support.ts";
+import { openTestDb } from "../testing/db.ts";
 import { LogBus, type BusEvent } from "./log-bus.ts";
 import { PipelineStore } from "./pipeline-store.ts";
 

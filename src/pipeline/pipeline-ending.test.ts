@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { commit, makeRepo, sendPush, startTestServer, waitForStatus, type TestServer } from "../testing/e2e.ts";
 import { startGitHubStandIn, type GitHubStandIn } from "../testing/github-stand-in.ts";
 import { modelNotebook, registerRepo, sleeperNotebook, tinyOnnxBase64, waitForCreated, waitForLog } from "../testing/pipeline-fixtures.ts";
-import { openTestDb } from "../queue/test-support.ts";
+import { openTestDb } from "../testing/db.ts";
 import { LogBus, type BusEvent } from "./log-bus.ts";
 import { PipelineEnding, type PipelineEnd } from "./pipeline-ending.ts";
 import { failure, FailureKind, type PipelineFailure } from "./pipeline-failure.ts";

@@ -1,6 +1,6 @@
 // PipelineService's start-up recovery on a real SQLite file, for the moment a graceful stop leaves behind.
 import { expect, test } from "bun:test";
-import { makeTestApp, testPipelineService } from "../http/test-app.ts";
+import { makeTestApp, testPipelineService } from "../testing/test-app.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { JobKind, type RepoSource } from "./pipeline-service.ts";
 

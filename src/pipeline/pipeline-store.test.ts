@@ -1,6 +1,6 @@
 // PipelineStore on a real SQLite file: putting a pipeline a graceful stop cut short back in the queue.
 import { describe, expect, test } from "bun:test";
-import { openTestDb } from "../queue/test-support.ts";
+import { openTestDb } from "../testing/db.ts";
 import { PHASES } from "./pipeline-states.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { PipelineStore } from "./pipeline-store.ts";

@@ -3,7 +3,7 @@ import { openDatabase } from "../db/connection.ts";
 import { TransientError } from "../lib/errors.ts";
 import { JobState, type Job } from "./job-states.ts";
 import { JobStore, LEASE_EXPIRED_MESSAGE, retryDelayMs } from "./job-store.ts";
-import { fakeClock, openTestDb, tempDbPath } from "./test-support.ts";
+import { fakeClock, openTestDb, tempDbPath } from "../testing/db.ts";
 
 const LEASE = 30_000;
 

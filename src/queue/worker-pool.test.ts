@@ -5,7 +5,7 @@ import { JobState, type Job } from "./job-states.ts";
 import { JobStore } from "./job-store.ts";
 import { waitForJob } from "./wait-for.ts";
 import { abortedByStop, JobAbortedError, RequeueJobError, WorkerPool, type JobHandler, type WorkerPoolOptions } from "./worker-pool.ts";
-import { fakeClock, openTestDb, tempDbPath } from "./test-support.ts";
+import { fakeClock, openTestDb, tempDbPath } from "../testing/db.ts";
 import { eventually } from "../testing/eventually.ts";
 
 const pools: WorkerPool[] = [];

@@ -6,7 +6,7 @@ import { batcherFor, isBatchable, MicroBatcher } from "./micro-batcher.ts";
 import { readPredictions, planOutputs } from "./model-outputs.ts";
 import { openModelSession, type ModelSession } from "./model-session.ts";
 import { runFeeds } from "./run-feeds.ts";
-import { makeTestModel, type TestModel } from "./test-models.ts";
+import { makeTestModel, type TestModel } from "../testing/test-models.ts";
 import { pace } from "../testing/eventually.ts";
 
 let model: TestModel;

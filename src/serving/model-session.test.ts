@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UnprocessableError } from "../lib/errors.ts";
 import { ModelLoadError, openModelSession, type ModelSession } from "./model-session.ts";
-import { makeTestModel, makeTestRegressor, type TestModel } from "./test-models.ts";
+import { makeTestModel, makeTestRegressor, type TestModel } from "../testing/test-models.ts";
 
 let dir: string;
 let fixture: TestModel;

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeTestModel } from "../serving/test-models.ts";
+import { makeTestModel } from "./test-models.ts";
 import { notebook, ROOT, type TestServer } from "./e2e.ts";
 import { eventually } from "./eventually.ts";
 

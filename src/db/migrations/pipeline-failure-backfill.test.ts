@@ -1,7 +1,7 @@
 // Migration 7 gives pipelines that ended before it a structured failure read from their status, reason and failed phase.
 import { expect, test } from "bun:test";
 import { migrate, openDatabase } from "../connection.ts";
-import { tempDbPath } from "../../queue/test-support.ts";
+import { tempDbPath } from "../../testing/db.ts";
 import { migrations } from "./index.ts";
 
 test("ended pipelines get a failure from their status, reason and failed phase; running and succeeded ones get none", () => {

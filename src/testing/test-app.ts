@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createApp, type AppDeps } from "../app.ts";
 import { PageSessions, SESSION_SECONDS } from "../auth/page-sessions.ts";
 import { pageSessions } from "../db/schema.ts";
-import { SESSION_COOKIE } from "./page-auth.ts";
+import { SESSION_COOKIE } from "../http/page-auth.ts";
 import { loadConfig } from "../config.ts";
 import { databaseOk, migrate, openDatabase } from "../db/connection.ts";
 import { ensureSecrets } from "../db/settings-store.ts";

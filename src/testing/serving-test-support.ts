@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AppDeps } from "../app.ts";
 import { makeMultiInputModel, type MultiInputModel } from "../serving/test-serving-models.ts";
-import { makeTestModel, makeTestRegressor, type TestModel } from "../serving/test-models.ts";
+import { makeTestModel, makeTestRegressor, type TestModel } from "./test-models.ts";
 
 export type ServingFixtures = {
   iris: TestModel;
