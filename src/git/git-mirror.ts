@@ -77,17 +77,7 @@ export class GitMirror {
     await this.locked(dir, async () => {
       if (await this.hasCommit(fullName, sha)) return;
       await this.init(dir);
-      const r = await this.run([
-        "--git-dir",
-        dir,
-        "fetch",
-        "--no-tags",
-        "--no-write-fetch-head",
-        "--quiet",
-        "--",
-        cloneUrl,
-        `+${sha}:refs/mlops/commits/${sha}`,
-      ]);
+      const r = await this.fetchRefspec(dir, cloneUrl, `+${sha}:refs/mlops/commits/${sha}`);
       if (r.ok) return;
       throw this.failure(r, `could not fetch commit ${sha} from ${redactUrl(cloneUrl)}`);
     });
@@ -117,17 +107,7 @@ export class GitMirror {
     const tracking = `refs/mlops/heads/${branch}`;
     return this.locked(dir, async () => {
       await this.init(dir);
-      const r = await this.run([
-        "--git-dir",
-        dir,
-        "fetch",
-        "--no-tags",
-        "--no-write-fetch-head",
-        "--quiet",
-        "--",
-        cloneUrl,
-        `+refs/heads/${branch}:${tracking}`,
-      ]);
+      const r = await this.fetchRefspec(dir, cloneUrl, `+refs/heads/${branch}:${tracking}`);
       if (!r.ok) {
         if (/couldn't find remote ref/i.test(r.stderr))
           throw new GitCommandError(`branch ${branch} does not exist in ${redactUrl(cloneUrl)}`, redactUrl(r.stderr));
@@ -138,6 +118,11 @@ export class GitMirror {
       await this.git(fullName, ["update-ref", `refs/mlops/commits/${head}`, head]);
       return head;
     });
+  }
+
+  /** One `git fetch` of `refspec` from `cloneUrl` into the mirror at `dir`: no tags, no FETCH_HEAD, quiet. */
+  private fetchRefspec(dir: string, cloneUrl: string, refspec: string) {
+    return this.run(["--git-dir", dir, "fetch", "--no-tags", "--no-write-fetch-head", "--quiet", "--", cloneUrl, refspec]);
   }
 
   /** Whether commit `ancestor` is `descendant` or one of its ancestors (`git merge-base --is-ancestor`); false when `ancestor` is not in the mirror. `descendant` must be there. */
