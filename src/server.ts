@@ -9,6 +9,7 @@ import { ensureSecrets } from "./db/settings-store.ts";
 import { GitMirror, gitTokenScope } from "./git/git-mirror.ts";
 import { notebooksToRun } from "./git/notebook-paths.ts";
 import { COMMIT_STATUS_JOB, CommitStatuses } from "./github/commit-status.ts";
+import type { Clock } from "./lib/clock.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
 import { MlflowClient } from "./mlflow/mlflow-client.ts";
@@ -57,15 +58,21 @@ export type RunningServer = {
   stop(): Promise<void>;
   /** During stop()'s grace period: stop the running notebooks now instead of waiting. No-op otherwise. */
   hurry(): void;
+  /** Have every worker pool look for due jobs now (after a test stepped the clock past a retry's delay). */
+  wake(): void;
 };
 
 /**
  * Start everything for `config` and listen. Deployed models are loaded before the port opens. Throws if the port
  * cannot be bound, and ConfigError when NOTEBOOK_SANDBOX=bwrap and the sandbox cannot run. `bwrap` replaces the
  * bubblewrap executable found in PATH (tests use it to start where the sandbox cannot run). `endListeners` hear every
- * pipeline end from before start-up recovery on, like the commit statuses and MLflow do.
+ * pipeline end from before start-up recovery on, like the commit statuses and MLflow do. `clock` is the job queue's
+ * (retry delays, leases); tests step it.
  */
-export async function startServer(config: Config, opts: { logger?: Logger; bwrap?: string; endListeners?: EndListener[] } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  opts: { logger?: Logger; bwrap?: string; endListeners?: EndListener[]; clock?: Clock } = {},
+): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   // The data dir holds the database, the models and every pipeline's files: the server's user only (an older,
   // looser dir is tightened). Notebooks reach their own work dir through the sandbox's bind mount, not this path.
@@ -91,7 +98,8 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
   if (applied.length) logger.info({ applied }, "database migrated");
   const secrets = ensureSecrets(db, config);
 
-  const jobs = new JobStore(db);
+  // The queue's clock decides when a retry is due; tests step it instead of waiting out the backoff.
+  const jobs = new JobStore(db, opts.clock);
   const repos = new RepoStore(db);
   const pipelineStore = new PipelineStore(db);
   const bus = new LogBus(pipelineStore, { maxLineChars: nb.logLineMaxChars, maxOutputBytes: nb.logMaxBytes });
@@ -267,6 +275,7 @@ export async function startServer(config: Config, opts: { logger?: Logger; bwrap
       })();
       return stopping;
     },
+    wake,
     hurry() {
       for (const p of pools) p.hurry();
     },

@@ -5,8 +5,8 @@ import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
 import { INTERRUPTED } from "../pipeline/pipeline-states.ts";
 import { PipelineStore, type PipelineRow } from "../pipeline/pipeline-store.ts";
 import type { Job } from "../queue/job-states.ts";
-import { JobStore } from "../queue/job-store.ts";
-import { openTestDb } from "../testing/db.ts";
+import { JobStore, RETRY_BASE_MS } from "../queue/job-store.ts";
+import { openTestDb, steppedClock } from "../testing/db.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { makeRepo, sendPush, startTestServer, waitForPipelines, type TestServer } from "../testing/e2e.ts";
 import { startGitHubStandIn, type GitHubStandIn, type RecordedRequest } from "../testing/github-stand-in.ts";
@@ -22,9 +22,10 @@ const PUBLIC_URL = "https://mlops.example.test";
 
 let github: GitHubStandIn;
 let server: TestServer;
+const clock = steppedClock();
 beforeAll(async () => {
   github = startGitHubStandIn();
-  server = await startTestServer({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url, PUBLIC_URL: `${PUBLIC_URL}/` });
+  server = await startTestServer({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url, PUBLIC_URL: `${PUBLIC_URL}/` }, undefined, { clock });
 });
 afterAll(async () => {
   await server?.stop();
@@ -111,7 +112,12 @@ describe("commit statuses, end to end", () => {
     github.script("/repos/acme/status-retry/", [500], { when: (body) => (body as CommitStatus).state === "success" });
     const { sha, byPath } = await pushAndWait(server, "acme/status-retry", { "model.ipynb": modelNotebook("status-retry", await tinyOnnxBase64()) });
     expect(byPath["model.ipynb"]!.status).toBe("succeeded");
-    const posts = await github.waitFor(`/repos/acme/status-retry/statuses/${sha}`, ended);
+    const prefix = `/repos/acme/status-retry/statuses/${sha}`;
+    await github.waitFor(prefix, (rs) => rs.some((r) => r.answered === 500));
+    // The retry is due after RETRY_BASE_MS: step the queue's clock there instead of waiting it out.
+    clock.advance(RETRY_BASE_MS);
+    server.wake();
+    const posts = await github.waitFor(prefix, ended);
     expect(posts.map((r) => [statusOf(r).state, r.answered])).toEqual([
       ["pending", 201],
       ["success", 500],

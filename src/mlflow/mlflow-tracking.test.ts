@@ -10,6 +10,8 @@ import { modelNotebook, predict, registerRepo, tinyOnnxBase64, waitForCreated } 
 import { MlflowClient } from "./mlflow-client.ts";
 import type { MlflowSyncView } from "./mlflow-tracking.ts";
 import { eventually } from "../testing/eventually.ts";
+import { steppedClock } from "../testing/db.ts";
+import { RETRY_MAX_MS } from "../queue/job-store.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
 const TRACKING_SECRET = "tracking-password-0123456789";
@@ -105,8 +107,15 @@ describe("MLflow tracking", () => {
   test("MLflow down: the pipeline deploys, its sync is pending with the reason; once MLflow answers the sync completes by itself", async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const server = await startTestServer({ MLFLOW_TRACKING_URI: url });
+    const clock = steppedClock();
+    const server = await startTestServer({ MLFLOW_TRACKING_URI: url }, undefined, { clock });
     cleanups.push(() => server.stop());
+    // Each poll steps the queue's clock past any retry's delay, so the sync's backoff is stepped, not waited out.
+    const stepped = () => {
+      clock.advance(RETRY_MAX_MS);
+      server.wake();
+      return true;
+    };
     const id = await pushAndRun(server, "acme/offline", modelNotebook("offline", await tinyOnnxBase64()));
     expect((await predict(server.base, "offline")).body.version).toBe(1); // serving does not wait for MLflow
 
@@ -115,7 +124,7 @@ describe("MLflow tracking", () => {
     const log = await (await server.api(`/api/pipelines/${id}/logs`)).text();
     expect(log).toContain("MLflow cannot take the run now");
     // A retry failed too, and the sync is still pending (not failed for good).
-    const retried = await waitForSync(server, id, "pending", 30_000, (s) => s.attempts >= 2);
+    const retried = await waitForSync(server, id, "pending", 30_000, (s) => stepped() && s.attempts >= 2);
     expect(retried.status).toBe("pending");
     expect(retried.error).toContain(url);
     expect(retried.attempts).toBeGreaterThanOrEqual(1);
@@ -127,7 +136,7 @@ describe("MLflow tracking", () => {
 
     const mlflow: MlflowServer = await startMlflowServer({ port });
     cleanups.push(() => mlflow.stop());
-    const synced = await waitForSync(server, id, "synced", 90_000);
+    const synced = await waitForSync(server, id, "synced", 90_000, stepped);
     expect(await (await fetch(`${server.base}/metrics`)).text()).toContain('mlops_mlflow_syncs{status="synced"} 1');
     const client = new MlflowClient(mlflow.url);
     const run = await client.getRun(synced.run_id!);

@@ -6,7 +6,7 @@ import { NotFoundError } from "../lib/errors.ts";
 import { ModelRegistry, type ModelLoader } from "./model-registry.ts";
 import { openModelSession } from "./model-session.ts";
 import { runFeeds } from "./run-feeds.ts";
-import { makeMultiInputModel, type MultiInputModel } from "./test-serving-models.ts";
+import { makeMultiInputModel, type MultiInputModel } from "../testing/test-serving-models.ts";
 import { makeTestModel, type TestModel } from "../testing/test-models.ts";
 import { eventually } from "../testing/eventually.ts";
 

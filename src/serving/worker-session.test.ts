@@ -6,9 +6,10 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { UnprocessableError } from "../lib/errors.ts";
 import { ModelLoadError, openModelSession, type ModelSession } from "./model-session.ts";
-import { makeBigModel } from "./test-big-model.ts";
-import { makeMultiInputModel, type MultiInputModel } from "./test-serving-models.ts";
-import { makeTestModel, type TestModel } from "./test-models.ts";
+import { makeBigModel } from "../testing/test-big-model.ts";
+import { makeMultiInputModel, type MultiInputModel } from "../testing/test-serving-models.ts";
+import { makeTestModel, type TestModel } from "../testing/test-models.ts";
+import { pace } from "../testing/eventually.ts";
 import { openWorkerSession } from "./worker-session.ts";
 
 let dir: string;
@@ -80,7 +81,10 @@ describe("errors cross the thread typed", () => {
     const bad = join(dir, "bad.onnx");
     writeFileSync(bad, "not a model");
     for (const path of [missing, bad]) {
-      const e = await openWorkerSession(path).then(() => undefined, (err: unknown) => err);
+      const e = await openWorkerSession(path).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
       expect(e).toBeInstanceOf(ModelLoadError);
       expect(e).toMatchObject({ status: 422, details: { path } });
       expect((e as Error).message).toContain(path);
@@ -89,9 +93,16 @@ describe("errors cross the thread typed", () => {
 
   test("bad rows are UnprocessableError with the same message and details as in this thread", async () => {
     const width = iris.expected.rows[0]!.length;
-    const e = await model.predictRows([new Array(width).fill(0), new Array(width + 1).fill(0)]).then(() => undefined, (err: unknown) => err);
+    const e = await model.predictRows([new Array(width).fill(0), new Array(width + 1).fill(0)]).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(e).toBeInstanceOf(UnprocessableError);
-    expect(e).toMatchObject({ status: 422, message: `row 1 has ${width + 1} features; the model expects ${width}`, details: { row: 1, expected_features: width } });
+    expect(e).toMatchObject({
+      status: 422,
+      message: `row 1 has ${width + 1} features; the model expects ${width}`,
+      details: { row: 1, expected_features: width },
+    });
     // and the model still answers afterwards
     expect((await model.predictRows(iris.expected.rows)).predictions).toEqual(iris.expected.labels);
   });
@@ -133,7 +144,7 @@ describe("release", () => {
       console.log(JSON.stringify((await m.predictRows(${JSON.stringify(iris.expected.rows)})).predictions));
     `;
     const proc = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
-    const code = await Promise.race([proc.exited, Bun.sleep(30_000).then(() => "still running")]);
+    const code = await Promise.race([proc.exited, pace(30_000).then(() => "still running")]);
     if (code !== 0) proc.kill("SIGKILL");
     expect({ code, err: code === 0 ? "" : await new Response(proc.stderr).text() }).toEqual({ code: 0, err: "" });
     expect(JSON.parse(await new Response(proc.stdout).text())).toEqual(iris.expected.labels);

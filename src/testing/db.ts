@@ -32,3 +32,17 @@ export function openTestDb(path = tempDbPath()): Db {
   migrate(db);
   return db;
 }
+
+/** A clock that runs with real time and that a test can also step forward (past a retry's delay), for a whole server. */
+export type SteppedClock = Clock & { advance(ms: number): void };
+
+/** A SteppedClock: real time plus whatever the test has stepped. */
+export function steppedClock(): SteppedClock {
+  let offset = 0;
+  return {
+    now: () => Date.now() + offset,
+    advance(ms) {
+      offset += ms;
+    },
+  };
+}

@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AppDeps } from "../app.ts";
-import { makeMultiInputModel, type MultiInputModel } from "../serving/test-serving-models.ts";
+import { makeMultiInputModel, type MultiInputModel } from "./test-serving-models.ts";
 import { makeTestModel, makeTestRegressor, type TestModel } from "./test-models.ts";
 
 export type ServingFixtures = {
