@@ -3,13 +3,12 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { Config } from "./config.ts";
-import type { Db } from "./db/connection.ts";
 import type { Secrets } from "./db/settings-store.ts";
 import { requireAdmin } from "./http/auth.ts";
 import { DEFAULT_MAX_BODY_BYTES, limitBody } from "./http/body-limit.ts";
 import { healthRoutes } from "./http/health.ts";
 import { repoRoutes, type RunRepo } from "./http/repos.ts";
-import { Deliveries, type AcceptPush } from "./github/deliveries.ts";
+import type { Deliveries } from "./github/deliveries.ts";
 import type { Lifecycle } from "./http/lifecycle.ts";
 import type { PipelineAndModelDeps } from "./http/page-deps.ts";
 import { deliveryRoutes, webhookRoutes } from "./http/webhook.ts";
@@ -26,7 +25,6 @@ import type { SandboxStatus } from "./sandbox/notebook-sandbox.ts";
 /** Everything the HTTP layer uses; main.ts builds it, tests build it on a temp dir. */
 export type AppDeps = {
   config: Config;
-  db: Db;
   secrets: Secrets;
   version: string;
   lifecycle: Lifecycle;
@@ -39,8 +37,8 @@ export type AppDeps = {
   repos: RepoStore;
   /** POST /api/repos/{id}/run: start pipelines for the head of the repository's branch. */
   runRepo: RunRepo;
-  /** A verified push to a registered branch: enqueue its work, synchronously, inside the delivery's transaction. */
-  acceptPush: AcceptPush;
+  /** Webhook deliveries: intake (verified, deduplicated, decided, group-committed) and listing. */
+  deliveries: Deliveries;
   /** Pipelines' MLflow syncs by status for /metrics; absent without MLFLOW_TRACKING_URI. */
   mlflowSyncCounts?: () => Record<string, number>;
   /** Page sessions (sign-in cookies). */
@@ -68,7 +66,7 @@ export function createApp(deps: AppDeps) {
 
   const { repos } = deps;
   api.route("/repos", repoRoutes({ repos, runRepo: deps.runRepo }));
-  const deliveries = new Deliveries({ db: deps.db, repos, acceptPush: deps.acceptPush, logger: deps.logger });
+  const deliveries = deps.deliveries;
   api.route("/deliveries", deliveryRoutes({ deliveries }));
   api.route("/pipelines", pipelineRoutes({ ...deps, repoName: (id) => repos.find(id)?.full_name }));
   api.route("/models", modelRoutes(deps));

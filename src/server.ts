@@ -14,7 +14,7 @@ import { createLogger, type Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
 import { MlflowClient } from "./mlflow/mlflow-client.ts";
 import { MlflowSyncStore } from "./mlflow/mlflow-sync-store.ts";
-import { noteDelivery } from "./github/deliveries.ts";
+import { Deliveries, noteDelivery } from "./github/deliveries.ts";
 import { restoreFromMlflow } from "./mlflow/mlflow-restore.ts";
 import { VersionSigner } from "./mlflow/model-signature.ts";
 import { PageSessions } from "./auth/page-sessions.ts";
@@ -220,7 +220,6 @@ export async function startServer(
 
   const app = createApp({
     config,
-    db,
     repos,
     secrets,
     pageSessions: new PageSessions(db, secrets.adminTokenSha256),
@@ -230,8 +229,13 @@ export async function startServer(
     sandbox: sandbox.status,
     modelsServing: () => registry.count(),
     queueDepth: () => jobs.depth(),
-    acceptPush: ({ deliveryId, repo, payload }) =>
-      pipelines.acceptPush({ deliveryId, repo, sha: payload.after, before: payload.created ? null : payload.before, ref: payload.ref }),
+    deliveries: new Deliveries({
+      db,
+      repos,
+      logger,
+      acceptPush: ({ deliveryId, repo, payload }) =>
+        pipelines.acceptPush({ deliveryId, repo, sha: payload.after, before: payload.created ? null : payload.before, ref: payload.ref }),
+    }),
     runRepo: (repo) => pipelines.runRepo(repo),
     pipelineStore,
     pipelineCounts: () => pipelineStore.countByStatus(),

@@ -94,7 +94,7 @@ async function rawExchange(head: string): Promise<string> {
 describe("every body is capped before it is read", () => {
   for (const fam of families) {
     test(`${fam.name}: a declared Content-Length over ${fam.max} bytes → 413 from the header, before any of the body is sent`, async () => {
-      const before = new RepoStore(t.deps.db).count();
+      const before = new RepoStore(t.db).count();
       // The request declares a body it never sends: an answer can only come from the header.
       const head = [
         `POST ${fam.path} HTTP/1.1`,
@@ -107,11 +107,11 @@ describe("every body is capped before it is read", () => {
       const answer = await rawExchange(head);
       expect(answer).toStartWith("HTTP/1.1 413");
       expect(answer).toContain(`larger than ${fam.max} bytes`);
-      expect(new RepoStore(t.deps.db).count()).toBe(before);
+      expect(new RepoStore(t.db).count()).toBe(before);
     });
 
     test(`${fam.name}: a chunked body is refused once it passes ${fam.max} bytes, not read to its end`, async () => {
-      const before = new RepoStore(t.deps.db).count();
+      const before = new RepoStore(t.db).count();
       // Far more than socket buffers hold (a few MB on loopback), so a server reading to the end would be seen.
       const total = Math.max(fam.max * 40, 64 * 1024 * 1024);
       const stream = spaces(total);
@@ -124,7 +124,7 @@ describe("every body is capped before it is read", () => {
       expect(res.status).toBe(413);
       expect(await res.text()).toContain(`larger than ${fam.max} bytes`);
       expect(stream.sent()).toBeLessThan(total);
-      expect(new RepoStore(t.deps.db).count()).toBe(before);
+      expect(new RepoStore(t.db).count()).toBe(before);
     });
 
     test(`${fam.name}: a chunked body within the cap is read as usual`, async () => {

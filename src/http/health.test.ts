@@ -20,7 +20,7 @@ describe("GET /health", () => {
   });
 
   test("503 while starting and while stopping", async () => {
-    const { app, deps } = makeTestApp();
+    const { app, deps, db } = makeTestApp();
     for (const phase of ["starting", "stopping"] as const) {
       deps.lifecycle.phase = phase;
       const res = await app.request("/health");
@@ -30,8 +30,8 @@ describe("GET /health", () => {
   });
 
   test("503 degraded when the database is gone", async () => {
-    const { app, deps } = makeTestApp();
-    deps.db.$client.close();
+    const { app, deps, db } = makeTestApp();
+    db.$client.close();
     const res = await app.request("/health");
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: "degraded", database: "error" });

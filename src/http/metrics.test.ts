@@ -56,7 +56,7 @@ describe("GET /metrics", () => {
     const a = makeTestApp();
     const b = makeTestApp();
     expect(await (await a.app.request("/metrics")).text()).not.toContain("mlops_pipelines{");
-    const store = new PipelineStore(a.deps.db);
+    const store = new PipelineStore(a.db);
     const make = () => store.create({ repoId: null, trigger: "manual", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath: "nb.ipynb" });
     make();
     store.finish(make().id, "failed", failure("execute", FailureKind.notebook_error, "boom"));

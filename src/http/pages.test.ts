@@ -17,7 +17,7 @@ beforeAll(async () => {
 
 describe("pages", () => {
   test("the home page says nothing serves yet, then lists a deployed model with its version", async () => {
-    const { app, deps } = makeTestApp();
+    const { app, deps, db } = makeTestApp();
     const cookie = SIGNED_IN;
     const empty = await app.request("/", { headers: cookie });
     expect(empty.status).toBe(200);
@@ -32,7 +32,7 @@ describe("pages", () => {
   });
 
   test("the home page lists the five newest pipelines with their status", async () => {
-    const { app, deps } = makeTestApp();
+    const { app, deps, db } = makeTestApp();
     const cookie = SIGNED_IN;
     expect(await (await app.request("/", { headers: cookie })).text()).toContain("No pipeline has run yet.");
     const ids = Array.from(
@@ -49,7 +49,7 @@ describe("pages", () => {
   });
 
   test("pages need a session: a GET goes to /login and comes back after; a wrong token is refused", async () => {
-    const { app, deps } = makeTestApp();
+    const { app, deps, db } = makeTestApp();
     const away = await app.request("/?x=1");
     expect(away.status).toBe(303);
     expect(away.headers.get("location")).toBe("/login?next=%2F%3Fx%3D1");
@@ -80,7 +80,7 @@ describe("pages", () => {
       .get("set-cookie")!
       .split(";")[0]!;
     expect(again).not.toBe(cookie);
-    const stored = deps.db.$client
+    const stored = db.$client
       .query<{ id_sha256: string }, []>("SELECT id_sha256 FROM page_sessions")
       .all()
       .map((r) => r.id_sha256);
@@ -96,9 +96,9 @@ describe("pages", () => {
   });
 
   test("a session expires on the server after SESSION_SECONDS, whatever the cookie says", () => {
-    const { deps } = makeTestApp();
+    const { deps, db } = makeTestApp();
     const clock = { t: 1_000_000, now: () => clock.t };
-    const sessions = new PageSessions(deps.db, deps.secrets.adminTokenSha256, clock);
+    const sessions = new PageSessions(db, deps.secrets.adminTokenSha256, clock);
     const id = sessions.create();
     expect(sessions.valid(id)).toBe(true);
     clock.t += SESSION_SECONDS * 1000 - 1;
@@ -107,19 +107,19 @@ describe("pages", () => {
     expect(sessions.valid(id)).toBe(false);
     // expired rows are removed when the next session is made
     sessions.create();
-    expect(deps.db.$client.query<{ n: number }, [string]>("SELECT count(*) AS n FROM page_sessions WHERE id_sha256 = ?").get(hashToken(id))!.n).toBe(0);
+    expect(db.$client.query<{ n: number }, [string]>("SELECT count(*) AS n FROM page_sessions WHERE id_sha256 = ?").get(hashToken(id))!.n).toBe(0);
   });
 
   test("sessions belong to the admin token that signed in: another ADMIN_TOKEN or reset-admin-token ends them", () => {
-    const { deps } = makeTestApp();
+    const { deps, db } = makeTestApp();
     const id = deps.pageSessions.create();
     expect(deps.pageSessions.valid(id)).toBe(true);
     // another admin token at the next start
-    expect(new PageSessions(deps.db, hashToken("a-new-admin-token-0123456789")).valid(id)).toBe(false);
+    expect(new PageSessions(db, hashToken("a-new-admin-token-0123456789")).valid(id)).toBe(false);
     // reset-admin-token deletes them all
-    resetAdminToken(deps.db);
+    resetAdminToken(db);
     expect(deps.pageSessions.valid(id)).toBe(false);
-    expect(deps.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM page_sessions").get()!.n).toBe(0);
+    expect(db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM page_sessions").get()!.n).toBe(0);
   });
 
   test("the session cookie is Secure when PUBLIC_URL is https (a TLS proxy in front)", async () => {

@@ -14,7 +14,7 @@ const browser = { ...signedIn, Accept: "text/html" };
 function makePagesApp() {
   let service: PipelineService | undefined;
   const t = makeTestApp({}, { pipelineActions: { cancel: (id) => service!.cancel(id), retry: (id) => service!.retry(id) } });
-  const { deps } = t;
+  const { deps, db } = t;
   const notUsed = () => Promise.reject(new Error("cancel and retry do no git work"));
   const source: RepoSource = {
     fetch: notUsed,
@@ -25,10 +25,10 @@ function makePagesApp() {
     readFile: notUsed,
     resolve: notUsed,
   };
-  const built = testPipelineService(deps, { source });
+  const built = testPipelineService(t, { source });
   service = built.service;
   const { jobs } = built;
-  const repo = new RepoStore(deps.db).create({ full_name: "acme/iris" });
+  const repo = new RepoStore(db).create({ full_name: "acme/iris" });
   const create = (p: Partial<NewPipeline> = {}) =>
     deps.pipelineStore.create({
       repoId: repo.id,

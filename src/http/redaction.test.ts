@@ -22,10 +22,10 @@ const cloneUrl = (port: number) => `http://${SECRET}@127.0.0.1:${port}/acme/iris
 function makeReposApp() {
   let service: PipelineService | undefined;
   const t = makeTestApp({}, { runRepo: (repo) => service!.runRepo(repo) });
-  const repos = new RepoStore(t.deps.db);
+  const repos = new RepoStore(t.db);
   const gitRoot = join(t.dir, "git");
   mkdirSync(gitRoot, { recursive: true });
-  service = testPipelineService(t.deps, { source: new GitMirror(gitRoot, { timeoutMs: 20_000 }), repos, notebooksToRun }).service;
+  service = testPipelineService(t, { source: new GitMirror(gitRoot, { timeoutMs: 20_000 }), repos, notebooksToRun }).service;
   return { ...t, repos };
 }
 

@@ -24,13 +24,13 @@ const untagged = notebook([{ tags: [], source: "print('not a pipeline')" }]);
 function makeReposApp(env: Record<string, string> = {}) {
   let service: PipelineService | undefined;
   const t = makeTestApp({ MIN_ACCURACY_THRESHOLD: "0.65", ...env }, { runRepo: (repo) => service!.runRepo(repo) });
-  const { deps } = t;
-  const repos = new RepoStore(deps.db);
+  const { deps, db } = t;
+  const repos = new RepoStore(db);
   const gitRoot = join(t.dir, "git");
   mkdirSync(gitRoot, { recursive: true });
-  service = testPipelineService(deps, { source: new GitMirror(gitRoot), repos, notebooksToRun }).service;
+  service = testPipelineService(t, { source: new GitMirror(gitRoot), repos, notebooksToRun }).service;
   const pipelines = () =>
-    deps.db.$client
+    db.$client
       .query<{ id: number; repo_id: number | null; trigger: string; commit_sha: string; notebook_path: string }, []>(
         "SELECT id, repo_id, trigger, commit_sha, notebook_path FROM pipelines ORDER BY id",
       )

@@ -210,7 +210,7 @@ function setup(runRepo: RunRepo = async (repo) => ({ pipelines: [{ id: 7, notebo
       },
     },
   );
-  const count = () => t.deps.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM repositories").get()!.n;
+  const count = () => t.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM repositories").get()!.n;
   return { ...t, ran, count };
 }
 
@@ -268,15 +268,15 @@ describe("/api/repos behaviour", () => {
   });
 
   test("delete keeps the repository's pipelines, with repo_id cleared", async () => {
-    const { app, auth, deps } = setup();
+    const { app, auth, db } = setup();
     await app.request("/api/repos", { method: "POST", headers: { ...auth, "Content-Type": "application/json" }, body: JSON.stringify(seeded[0]) });
-    deps.db.$client
+    db.$client
       .query(
         "INSERT INTO pipelines (repo_id, trigger, ref, commit_sha, notebook_path, status) VALUES (1, 'push', 'refs/heads/main', ?, 'a.ipynb', 'succeeded')",
       )
       .run("a".repeat(40));
     expect((await app.request("/api/repos/1", { method: "DELETE", headers: auth })).status).toBe(204);
-    const rows = deps.db.$client.query<{ repo_id: number | null }, []>("SELECT repo_id FROM pipelines").all();
+    const rows = db.$client.query<{ repo_id: number | null }, []>("SELECT repo_id FROM pipelines").all();
     expect(rows).toEqual([{ repo_id: null }]);
   });
 

@@ -27,7 +27,7 @@ function setup() {
     },
   );
   const deliveries = () =>
-    t.deps.db.$client
+    t.db.$client
       .query<{ id: string; event: string; repo_full_name: string | null; outcome: string; detail: string; payload: string | null }, []>(
         "SELECT id, event, repo_full_name, outcome, detail, payload FROM webhook_deliveries ORDER BY rowid",
       )
@@ -333,7 +333,7 @@ describe("webhook under bad input (docs/faults.md)", () => {
       {
         acceptPush: ({ deliveryId }) => {
           // Writes made here share the delivery's transaction.
-          t.deps.db.$client.query("INSERT INTO settings (key, value) VALUES (?, 'x')").run(`job-${calls.length}`);
+          t.db.$client.query("INSERT INTO settings (key, value) VALUES (?, 'x')").run(`job-${calls.length}`);
           calls.push(deliveryId);
           if (fail) throw new Error("queue is full");
           return { queued: true };
@@ -353,7 +353,7 @@ describe("webhook under bad input (docs/faults.md)", () => {
         body,
       });
     expect((await send()).status).toBe(500);
-    const count = (sql: string) => t.deps.db.$client.query<{ n: number }, []>(sql).get()!.n;
+    const count = (sql: string) => t.db.$client.query<{ n: number }, []>(sql).get()!.n;
     expect(count("SELECT count(*) AS n FROM webhook_deliveries")).toBe(0);
     expect(count("SELECT count(*) AS n FROM settings WHERE key LIKE 'job-%'")).toBe(0);
     fail = false;

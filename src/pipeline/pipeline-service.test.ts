@@ -5,7 +5,8 @@ import { RepoStore } from "../repos/repo-store.ts";
 import { JobKind, type RepoSource } from "./pipeline-service.ts";
 
 test("a pipeline a stop put back to queued whose job was still running when the process died is queued again at start; a waiting one is left alone", () => {
-  const { deps } = makeTestApp();
+  const t = makeTestApp();
+  const { deps, db } = t;
   const notUsed = () => Promise.reject(new Error("no git work here"));
   const source: RepoSource = {
     fetch: notUsed,
@@ -16,9 +17,9 @@ test("a pipeline a stop put back to queued whose job was still running when the 
     readFile: notUsed,
     resolve: notUsed,
   };
-  const repos = new RepoStore(deps.db);
+  const repos = new RepoStore(db);
   const repo = repos.create({ full_name: "acme/iris" });
-  const { service, jobs } = testPipelineService(deps, { source, repos });
+  const { service, jobs } = testPipelineService(t, { source, repos });
   const store = deps.pipelineStore;
   const make = (notebookPath: string) => {
     const p = store.create({ repoId: repo.id, trigger: "push", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath });

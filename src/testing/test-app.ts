@@ -3,11 +3,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, type AppDeps } from "../app.ts";
+import { Deliveries, type AcceptPush } from "../github/deliveries.ts";
 import { PageSessions, SESSION_SECONDS } from "../auth/page-sessions.ts";
 import { pageSessions } from "../db/schema.ts";
 import { SESSION_COOKIE } from "../http/page-auth.ts";
 import { loadConfig } from "../config.ts";
-import { databaseOk, migrate, openDatabase } from "../db/connection.ts";
+import { databaseOk, migrate, openDatabase, type Db } from "../db/connection.ts";
 import { ensureSecrets } from "../db/settings-store.ts";
 import { hashToken } from "../lib/tokens.ts";
 import { createLogger } from "../lib/logger.ts";
@@ -32,8 +33,11 @@ export const SIGNED_IN = { Cookie: `${SESSION_COOKIE}=${TEST_SESSION_ID}` };
 export const FOREIGN_SESSION = { Cookie: `${SESSION_COOKIE}=${FOREIGN_SESSION_ID}` };
 export const TEST_WEBHOOK_SECRET = "test-webhook-secret";
 
-/** A fresh app and its deps on a new temp data dir; `env` adds configuration variables. */
-export function makeTestApp(env: Record<string, string> = {}, overrides: Partial<AppDeps> = {}) {
+/** What a test may replace in a test app's deps; `acceptPush` is what its webhook deliveries hand verified pushes to. */
+export type TestAppOverrides = Partial<AppDeps> & { acceptPush?: AcceptPush };
+
+/** A fresh app, its deps and its database on a new temp data dir; `env` adds configuration variables. */
+export function makeTestApp(env: Record<string, string> = {}, { acceptPush, ...overrides }: TestAppOverrides = {}) {
   const dir = mkdtempSync(join(tmpdir(), "mlops-app-"));
   const config = loadConfig(
     { DATA_DIR: join(dir, "data"), ADMIN_TOKEN: TEST_ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, LOG_LEVEL: "silent", ...env },
@@ -45,15 +49,16 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
   const modelStore = new ModelStore(db);
   const registry = new ModelRegistry(openWorkerSession);
   const secrets = ensureSecrets(db, config);
+  const repos = overrides.repos ?? new RepoStore(db);
+  const logger = createLogger("silent");
   const deps: AppDeps = {
     config,
-    db,
     secrets,
     pageSessions: new PageSessions(db, secrets.adminTokenSha256),
-    repos: new RepoStore(db),
+    repos,
     version: "0.0.0-test",
     lifecycle: { phase: "ready" },
-    logger: createLogger("silent"),
+    logger,
     // No notebook runs in these tests; the status follows the setting, as a server where bubblewrap works reports it.
     sandbox:
       config.notebook.sandbox === "off"
@@ -62,9 +67,16 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
     modelsServing: () => 0,
     queueDepth: () => 0,
     runRepo: () => Promise.reject(new Error("runRepo is not set up in this test: pass it in makeTestApp overrides")),
-    acceptPush: () => {
-      throw new Error("acceptPush is not set up in this test: pass it in makeTestApp overrides");
-    },
+    deliveries: new Deliveries({
+      db,
+      repos,
+      logger,
+      acceptPush:
+        acceptPush ??
+        (() => {
+          throw new Error("acceptPush is not set up in this test: pass it in makeTestApp overrides");
+        }),
+    }),
     pipelineStore,
     pipelineCounts: () => pipelineStore.countByStatus(),
     databaseOk: () => databaseOk(db),
@@ -88,7 +100,7 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
   session(TEST_SESSION_ID, secrets.adminTokenSha256);
   session(FOREIGN_SESSION_ID, hashToken("some-other-admin-token-0123456789"));
   const auth = { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
-  return { app, deps, dir, auth };
+  return { app, deps, db, dir, auth };
 }
 
 /**
@@ -97,12 +109,12 @@ export function makeTestApp(env: Record<string, string> = {}, overrides: Partial
  * checkout or conversion.
  */
 export function testPipelineService(
-  deps: AppDeps,
+  { deps, db }: { deps: AppDeps; db: Db },
   opts: { source: RepoSource; repos?: RepoStore; notebooksToRun?: (changed: string[] | "all", all: string[], glob: string) => string[] },
 ) {
   const notUsed = () => Promise.reject(new Error("this test's pipeline service runs no notebook, checkout or conversion"));
   const findRepo = (id: number) => opts.repos?.find(id);
-  const jobs = new JobStore(deps.db);
+  const jobs = new JobStore(db);
   const service = new PipelineService(
     {
       config: deps.config,
