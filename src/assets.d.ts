@@ -25,3 +25,7 @@ declare module "htmx.org/dist/*" {
   const path: string;
   export default path;
 }
+declare module "*.txt" {
+  const text: string;
+  export default text;
+}

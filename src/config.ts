@@ -71,6 +71,10 @@ const schema = z.object({
   PUBLIC_URL: url("an http(s) URL such as https://mlops.example.com").default(""),
   PYTHON: z.string().trim().default(""),
   PAPERMILL: z.string().trim().default(""),
+  UV: z.string().trim().default(""),
+  ENV_ALLOW_SDIST: bool.default(false),
+  ENV_RETENTION_DAYS: int(1, 36_500, "a whole number of days from 1 to 36500").default(30),
+  ENV_BUILD_TIMEOUT_SECONDS: int(10, 86_400, "a whole number of seconds from 10 to 86400").default(900),
   MAX_BATCH_ROWS: int(1, 10_000_000, "a whole number of rows from 1 to 10000000").default(10_000),
   MAX_REQUEST_BYTES: int(1024, 2 * 1024 ** 3, "a whole number of bytes from 1024 to 2147483648").default(10 * 1024 * 1024),
   NOTEBOOK_SANDBOX: z.enum(["auto", "bwrap", "off"], { error: "must be auto, bwrap or off" }).default("auto"),
@@ -114,6 +118,20 @@ export type Config = {
   maxRequestBytes: number;
   /** What notebooks (and the joblib converter) run under; see src/sandbox/. */
   notebook: NotebookSettings;
+  /** Per-repository Python environments (a requirements.txt beside the notebook); see src/environments/. */
+  environments: EnvironmentSettings;
+};
+
+/** How per-repository environments are built and kept. */
+export type EnvironmentSettings = {
+  /** The uv executable that builds them. */
+  uv: string;
+  /** Whether source distributions may be built (running their build code); wheels only when false. */
+  allowSdist: boolean;
+  /** Environments no pipeline used for this many days are removed. */
+  retentionDays: number;
+  /** Wall-clock limit of one build. */
+  buildTimeoutSeconds: number;
 };
 
 /** How untrusted code from a push runs: the sandbox, its network, and its limits. */
@@ -159,6 +177,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   const venvBin = join(cwd, ".venv", "bin");
   const python = v.PYTHON || (existsSync(join(venvBin, "python")) ? join(venvBin, "python") : "python3");
   const papermill = v.PAPERMILL || (existsSync(join(venvBin, "papermill")) ? join(venvBin, "papermill") : "papermill");
+  const uv = v.UV || (existsSync(join(venvBin, "uv")) ? join(venvBin, "uv") : "uv");
   return {
     port: v.PORT,
     host: v.HOST,
@@ -191,6 +210,12 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       maxFileMb: v.NOTEBOOK_MAX_FILE_MB,
       logMaxBytes: v.NOTEBOOK_LOG_MAX_BYTES,
       logLineMaxChars: v.NOTEBOOK_LOG_LINE_MAX_CHARS,
+    },
+    environments: {
+      uv,
+      allowSdist: v.ENV_ALLOW_SDIST,
+      retentionDays: v.ENV_RETENTION_DAYS,
+      buildTimeoutSeconds: v.ENV_BUILD_TIMEOUT_SECONDS,
     },
   };
 }

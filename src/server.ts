@@ -32,7 +32,8 @@ import type { Job } from "./queue/job-states.ts";
 import { JobStore } from "./queue/job-store.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
 import { RepoStore } from "./repos/repo-store.ts";
-import { NotebookSandbox } from "./sandbox/notebook-sandbox.ts";
+import { NotebookSandbox, withMounts } from "./sandbox/notebook-sandbox.ts";
+import { PythonEnvironments } from "./environments/python-environments.ts";
 import { ModelRegistry } from "./serving/model-registry.ts";
 import { openWorkerSession } from "./serving/worker-session.ts";
 
@@ -81,7 +82,7 @@ export async function startServer(
   const nb = config.notebook;
   const sandbox = await NotebookSandbox.start({
     setting: nb.sandbox,
-    executables: [config.papermill, config.python],
+    executables: [config.papermill, config.python, config.environments.uv],
     privateDirs: [config.dataDir, dirname(config.databasePath)],
     limits: { dataBytes: nb.memoryMb * 1024 * 1024, processes: nb.maxProcesses, fileBytes: nb.maxFileMb * 1024 * 1024 },
     scratchDir: join(config.dataDir, "runtime"),
@@ -110,6 +111,19 @@ export async function startServer(
   const mirror = new GitMirror(join(config.dataDir, "git"), { token: config.githubToken || undefined, tokenScope: gitTokenScope(config.githubApiUrl) });
 
   const ending = new PipelineEnding(pipelineStore, bus, logger);
+  const envSettings = config.environments;
+  const environments = new PythonEnvironments({
+    root: join(config.dataDir, "environments"),
+    uv: envSettings.uv,
+    python: config.python,
+    allowSdist: envSettings.allowSdist,
+    retentionDays: envSettings.retentionDays,
+    buildTimeoutMs: envSettings.buildTimeoutSeconds * 1000,
+    sandbox,
+    maxLineChars: nb.logLineMaxChars,
+  });
+  const swept = environments.sweep();
+  if (swept.length) logger.info({ environments: swept }, "unused environments removed");
   const services: PipelineServices = {
     config,
     store: pipelineStore,
@@ -124,9 +138,18 @@ export async function startServer(
       await mirror.exportTree(repo.full_name, sha, dest);
     },
     // papermill prints the failing cell and its traceback to the log; the pipeline records the one-line reason
-    runner: new LocalRunner({ papermill: config.papermill, sandbox, network: nb.network, maxLineChars: nb.logLineMaxChars }),
-    convertJoblib: (o) =>
-      convertJoblib({ python: config.python, runtimeDir: join(config.dataDir, "runtime"), ...o, sandbox: sandbox.prepare(o.workDir, o.pipelineId) }),
+    runner: new LocalRunner({ papermill: config.papermill, environments, sandbox, network: nb.network, maxLineChars: nb.logLineMaxChars }),
+    // With an environment of its own, the notebook's model is read by the python that pickled it.
+    convertJoblib: ({ environment, ...o }) => {
+      const local = environment?.local;
+      const run = sandbox.prepare(o.workDir, o.pipelineId);
+      return convertJoblib({
+        python: local?.python ?? config.python,
+        runtimeDir: join(config.dataDir, "runtime"),
+        ...o,
+        sandbox: local ? withMounts(run, { readOnly: [local.dir] }) : run,
+      });
+    },
   };
 
   let pools: WorkerPool[] = [];

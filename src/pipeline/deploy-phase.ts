@@ -1,4 +1,4 @@
-// Phase 5: the deploy gate (metric ≥ threshold, AUTO_DEPLOY_ON_SUCCESS), then load, warm and swap.
+// Phase 6: the deploy gate (metric ≥ threshold, AUTO_DEPLOY_ON_SUCCESS), then load, warm and swap.
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
 import { FailureKind } from "./pipeline-failure.ts";
 

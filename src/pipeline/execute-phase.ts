@@ -1,4 +1,4 @@
-// Phase 3: the runner (src/runner) runs the notebook with the platform's parameters; output streams to the log.
+// Phase 4: the runner (src/runner) runs the notebook with the platform's parameters; output streams to the log.
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { splitUrlCredentials } from "../lib/redact-url.ts";
@@ -39,13 +39,9 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
     parameters,
     env: secretEnv,
     timeoutMs: services.config.pipelineTimeoutSeconds * 1000,
+    environment: ctx.environment,
   };
   const { runner } = services;
-  try {
-    await runner.prepare(spec, ctx.log);
-  } catch (e) {
-    throw new PhaseError(`the notebook's environment could not be prepared: ${e instanceof Error ? e.message : String(e)}`, { kind: FailureKind.environment });
-  }
   const handle = runner.submit(spec, {
     onLine: (stream, line) => services.bus.append(pipeline.id, stream, line),
     onSpawn: (procs) => services.store.recordProcesses(pipeline.id, procs),

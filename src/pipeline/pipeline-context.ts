@@ -5,7 +5,7 @@ import type { ModelStore } from "../models/model-store.ts";
 import type { ModelLoader } from "../serving/model-registry.ts";
 import type { LogBus } from "./log-bus.ts";
 import type { PipelineEnding } from "./pipeline-ending.ts";
-import type { NotebookRunner } from "../runner/runner.ts";
+import type { NotebookRunner, PreparedEnvironment } from "../runner/runner.ts";
 import { FailureKind, type FailedCellRef } from "./pipeline-failure.ts";
 import type { PipelineStatus } from "./pipeline-states.ts";
 import type { PipelineRow, PipelineStore } from "./pipeline-store.ts";
@@ -42,8 +42,18 @@ export type PipelineServices = {
   checkout(repo: RepoInfo, sha: string, dest: string): Promise<void>;
   /** Runs the notebooks (src/runner/runner.ts): papermill here, or another backend. */
   runner: NotebookRunner;
-  /** Convert a joblib scikit-learn model to ONNX inside the pipeline's sandbox, checking agreement; rejects with the reason. */
-  convertJoblib(run: { input: string; output: string; workDir: string; pipelineId: number; log: (line: string) => void }): Promise<void>;
+  /**
+   * Convert a joblib model to ONNX inside the pipeline's sandbox, checking agreement; rejects with the reason. With
+   * `environment`, its python converts (the library that pickled the model reads it).
+   */
+  convertJoblib(run: {
+    input: string;
+    output: string;
+    workDir: string;
+    pipelineId: number;
+    environment?: PreparedEnvironment;
+    log: (line: string) => void;
+  }): Promise<void>;
   /** Where every pipeline ends: records it and tells the listeners (commit statuses, MLflow). */
   ending: PipelineEnding;
   tracking?: PipelineTracking;
@@ -61,6 +71,8 @@ export type PipelineContext = {
   modelName?: string;
   notebookVersion?: string;
   notebookFile?: string;
+  /** The notebook's own environment (a requirements.txt); absent: the bundled runtime. */
+  environment?: PreparedEnvironment;
   outputs?: { model: string; metrics: string; executed: string };
   registered?: { version: number; path: string; metrics: Record<string, number> };
 };

@@ -21,5 +21,5 @@ export function isTerminalStatus(status: PipelineStatus): boolean {
 /** The reason recorded on a pipeline the server stopped (or died) under. */
 export const INTERRUPTED = "interrupted: the server stopped while this pipeline ran; retry it to run it again";
 
-export const PHASES = ["download", "validate", "execute", "register", "deploy"] as const;
+export const PHASES = ["download", "validate", "environment", "execute", "register", "deploy"] as const;
 export type PhaseName = (typeof PHASES)[number];

@@ -1,4 +1,4 @@
-// Phase 4: the exported model becomes a new stored version (ONNX file, sha256, metrics, lineage).
+// Phase 5: the exported model becomes a new stored version (ONNX file, sha256, metrics, lineage).
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -70,7 +70,14 @@ export async function registerPhase(ctx: PipelineContext): Promise<void> {
     onnxPath = `${outputs.model}.onnx`;
     ctx.log("converting the scikit-learn model to ONNX (skl2onnx) and checking it agrees with the original");
     try {
-      await services.convertJoblib({ input: outputs.model, output: onnxPath, workDir: ctx.workDir, pipelineId: pipeline.id, log: ctx.log });
+      await services.convertJoblib({
+        input: outputs.model,
+        output: onnxPath,
+        workDir: ctx.workDir,
+        pipelineId: pipeline.id,
+        environment: ctx.environment,
+        log: ctx.log,
+      });
     } catch (e) {
       throw new PhaseError(`could not convert the exported model to ONNX: ${e instanceof Error ? e.message : String(e)}`, { kind: FailureKind.conversion });
     }

@@ -1,9 +1,10 @@
-// Runs one pipeline through its five phases, recording each phase and the final status.
+// Runs one pipeline through its six phases, recording each phase and the final status.
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { abortedByStop, RequeueJobError } from "../queue/worker-pool.ts";
 import { deployPhase } from "./deploy-phase.ts";
 import { downloadPhase } from "./download-phase.ts";
+import { environmentPhase } from "./environment-phase.ts";
 import { executePhase } from "./execute-phase.ts";
 import { PhaseError, type PipelineContext, type PipelineServices } from "./pipeline-context.ts";
 import type { EndStatus } from "./pipeline-ending.ts";
@@ -43,15 +44,17 @@ export async function runPipeline(services: PipelineServices, id: number, signal
   bus.status(id, "running");
   services.statuses?.changed(id);
   let phase: PhaseName = "download";
-  let notDeployedReason: string | undefined;
   let requeued = false;
   try {
-    const steps: [PhaseName, () => unknown][] = [
-      ["download", () => downloadPhase(ctx)],
-      ["validate", () => validatePhase(ctx)],
-      ["execute", () => executePhase(ctx)],
-      ["register", () => registerPhase(ctx)],
-      ["deploy", async () => (notDeployedReason = await deployPhase(ctx))],
+    // A step resolves to the reason it was skipped (no requirements, not deployed), or to nothing when it did its work.
+    const done = async (work: unknown) => void (await work);
+    const steps: [PhaseName, () => Promise<string | undefined>][] = [
+      ["download", () => done(downloadPhase(ctx))],
+      ["validate", () => done(validatePhase(ctx))],
+      ["environment", () => environmentPhase(ctx)],
+      ["execute", () => done(executePhase(ctx))],
+      ["register", () => done(registerPhase(ctx))],
+      ["deploy", () => deployPhase(ctx)],
     ];
     for (const [name, step] of steps) {
       phase = name;
@@ -61,10 +64,9 @@ export async function runPipeline(services: PipelineServices, id: number, signal
         throw new PhaseError("cancelled", { status: "cancelled", kind: FailureKind.cancelled });
       store.setPhase(id, name, "running");
       bus.status(id, "running", name, "running");
-      await step();
-      const skipped = name === "deploy" && notDeployedReason !== undefined;
-      store.setPhase(id, name, skipped ? "skipped" : "succeeded", skipped ? notDeployedReason : undefined);
-      bus.status(id, "running", name, skipped ? "skipped" : "succeeded");
+      const skippedBecause = await step();
+      store.setPhase(id, name, skippedBecause !== undefined ? "skipped" : "succeeded", skippedBecause);
+      bus.status(id, "running", name, skippedBecause !== undefined ? "skipped" : "succeeded");
     }
     ending.end(id, "succeeded");
   } catch (e) {

@@ -1,13 +1,17 @@
 // The local backend: papermill on this machine, inside the notebook sandbox. Its runs die with the server (a
 // sandboxed notebook goes with its PID namespace; an unsandboxed one is killed at the next start from the recorded
 // pids), so nothing can be attached after a restart.
-import type { NotebookSandbox } from "../sandbox/notebook-sandbox.ts";
+import type { PythonEnvironments } from "../environments/python-environments.ts";
+import type { Requirements } from "../environments/requirements-file.ts";
+import { type NotebookSandbox, withMounts } from "../sandbox/notebook-sandbox.ts";
 import { runPapermill } from "./papermill-runner.ts";
-import type { NotebookRunner, RunEvents, RunHandle, RunSpec } from "./runner.ts";
+import type { NotebookRunner, PreparedEnvironment, RunEvents, RunHandle, RunSpec } from "./runner.ts";
 
 export type LocalRunnerOptions = {
-  /** The papermill executable of the notebook runtime. */
+  /** The papermill executable of the bundled notebook runtime. */
   papermill: string;
+  /** Builds and keeps per-repository environments on this machine. */
+  environments: Pick<PythonEnvironments, "ensure">;
   sandbox: Pick<NotebookSandbox, "prepare">;
   /** Whether notebooks may use the network (NOTEBOOK_NETWORK). */
   network: boolean;
@@ -20,13 +24,18 @@ export class LocalRunner implements NotebookRunner {
 
   constructor(private readonly opts: LocalRunnerOptions) {}
 
-  /** The bundled runtime is ready from the start: nothing to prepare. */
-  async prepare(_spec: RunSpec, _log: (line: string) => void): Promise<void> {}
+  /** Build (or reuse) the environment on this machine. */
+  async prepare(requirements: Requirements, log: (line: string) => void, signal?: AbortSignal): Promise<PreparedEnvironment> {
+    const env = await this.opts.environments.ensure(requirements, log, signal);
+    return { id: env.key, requirements, reused: env.reused, local: { python: env.python, papermill: env.papermill, dir: env.dir } };
+  }
 
   submit(spec: RunSpec, events: RunEvents): RunHandle {
     const abort = new AbortController();
+    const local = spec.environment?.local;
+    const sandbox = this.opts.sandbox.prepare(spec.workDir, spec.pipelineId);
     const result = runPapermill({
-      papermill: this.opts.papermill,
+      papermill: local?.papermill ?? this.opts.papermill,
       input: spec.notebook,
       output: spec.outputs.executed,
       cwd: spec.cwd,
@@ -36,7 +45,7 @@ export class LocalRunner implements NotebookRunner {
       signal: abort.signal,
       onLine: (stream, line) => events.onLine(stream, line),
       onSpawn: events.onSpawn,
-      sandbox: this.opts.sandbox.prepare(spec.workDir, spec.pipelineId),
+      sandbox: local ? withMounts(sandbox, { readOnly: [local.dir] }) : sandbox,
       network: this.opts.network,
       maxLineChars: this.opts.maxLineChars,
     }).then(

@@ -2,6 +2,7 @@
 // today, a cluster later). The pipeline asks for the environment, submits, follows the output lines, may cancel,
 // and reads the result; the handle's id is stored with the pipeline so that a backend whose runs outlive a restart
 // of the server can be attached to again.
+import type { Requirements } from "../environments/requirements-file.ts";
 import type { ProcessRecord } from "../lib/process-tree.ts";
 import type { FailedCell } from "./notebook-errors.ts";
 
@@ -22,6 +23,20 @@ export type RunSpec = {
   env: Record<string, string>;
   /** Wall-clock limit for the whole notebook. */
   timeoutMs: number;
+  /** The environment `prepare` made ready; absent: the backend's bundled runtime (no requirements.txt). */
+  environment?: PreparedEnvironment;
+};
+
+/** A notebook's environment, made ready by `prepare` from the repository's requirements. */
+export type PreparedEnvironment = {
+  /** Names it in logs (the environment's cache key). */
+  id: string;
+  /** The requirements it was made from: a backend that installs them elsewhere (a cluster) passes them on. */
+  requirements: Requirements;
+  /** Whether it was ready before this run asked for it (built earlier, or by a concurrent pipeline). */
+  reused: boolean;
+  /** On this machine: its python and papermill, and its directory, which the run sees read-only. */
+  local?: { python: string; papermill: string; dir: string };
 };
 
 /** What the caller hears while the run goes on. Both must not throw (a throw is ignored) and must not wait. */
@@ -61,10 +76,11 @@ export interface NotebookRunner {
   /** The backend's name, as RUNNER_BACKEND spells it. */
   readonly name: string;
   /**
-   * Make ready what the run needs before it is submitted (its environment), logging progress with `log`. Rejects
-   * with a reason a user can act on when that fails. Resolves at once where there is nothing to prepare.
+   * Make ready the environment `requirements` describe (for this machine, or for the backend's nodes), logging
+   * progress with `log`; pipelines that need the same environment at the same time share one build. Rejects with a
+   * reason a user can act on (the resolver's words) when that fails, and with the signal's reason when it aborts.
    */
-  prepare(spec: RunSpec, log: (line: string) => void): Promise<void>;
+  prepare(requirements: Requirements, log: (line: string) => void, signal?: AbortSignal): Promise<PreparedEnvironment>;
   /** Start the run. Returns at once; the run's failures are in its result, never thrown. */
   submit(spec: RunSpec, events: RunEvents): RunHandle;
   /**

@@ -4,7 +4,9 @@
 import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../lib/errors.ts";
-import { limitArgv, sandboxArgv, type SandboxLimits, type SandboxSpec, type TopLevelDirs } from "./sandbox-command.ts";
+import { limitArgv, type Mounts, sandboxArgv, type SandboxLimits, type SandboxSpec, type TopLevelDirs } from "./sandbox-command.ts";
+
+export type { Mounts } from "./sandbox-command.ts";
 import { rootExposing, runtimeRoots, topLevelDirs } from "./runtime-roots.ts";
 
 export type SandboxSetting = "auto" | "bwrap" | "off";
@@ -33,16 +35,26 @@ export type SandboxOptions = {
 
 /** A work dir made ready for one sandboxed run: run commands there with `argv`, in the environment from `env`. */
 export type PreparedRun = {
-  /** The argv that runs `command` with working directory `cwd` (inside the work dir), network on or off. */
-  argv(command: readonly string[], cwd: string, opts: { network: boolean }): string[];
+  /**
+   * The argv that runs `command` with working directory `cwd` (inside the work dir), network on or off, with `mounts`
+   * seen at their own paths as well (unsandboxed, everything is seen anyway).
+   */
+  argv(command: readonly string[], cwd: string, opts: { network: boolean; mounts?: Mounts }): string[];
   /** HOME and TMPDIR as the code sees them. */
   env: { HOME: string; TMPDIR: string };
 };
+
+/** `run` with `mounts` added to every command it runs (an environment the code uses, read-only). */
+export function withMounts(run: PreparedRun, mounts: Mounts): PreparedRun {
+  return { env: run.env, argv: (command, cwd, opts) => run.argv(command, cwd, { ...opts, mounts }) };
+}
 
 // Each pipeline's code runs as its own uid (when the server is root), so RLIMIT_NPROC counts that pipeline's
 // processes alone. The range sits far above ordinary users' and the usual subordinate-uid ranges.
 export const SANDBOX_UID_BASE = 1_500_000_000;
 const SANDBOX_UID_SPAN = 1_000_000;
+/** The id `prepare` takes for environment builds: they run as one uid of their own, which owns the shared package cache. */
+export const ENVIRONMENT_BUILDER_ID = SANDBOX_UID_SPAN - 1;
 const SHM_BYTES_MAX = 512 * 1024 * 1024;
 
 /** Runs pushed code under bubblewrap when it can; see SandboxStatus. */
@@ -120,11 +132,12 @@ export class NotebookSandbox {
     }
     return {
       env,
-      argv: (command, cwd, { network }) => {
+      argv: (command, cwd, { network, mounts }) => {
         const spec: SandboxSpec = {
           bwrap: this.bwrap,
           readOnly: this.readOnly,
           workDir,
+          mounts,
           tmpDir: tmp,
           etcFiles: { passwd: join(etc, "passwd"), group: join(etc, "group") },
           cwd,
@@ -136,6 +149,16 @@ export class NotebookSandbox {
         return sandboxArgv(spec, this.topLevel, command);
       },
     };
+  }
+
+  /**
+   * Hand `dir` (and everything in it) to the uid that code prepared for `pipelineId` runs as, when the server is root
+   * and the sandbox active; otherwise the code runs with the server's uid and nothing changes.
+   */
+  grant(dir: string, pipelineId: number): void {
+    if (!this.status.active || process.getuid?.() !== 0) return;
+    const uid = SANDBOX_UID_BASE + (pipelineId % SANDBOX_UID_SPAN);
+    chownTree(dir, uid, new Set());
   }
 
   /** Run the runtime's python inside a scratch sandbox; undefined when it worked, else what went wrong. */

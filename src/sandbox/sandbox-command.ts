@@ -21,6 +21,8 @@ export type SandboxSpec = {
   readOnly: readonly string[];
   /** The run's directory, mounted read-write at its own path; everything the run may write lives under it. */
   workDir: string;
+  /** More directories mounted at their own path for this run alone: read-only (an environment) or read-write (one being built). */
+  mounts?: Mounts;
   /** Host directory mounted read-write as /tmp (inside workDir, so it is cleaned with it and lives on disk, not RAM). */
   tmpDir: string;
   /** Files (passwd, group) mounted read-only at /etc/<name>, so the sandbox's uid has a name and nothing of the host's users shows. */
@@ -59,12 +61,17 @@ export const ETC_ENTRIES = [
   "mime.types",
 ] as const;
 
+/** Directories one run sees besides its work dir and the runtime. */
+export type Mounts = { readOnly?: readonly string[]; writable?: readonly string[] };
+
 /** Where /bin, /lib and friends live on this host: a symlink into /usr (merged /usr) or a directory of their own. */
 export type TopLevelDirs = Readonly<Record<string, { symlink: string } | "dir">>;
 
 /** The argv that runs `command` inside the sandbox described by `spec`. Throws TypeError on a relative path. */
 export function sandboxArgv(spec: SandboxSpec, topLevel: TopLevelDirs, command: readonly string[]): string[] {
-  for (const p of [spec.workDir, spec.tmpDir, spec.cwd, ...spec.readOnly, ...Object.values(spec.etcFiles)]) {
+  const extraReadOnly = spec.mounts?.readOnly ?? [];
+  const extraWritable = spec.mounts?.writable ?? [];
+  for (const p of [spec.workDir, spec.tmpDir, spec.cwd, ...spec.readOnly, ...extraReadOnly, ...extraWritable, ...Object.values(spec.etcFiles)]) {
     if (!p.startsWith("/")) throw new TypeError(`sandbox paths must be absolute: ${JSON.stringify(p)}`);
   }
   const args = [spec.bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"];
@@ -99,6 +106,16 @@ export function sandboxArgv(spec: SandboxSpec, topLevel: TopLevelDirs, command: 
   for (const dir of spec.readOnly) {
     parents(dir);
     args.push("--ro-bind", dir, dir);
+    made.add(dir);
+  }
+  for (const dir of extraReadOnly) {
+    parents(dir);
+    args.push("--ro-bind", dir, dir);
+    made.add(dir);
+  }
+  for (const dir of extraWritable) {
+    parents(dir);
+    args.push("--bind", dir, dir);
     made.add(dir);
   }
   parents(spec.workDir);
