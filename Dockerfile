@@ -35,7 +35,8 @@ ENV DATA_DIR=/data \
     HOST=0.0.0.0 \
     PORT=8000 \
     PYTHON=/opt/mlops/.venv/bin/python \
-    PAPERMILL=/opt/mlops/.venv/bin/papermill
+    PAPERMILL=/opt/mlops/.venv/bin/papermill \
+    UV=/opt/mlops/.venv/bin/uv
 USER mlops
 VOLUME ["/data"]
 EXPOSE 8000

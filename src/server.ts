@@ -72,7 +72,7 @@ export type RunningServer = {
  */
 export async function startServer(
   config: Config,
-  opts: { logger?: Logger; bwrap?: string; endListeners?: EndListener[]; clock?: Clock } = {},
+  opts: { logger?: Logger; bwrap?: string; endListeners?: EndListener[]; clock?: Clock; environmentCache?: string } = {},
 ): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   // The data dir holds the database, the models and every pipeline's files: the server's user only (an older,
@@ -121,6 +121,7 @@ export async function startServer(
     buildTimeoutMs: envSettings.buildTimeoutSeconds * 1000,
     sandbox,
     maxLineChars: nb.logLineMaxChars,
+    cacheDir: opts.environmentCache,
   });
   const swept = environments.sweep();
   if (swept.length) logger.info({ environments: swept }, "unused environments removed");

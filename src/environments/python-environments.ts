@@ -39,6 +39,8 @@ export type EnvironmentsOptions = {
   sandbox: Pick<NotebookSandbox, "prepare" | "grant">;
   /** Longest build log line kept. */
   maxLineChars: number;
+  /** The package cache wheel-only builds share; default <root>/uv-cache (tests share one across data dirs). */
+  cacheDir?: string;
   clock?: Clock;
 };
 
@@ -85,7 +87,9 @@ export class PythonEnvironments {
     const base = await this.baseInterpreter();
     const key = environmentKey(requirements.lines, base, this.opts.allowSdist);
     const dir = join(this.opts.root, key);
-    log(`requirements from ${requirements.path} (${requirements.lines.length} line${requirements.lines.length === 1 ? "" : "s"}); environment ${key}, Python ${base.version}`);
+    log(
+      `requirements from ${requirements.path} (${requirements.lines.length} line${requirements.lines.length === 1 ? "" : "s"}); environment ${key}, Python ${base.version}`,
+    );
     const ready = this.readyEnvironment(key);
     if (ready) {
       const marker = this.marker(key)!;
@@ -175,7 +179,7 @@ export class PythonEnvironments {
     for (const d of [dir, scratch]) rmSync(d, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     mkdirSync(scratch, { recursive: true });
-    const cache = this.opts.allowSdist ? join(scratch, CACHE_DIR) : join(this.opts.root, CACHE_DIR);
+    const cache = this.opts.allowSdist ? join(scratch, CACHE_DIR) : (this.opts.cacheDir ?? join(this.opts.root, CACHE_DIR));
     mkdirSync(cache, { recursive: true });
     const platformFile = join(scratch, "platform-requirements.txt");
     const userFile = join(scratch, "requirements.txt");
@@ -222,14 +226,23 @@ export class PythonEnvironments {
         await Promise.all([readLines(proc.stdout.getReader(), keep, this.opts.maxLineChars), readLines(proc.stderr.getReader(), keep, this.opts.maxLineChars)]);
         const code = await proc.exited;
         if (performance.now() >= deadline && code !== 0) throw this.timedOut();
-        if (code !== 0) throw new EnvironmentBuildError(`${what} failed: ${uvError(output) ?? `uv exited with code ${code}${proc.signalCode ? ` (${proc.signalCode})` : ""}`}`);
+        if (code !== 0)
+          throw new EnvironmentBuildError(
+            `${what} failed: ${uvError(output) ?? `uv exited with code ${code}${proc.signalCode ? ` (${proc.signalCode})` : ""}`}`,
+          );
         return output;
       };
       await step("creating the environment", [this.opts.uv, "venv", "--quiet", "--python", base.executable, dir], log);
       const python = join(dir, "bin", "python");
       const binary = this.opts.allowSdist ? ["--prefer-binary"] : ["--only-binary", ":all:"];
-      await step("resolving and installing the requirements", [this.opts.uv, "pip", "install", "--python", python, ...binary, "-r", platformFile, "-r", userFile], log);
-      const packages = (await step("listing the environment", [this.opts.uv, "pip", "freeze", "--python", python], () => {})).filter((l) => /^[A-Za-z0-9]/.test(l));
+      await step(
+        "resolving and installing the requirements",
+        [this.opts.uv, "pip", "install", "--python", python, ...binary, "-r", platformFile, "-r", userFile],
+        log,
+      );
+      const packages = (await step("listing the environment", [this.opts.uv, "pip", "freeze", "--python", python], () => {})).filter((l) =>
+        /^[A-Za-z0-9]/.test(l),
+      );
       const buildMs = performance.now() - started;
       const marker: Marker = {
         key,
@@ -240,6 +253,9 @@ export class PythonEnvironments {
         build_ms: Math.round(buildMs),
       };
       writeFileSync(join(dir, MARKER), `${JSON.stringify(marker, null, 2)}\n`);
+      // The marker's time is the environment's last use (see sweep).
+      const now = new Date(this.clock.now());
+      utimesSync(join(dir, MARKER), now, now);
       log(`environment ${key} built in ${(buildMs / 1000).toFixed(1)} s: ${packages.length} packages`);
       return { key, dir, python, papermill: join(dir, "bin", "papermill"), reused: false, packages };
     } catch (e) {
@@ -251,7 +267,9 @@ export class PythonEnvironments {
   }
 
   private timedOut(): EnvironmentBuildError {
-    return new EnvironmentBuildError(`the environment build ran past ENV_BUILD_TIMEOUT_SECONDS (${Math.round(this.opts.buildTimeoutMs / 1000)} s) and was stopped`);
+    return new EnvironmentBuildError(
+      `the environment build ran past ENV_BUILD_TIMEOUT_SECONDS (${Math.round(this.opts.buildTimeoutMs / 1000)} s) and was stopped`,
+    );
   }
 }
 

@@ -71,6 +71,7 @@ describe("register failures leave serving untouched", () => {
       expect(p.phases.map((ph) => `${ph.name}:${ph.status}`)).toEqual([
         "download:succeeded",
         "validate:succeeded",
+        "environment:skipped",
         "execute:succeeded",
         "register:failed",
         "deploy:skipped",
@@ -128,6 +129,7 @@ describe("timeout", () => {
     expect(p.phases.map((ph) => `${ph.name}:${ph.status}`)).toEqual([
       "download:succeeded",
       "validate:succeeded",
+      "environment:skipped",
       "execute:failed",
       "register:skipped",
       "deploy:skipped",

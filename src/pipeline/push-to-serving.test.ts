@@ -101,6 +101,7 @@ describe("push to deployed model", () => {
       expect(p.phases.map((ph) => `${ph.name}:${ph.status}`)).toEqual([
         "download:succeeded",
         "validate:succeeded",
+        "environment:skipped",
         "execute:succeeded",
         "register:succeeded",
         "deploy:succeeded",

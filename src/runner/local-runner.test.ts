@@ -6,8 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, processStartTime, type ProcessRecord } from "../lib/process-tree.ts";
+import { PythonEnvironments } from "../environments/python-environments.ts";
 import { NotebookSandbox } from "../sandbox/notebook-sandbox.ts";
-import { notebook, VENV_BIN } from "../testing/e2e.ts";
+import { notebook, TEST_UV_CACHE, VENV_BIN } from "../testing/e2e.ts";
 import { LocalRunner } from "./local-runner.ts";
 import type { RunEvents, RunSpec } from "./runner.ts";
 
@@ -18,12 +19,23 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "mlops-local-runner-"));
   const sandbox = await NotebookSandbox.start({
     setting: "auto",
-    executables: [join(VENV_BIN, "papermill"), join(VENV_BIN, "python")],
+    executables: [join(VENV_BIN, "papermill"), join(VENV_BIN, "python"), join(VENV_BIN, "uv")],
     privateDirs: [join(root, "private")],
     limits: { dataBytes: 4096 * 1024 * 1024, processes: 1024, fileBytes: 1024 * 1024 * 1024 },
     scratchDir: join(root, "scratch"),
   });
-  runner = new LocalRunner({ papermill: join(VENV_BIN, "papermill"), sandbox, network: false, maxLineChars: 10_000 });
+  const environments = new PythonEnvironments({
+    root: join(root, "environments"),
+    uv: join(VENV_BIN, "uv"),
+    python: join(VENV_BIN, "python"),
+    allowSdist: false,
+    retentionDays: 30,
+    buildTimeoutMs: 600_000,
+    sandbox,
+    maxLineChars: 10_000,
+    cacheDir: TEST_UV_CACHE,
+  });
+  runner = new LocalRunner({ papermill: join(VENV_BIN, "papermill"), environments, sandbox, network: false, maxLineChars: 10_000 });
 });
 
 let next = 1;
@@ -65,11 +77,10 @@ function recorder() {
 const alive = (procs: ProcessRecord[]) => procs.filter((p) => processStartTime(p.pid) === p.startTime && isAlive(p.pid));
 
 describe("LocalRunner", () => {
-  test("prepare has nothing to do; submit streams lines and ends succeeded with the outputs where the spec put them", async () => {
+  test("without an environment, submit runs the bundled runtime, streams lines and ends succeeded with the outputs where the spec put them", async () => {
     const spec = specFor([
       { tags: ["mlops:training"], source: `import os\nprint("pipeline", PIPELINE_ID, os.environ["RUN_SECRET"])\nopen(MODEL_OUTPUT_PATH, "w").write("m")` },
     ]);
-    await runner.prepare(spec, () => undefined);
     const r = recorder();
     const handle = runner.submit(spec, r.events);
     expect(handle.id).toStartWith(`local:${spec.pipelineId}:`);
@@ -116,6 +127,39 @@ describe("LocalRunner", () => {
     expect(result.status).toBe("timed_out");
     expect(alive(r.procs)).toEqual([]);
   }, 60_000);
+
+  test("prepare builds the environment a requirements file names; the run uses its python and cannot write into it", async () => {
+    const log: string[] = [];
+    const environment = await runner.prepare({ path: "requirements.txt", lines: ["tabulate==0.9.0"] }, (l) => log.push(l));
+    expect(environment.local?.dir).toStartWith(join(root, "environments"));
+    expect(log.join("\n")).toContain("+ tabulate==0.9.0");
+    const spec = {
+      ...specFor([
+        {
+          tags: ["mlops:training"],
+          source: [
+            "import os, sys, tabulate",
+            'print("prefix", sys.prefix)',
+            'print("tabulate", tabulate.__version__)',
+            "try:",
+            '    open(os.path.join(sys.prefix, "planted.py"), "w")',
+            '    print("wrote into the environment")',
+            "except OSError as e:",
+            '    print("cannot write", e.errno)',
+          ].join("\n"),
+        },
+      ]),
+      environment,
+    };
+    const r = recorder();
+    const result = await runner.submit(spec, r.events).result;
+    expect(result.status).toBe("succeeded");
+    const out = r.lines.join("\n");
+    expect(out).toContain(`prefix ${environment.local!.dir}`);
+    expect(out).toContain("tabulate 0.9.0");
+    expect(out).toMatch(/cannot write (30|13)/);
+    expect(existsSync(join(environment.local!.dir, "planted.py"))).toBe(false);
+  }, 300_000);
 
   test("local runs do not outlive the server: attach finds nothing", () => {
     expect(runner.attach("local:1:123", recorder().events)).toBeUndefined();

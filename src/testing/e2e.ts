@@ -1,8 +1,8 @@
 // Test support for end-to-end tests: a real server on a temp data dir, real git repositories, signed pushes.
 import { createHmac, randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { loadConfig } from "../config.ts";
 import { startServer, type RunningServer } from "../server.ts";
 import { eventually } from "./eventually.ts";
@@ -10,6 +10,8 @@ import { eventually } from "./eventually.ts";
 export const ROOT = resolve(import.meta.dir, "..", "..");
 export const VENV_BIN = join(ROOT, ".venv", "bin");
 export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
+/** One package cache for every environment tests build (each test server has its own data dir): PyPI is asked once per package. */
+export const TEST_UV_CACHE = join(tmpdir(), "mlops-test-uv-cache");
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
 export const ZERO_SHA = "0".repeat(40);
 
@@ -29,7 +31,10 @@ export function makeRepo(files: Record<string, string>): { dir: string; sha: str
 
 /** Write files and commit them; returns the new sha. */
 export function commit(dir: string, files: Record<string, string>, message: string): string {
-  for (const [path, content] of Object.entries(files)) writeFileSync(join(dir, path), content);
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
   git(dir, "add", "-A");
   git(dir, "commit", "-q", "-m", message);
   return git(dir, "rev-parse", "HEAD");
@@ -72,7 +77,7 @@ export async function startTestServer(env: Record<string, string> = {}, dataDir?
     },
     ROOT,
   );
-  const server = await startServer(config, opts);
+  const server = await startServer(config, { environmentCache: TEST_UV_CACHE, ...opts });
   const base = `http://127.0.0.1:${server.port}`;
   return {
     ...server,
