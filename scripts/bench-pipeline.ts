@@ -1,12 +1,14 @@
-// Benchmark: push-to-serving overhead over bare papermill, and webhook intake rate against a bare verify-and-insert handler.
+// Benchmark: push-to-serving overhead over bare papermill, the environment phase cold and warm against bare uv, and
+// webhook intake rate against a bare verify-and-insert handler.
 // Run: node_modules/.bin/bun run scripts/bench-pipeline.ts   (needs .venv: scripts/setup-python.sh; installs wrk if missing)
 import { Database } from "bun:sqlite";
 import { Webhooks } from "@octokit/webhooks";
 import { createHmac, randomUUID } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { commit, exampleNotebook, makeRepo, sendPush, startTestServer, VENV_BIN, WEBHOOK_SECRET } from "../src/testing/e2e.ts";
+import { PLATFORM_REQUIREMENTS } from "../src/environments/python-environments.ts";
+import { commit, exampleNotebook, makeRepo, sendPush, startTestServer, VENV_BIN, waitForPipelines, WEBHOOK_SECRET } from "../src/testing/e2e.ts";
 import { ensureWrk, median, table, wrk } from "./bench-support.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -63,6 +65,62 @@ async function pushToServing(): Promise<number[]> {
   }
   await server.stop();
   return times;
+}
+
+// A repository's own requirements for the environment runs: a pinned scikit-learn and a small helper package.
+const REQUIREMENTS = "scikit-learn==1.7.2\ntabulate==0.9.0\n";
+
+/** Seconds for what a script would do: a fresh venv and `uv pip install` of the same requirements with `cache`. */
+function bareUv(cache: string): number {
+  const dir = mkdtempSync(join(tmpdir(), "mlops-bench-uv-"));
+  writeFileSync(join(dir, "platform.txt"), PLATFORM_REQUIREMENTS);
+  writeFileSync(join(dir, "requirements.txt"), REQUIREMENTS);
+  const env = { ...process.env, UV_CACHE_DIR: cache, UV_PYTHON_DOWNLOADS: "never", UV_SYSTEM_CERTS: "1", UV_NO_PROGRESS: "1" };
+  const base = Bun.spawnSync([join(VENV_BIN, "python"), "-c", "import sys; print(sys._base_executable)"])
+    .stdout.toString()
+    .trim();
+  const t = performance.now();
+  for (const argv of [
+    ["venv", "--quiet", "--python", base, join(dir, "venv")],
+    [
+      "pip",
+      "install",
+      "--quiet",
+      "--python",
+      join(dir, "venv", "bin", "python"),
+      "--only-binary",
+      ":all:",
+      "-r",
+      join(dir, "platform.txt"),
+      "-r",
+      join(dir, "requirements.txt"),
+    ],
+  ]) {
+    const r = Bun.spawnSync([join(VENV_BIN, "uv"), ...argv], { env, stdout: "ignore", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`uv ${argv[0]} failed: ${r.stderr.toString()}`);
+  }
+  return (performance.now() - t) / 1000;
+}
+
+/** The environment phase's seconds for a first push (new environment, empty package cache) and a second (reused). */
+async function environmentPhase(): Promise<{ cold: number; warm: number }> {
+  const server = await startTestServer({ WORKER_CONCURRENCY: "1" }, undefined, { environmentCache: mkdtempSync(join(tmpdir(), "mlops-bench-cache-")) });
+  const repo = makeRepo({ "iris.ipynb": nb, "requirements.txt": REQUIREMENTS });
+  const res = await server.api("/api/repos", { method: "POST", body: JSON.stringify({ full_name: "bench/env", clone_url: repo.dir }) });
+  const { id } = (await res.json()) as { id: number };
+  const phaseSeconds = async (count: number) => {
+    const ended = await waitForPipelines(server, `repo=${id}`, count, 600_000);
+    const last = ended.sort((a, b) => b.id - a.id)[0]! as unknown as { status: string; phases: { name: string; duration_ms: number }[] };
+    if (last.status !== "succeeded") throw new Error(`the environment pipeline ended ${last.status}`);
+    return last.phases.find((p) => p.name === "environment")!.duration_ms / 1000;
+  };
+  await sendPush(server.base, { fullName: "bench/env", cloneUrl: repo.dir, after: repo.sha });
+  const cold = await phaseSeconds(1);
+  const sha = commit(repo.dir, { "iris.ipynb": nb.replace('VERSION = \\"1.0.0\\"', 'VERSION = \\"1.0.1\\"') }, "again");
+  await sendPush(server.base, { fullName: "bench/env", cloneUrl: repo.dir, after: sha, before: repo.sha });
+  const warm = await phaseSeconds(2);
+  await server.stop();
+  return { cold, warm };
 }
 
 function intakeLua(): string {
@@ -143,6 +201,18 @@ table([
   ["bare papermill (median)", `${(bareMs / 1000).toFixed(2)} s   runs: ${bare.map((t) => (t / 1000).toFixed(2)).join(", ")}`],
   ["push → predict answers new version", `${(pushMs / 1000).toFixed(2)} s   runs: ${push.map((t) => (t / 1000).toFixed(2)).join(", ")}`],
   ["overhead (goal ≤ 1 s)", `${((pushMs - bareMs) / 1000).toFixed(2)} s`],
+]);
+
+const bareCache = mkdtempSync(join(tmpdir(), "mlops-bench-cache-"));
+const bareCold = bareUv(bareCache);
+const bareWarm = bareUv(bareCache);
+const env = await environmentPhase();
+console.log("\nenvironment phase (requirements.txt: scikit-learn==1.7.2, tabulate; with the platform's packages)");
+table([
+  ["bare uv: new venv + install, empty cache", `${bareCold.toFixed(2)} s`],
+  ["environment phase, first push (empty cache)", `${env.cold.toFixed(2)} s  (${(env.cold / bareCold).toFixed(2)}× bare uv)`],
+  ["bare uv: new venv + install, warm cache", `${bareWarm.toFixed(2)} s`],
+  ["environment phase, next push (reused)", `${(env.warm * 1000).toFixed(0)} ms  (${(env.warm / bareWarm).toFixed(3)}× bare uv warm)`],
 ]);
 
 const r = await intake();
