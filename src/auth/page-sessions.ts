@@ -2,9 +2,11 @@
 // the browser's cookie holds; the database keeps its SHA-256, so reading the database forges nothing. A session ends
 // when it expires (checked here, on the server, whatever the cookie says), when the admin signs out (the row is
 // deleted, so a copied cookie stops working at once), and when the admin token changes (reset-admin-token, or
-// another ADMIN_TOKEN at start): each row names the token hash it was made under.
+// another ADMIN_TOKEN at start): each row carries a tag of the token it was made under, HMAC-SHA256 keyed by the
+// session id over the token's hash. Only the cookie holds the id, so the database alone lets nobody test guesses of
+// the admin token against it (a hash of the token itself would, for a token a person chose).
 import { and, eq, gt, lte } from "drizzle-orm";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Db } from "../db/connection.ts";
 import { pageSessions } from "../db/schema.ts";
 import { systemClock, type Clock } from "../lib/clock.ts";
@@ -13,6 +15,11 @@ import { systemClock, type Clock } from "../lib/clock.ts";
 export const SESSION_SECONDS = 7 * 24 * 3600;
 
 const hash = (id: string) => createHash("sha256").update(id).digest("hex");
+
+/** The tag a session row keeps: which admin token session `id` was made under, checkable only with the id. */
+export function adminTag(id: string, adminTokenSha256: string): string {
+  return createHmac("sha256", id).update(adminTokenSha256).digest("hex");
+}
 
 export class PageSessions {
   constructor(
@@ -29,7 +36,7 @@ export class PageSessions {
     this.db.delete(pageSessions).where(lte(pageSessions.expiresAt, now)).run();
     this.db
       .insert(pageSessions)
-      .values({ idSha256: hash(id), adminTokenSha256: this.adminTokenSha256, expiresAt: now + SESSION_SECONDS * 1000 })
+      .values({ idSha256: hash(id), adminTag: adminTag(id, this.adminTokenSha256), expiresAt: now + SESSION_SECONDS * 1000 })
       .run();
     return id;
   }
@@ -38,12 +45,14 @@ export class PageSessions {
   valid(id: string | undefined): boolean {
     if (!id || id.length > 200) return false;
     const row = this.db
-      .select({ token: pageSessions.adminTokenSha256 })
+      .select({ tag: pageSessions.adminTag })
       .from(pageSessions)
       .where(and(eq(pageSessions.idSha256, hash(id)), gt(pageSessions.expiresAt, this.clock.now())))
       .get();
-    // Comparing two hashes the database holds: no secret of the caller's is timed here.
-    return row?.token === this.adminTokenSha256;
+    if (!row) return false;
+    const want = Buffer.from(adminTag(id, this.adminTokenSha256), "hex");
+    const got = Buffer.from(row.tag, "hex");
+    return got.length === want.length && timingSafeEqual(got, want);
   }
 
   /** End session `id` (sign out). Unknown ids are ignored. */

@@ -185,7 +185,8 @@ export const modelOwners = sqliteTable("model_owners", {
 /** Page sessions (src/auth/page-sessions.ts): the hash of the cookie's random id, the admin token it belongs to, its end (epoch ms). */
 export const pageSessions = sqliteTable("page_sessions", {
   idSha256: text("id_sha256").primaryKey(),
-  adminTokenSha256: text("admin_token_sha256").notNull(),
+  /** HMAC-SHA256 keyed by the session id over the admin token's hash it was made under (see auth/page-sessions.ts). */
+  adminTag: text("admin_tag").notNull(),
   createdAt: createdAt(),
   expiresAt: integer("expires_at").notNull(),
 });

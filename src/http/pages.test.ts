@@ -86,6 +86,11 @@ describe("pages", () => {
       .map((r) => r.id_sha256);
     expect(stored).toContain(hashToken(id));
     expect(stored).not.toContain(id);
+    // Nor the admin token's hash, against which a chosen ADMIN_TOKEN could be guessed offline: only a tag keyed by
+    // the session id, which nobody can test a guess against without the cookie.
+    const dump = JSON.stringify(db.$client.query("SELECT * FROM page_sessions").all());
+    expect(dump).not.toContain(hashToken(TEST_ADMIN_TOKEN));
+    expect(dump).not.toContain(TEST_ADMIN_TOKEN);
 
     // Signing out ends the session on the server: the same cookie, sent again (a copy), no longer works.
     const out = await app.request("/logout", { method: "POST", headers: { Cookie: cookie } });

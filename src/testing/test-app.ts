@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp, type AppDeps } from "../app.ts";
 import { Deliveries, type AcceptPush } from "../github/deliveries.ts";
-import { PageSessions, SESSION_SECONDS } from "../auth/page-sessions.ts";
+import { adminTag, PageSessions, SESSION_SECONDS } from "../auth/page-sessions.ts";
 import { pageSessions } from "../db/schema.ts";
 import { SESSION_COOKIE } from "../http/page-auth.ts";
 import { loadConfig } from "../config.ts";
@@ -95,7 +95,7 @@ export function makeTestApp(env: Record<string, string> = {}, { acceptPush, ...o
   const session = (id: string, adminTokenSha256: string) =>
     db
       .insert(pageSessions)
-      .values({ idSha256: hashToken(id), adminTokenSha256, expiresAt })
+      .values({ idSha256: hashToken(id), adminTag: adminTag(id, adminTokenSha256), expiresAt })
       .run();
   session(TEST_SESSION_ID, secrets.adminTokenSha256);
   session(FOREIGN_SESSION_ID, hashToken("some-other-admin-token-0123456789"));

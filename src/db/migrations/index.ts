@@ -6,6 +6,7 @@ import modelOwners from "./0004_model_owners.sql" with { type: "text" };
 import shutdownRequeue from "./0005_shutdown_requeue.sql" with { type: "text" };
 import pipelineFailure from "./0007_pipeline_failure.sql" with { type: "text" };
 import jobFailureKind from "./0008_job_failure_kind.sql" with { type: "text" };
+import pageSessionTags from "./0009_page_session_tags.sql" with { type: "text" };
 
 export type Migration = { id: number; name: string; sql: string };
 
@@ -18,4 +19,5 @@ export const migrations: readonly Migration[] = [
   { id: 5, name: "0005_shutdown_requeue", sql: shutdownRequeue },
   { id: 7, name: "0007_pipeline_failure", sql: pipelineFailure },
   { id: 8, name: "0008_job_failure_kind", sql: jobFailureKind },
+  { id: 9, name: "0009_page_session_tags", sql: pageSessionTags },
 ];
