@@ -17,7 +17,7 @@ const BASELINE = process.argv[2] ?? "25a8627";
 const CURRENT = process.argv[3] ?? "HEAD";
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
 
-type Run = { wallS: number; tests: Map<string, number>; files: Map<string, number>; passed: number; failed: number };
+type Run = { wallS: number; tests: Map<string, number>; files: Map<string, number>; passed: number; failed: number; failures: string[] };
 
 function git(...args: string[]): string {
   const r = Bun.spawnSync(["git", ...args], { cwd: ROOT, stderr: "pipe" });
@@ -35,11 +35,12 @@ const unescape = (s: string) =>
 const attr = (tag: string, name: string) => unescape(tag.match(new RegExp(`\\b${name}="([^"]*)"`))?.[1] ?? "");
 
 /** Per-test and per-file seconds from bun's JUnit report. */
-function parseJunit(xml: string): Pick<Run, "tests" | "files" | "passed" | "failed"> {
+function parseJunit(xml: string): Pick<Run, "tests" | "files" | "passed" | "failed" | "failures"> {
   const tests = new Map<string, number>();
   const files = new Map<string, number>();
   let passed = 0;
   let failed = 0;
+  const failures: string[] = [];
   for (const [tag] of xml.matchAll(/<testsuite [^>]*>/g)) {
     const file = attr(tag, "file");
     // A file's top-level suite carries its name as its file; nested describe blocks carry the describe name.
@@ -48,11 +49,13 @@ function parseJunit(xml: string): Pick<Run, "tests" | "files" | "passed" | "fail
   for (const m of xml.matchAll(/<testcase [^>]*?(\/>|>[\s\S]*?<\/testcase>)/g)) {
     const tag = m[0];
     if (/<skipped/.test(tag)) continue;
-    if (/<failure/.test(tag)) failed++;
-    else passed++;
+    if (/<failure/.test(tag)) {
+      failed++;
+      failures.push(`${attr(tag, "file")}: ${attr(tag, "classname")} > ${attr(tag, "name")}`);
+    } else passed++;
     tests.set(`${attr(tag, "classname")} > ${attr(tag, "name")}`, Number(attr(tag, "time")));
   }
-  return { tests, files, passed, failed };
+  return { tests, files, passed, failed, failures };
 }
 
 async function runSuite(cwd: string, label: string): Promise<Run> {
@@ -69,6 +72,7 @@ async function runSuite(cwd: string, label: string): Promise<Run> {
   const parsed = parseJunit(readFileSync(report, "utf8"));
   rmSync(report, { force: true });
   console.log(`  ${label}: ${parsed.passed} passed, ${parsed.failed} failed in ${wallS.toFixed(0)} s`);
+  for (const f of parsed.failures) console.log(`    failed: ${f}`);
   return { wallS, ...parsed };
 }
 
