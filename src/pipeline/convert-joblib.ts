@@ -1,11 +1,12 @@
-// joblib scikit-learn model → ONNX with the notebook environment's python (skl2onnx), checked for agreement.
+// joblib model (scikit-learn, XGBoost, LightGBM, CatBoost) → ONNX with the notebook environment's python, checked for
+// agreement with the original (src/pipeline/python/convert_model.py says what converts and how).
 // Unpickling runs code chosen by the push, so the converter runs in the pipeline's sandbox, without network,
 // and what it prints is read with bounded memory.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readLines } from "../lib/log-lines.ts";
 import type { PreparedRun } from "../sandbox/notebook-sandbox.ts";
-import script from "./python/convert_sklearn.py" with { type: "text" };
+import script from "./python/convert_model.py" with { type: "text" };
 
 const STDERR_TAIL = 20;
 const MAX_LINE_CHARS = 2000;
@@ -13,7 +14,7 @@ const MAX_LINE_CHARS = 2000;
 /** Write the embedded converter script under `runtimeDir` (once per content) and return its path. */
 export function installConverter(runtimeDir: string): string {
   mkdirSync(runtimeDir, { recursive: true });
-  const path = join(runtimeDir, "convert_sklearn.py");
+  const path = join(runtimeDir, "convert_model.py");
   let current = "";
   try {
     current = readFileSync(path, "utf8");
@@ -43,7 +44,7 @@ export type ConvertOptions = {
  * rejects with the converter's one-line reason otherwise. Converter stderr goes to `log`.
  */
 export async function convertJoblib(opts: ConvertOptions): Promise<void> {
-  const inside = join(opts.workDir, ".sandbox", "convert_sklearn.py");
+  const inside = join(opts.workDir, ".sandbox", "convert_model.py");
   copyFileSync(installConverter(opts.runtimeDir), inside);
   const argv = opts.sandbox.argv([opts.python, inside, opts.input, opts.output, "0"], opts.workDir, { network: false });
   const proc = Bun.spawn(argv, {
@@ -69,14 +70,15 @@ export async function convertJoblib(opts: ConvertOptions): Promise<void> {
     ),
   ]);
   const code = await proc.exited;
-  let result: { ok?: boolean; error?: string; agreement?: number; rows?: number } = {};
+  let result: ConverterResult = {};
   try {
     result = JSON.parse(lastLine);
   } catch {
     // no JSON: the interpreter itself failed (missing packages, killed by the timeout)
   }
   if (code === 0 && result.ok) {
-    opts.log(`converted to ONNX; agrees with the original on ${result.rows ?? "?"} sample rows`);
+    opts.log(`converted to ONNX (${result.family ?? "?"}; inputs ${describeTensors(result.inputs)}; outputs ${describeTensors(result.outputs)})`);
+    opts.log(`the converted model agrees with the original on ${result.rows ?? "?"} sample rows`);
     return;
   }
   for (const line of stderrTail) opts.log(line);
@@ -84,4 +86,20 @@ export async function convertJoblib(opts: ConvertOptions): Promise<void> {
   throw new Error(
     error ?? `the converter exited with code ${code}${proc.signalCode ? ` (${proc.signalCode})` : ""}; is scikit-learn/skl2onnx installed for ${opts.python}?`,
   );
+}
+
+/** The converter's one JSON line (see convert_model.py). */
+type ConverterResult = {
+  ok?: boolean;
+  error?: string;
+  family?: string;
+  rows?: number;
+  inputs?: { name: string; type: string }[];
+  outputs?: { name: string; type: string }[];
+};
+
+function describeTensors(tensors: { name: string; type: string }[] | undefined): string {
+  if (!Array.isArray(tensors)) return "?";
+  const shown = tensors.slice(0, 12).map((t) => `${t.name}: ${t.type}`);
+  return tensors.length > shown.length ? `${shown.join(", ")}, … (${tensors.length})` : shown.join(", ");
 }
