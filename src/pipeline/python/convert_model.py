@@ -170,6 +170,15 @@ def load_estimator(src):
             f"could not load {os.path.basename(src)}: it needs the python module "
             f"'{exc.name}', which is not installed (list it in the repository's requirements.txt)"
         )
+    except AttributeError as exc:
+        # A class defined in the notebook itself was pickled by reference to the notebook's __main__, gone here.
+        found = re.search(r"Can't get attribute '([^']+)' on <module '__main__'", str(exc))
+        if not found:
+            raise Failure(f"could not load {os.path.basename(src)} with joblib: {short(exc)}")
+        raise Unsupported(
+            f"__main__.{found.group(1)}",
+            "it is a class defined in the notebook, which cannot be loaded outside it",
+        )
     except Exception as exc:
         raise Failure(f"could not load {os.path.basename(src)} with joblib: {short(exc)}")
     if not callable(getattr(est, "predict", None)):
