@@ -165,10 +165,12 @@ describe("converting the common model families", () => {
       expect(run.error).toBeUndefined();
       const answer = await runConverted(run.output, c);
       // In the DataFrame's column order; "note" is dropped by the model, so it is no input.
-      expect([...answer.inputs]).toEqual(["review", "city", "nights", "price"]);
+      expect([...answer.inputs]).toEqual(["review", "city", "rooms", "nights", "price"]);
       expectSameAnswers(answer, c);
       const outputs = c.task === "classification" ? "label: int64, probabilities: float32" : "variable: float32";
-      expect(run.lines).toContain(`converted to ONNX (scikit-learn; inputs review: string, city: string, nights: float32, price: float32; outputs ${outputs})`);
+      expect(run.lines).toContain(
+        `converted to ONNX (scikit-learn; inputs review: string, city: string, rooms: int64, nights: float32, price: float32; outputs ${outputs})`,
+      );
     });
   }
 

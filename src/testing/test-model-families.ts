@@ -86,32 +86,33 @@ matrix("dummy-mean", DummyRegressor(strategy="mean").fit(Xd, yd), Xd)
 matrix("dummy-quantile", DummyRegressor(strategy="quantile", quantile=0.25).fit(Xd, yd), Xd)
 matrix("sklearn-pipeline", make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(Xi, yi), Xi)
 
-# A DataFrame of reviews: free text, a city, two numbers, and a column the model drops.
+# A DataFrame of reviews: free text, a city, a whole number of rooms, two numbers, and a column the model drops.
 rng = np.random.default_rng(0)
 n = 400
 words = "good bad great awful fine poor excellent terrible okay nice slow quick".split()
 reviews = pd.DataFrame({
     "review": [" ".join(rng.choice(words, size=int(rng.integers(2, 7)))) for _ in range(n)],
     "city": rng.choice(["paris", "rome", "oslo", "lima"], n),
+    "rooms": rng.integers(1, 5, n),
     "nights": rng.integers(1, 15, n).astype(float),
     "price": rng.normal(120.0, 40.0, n),
     "note": rng.choice(["x", "y"], n),
 })
-liked = ((reviews.review.str.contains("good|great|excellent")) ^ (reviews.city == "oslo")).astype(int)
-spend = reviews.price * reviews.nights + np.where(reviews.city == "rome", 50.0, 0.0)
+liked = ((reviews.review.str.contains("good|great|excellent")) ^ (reviews.city == "oslo") ^ (reviews.rooms == 2)).astype(int)
+spend = reviews.price * reviews.nights + np.where(reviews.city == "rome", 50.0, 0.0) + 20.0 * reviews.rooms
 
 def columns(name, last, y):
     prep = ColumnTransformer([
         ("words", TfidfVectorizer(), "review"),
-        ("city", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+        ("categories", OneHotEncoder(handle_unknown="ignore"), ["city", "rooms"]),
         ("numbers", StandardScaler(), ["nights", "price"]),
     ], remainder="drop")
     model = Pipeline([("prep", prep), ("model", last)]).fit(reviews, y)
     rows = reviews.iloc[:ROWS]
     case = {
         "layout": "columns",
-        "rows": {"review": rows.review.tolist(), "city": rows.city.tolist(), "nights": rows.nights.astype(np.float32).tolist(), "price": rows.price.astype(np.float32).tolist()},
-        "columnTypes": {"review": "string", "city": "string", "nights": "float32", "price": "float32"},
+        "rows": {"review": rows.review.tolist(), "city": rows.city.tolist(), "rooms": rows.rooms.tolist(), "nights": rows.nights.astype(np.float32).tolist(), "price": rows.price.astype(np.float32).tolist()},
+        "columnTypes": {"review": "string", "city": "string", "rooms": "int64", "nights": "float32", "price": "float32"},
     }
     exact = rows.copy()
     exact["nights"] = rows.nights.astype(np.float32).astype(float)
