@@ -333,7 +333,7 @@ def register_converters(est, libraries):
 
 def check_dummy(est, path):
     """Dummy estimators convert when their answer is one constant for every row."""
-    from sklearn.dummy import DummyClassifier, DummyRegressor
+    from sklearn.dummy import DummyClassifier
 
     if isinstance(est, DummyClassifier):
         if est.strategy not in ("most_frequent", "prior", "constant"):
@@ -343,9 +343,6 @@ def check_dummy(est, path):
             )
         if getattr(est, "n_outputs_", 1) != 1:
             raise Unsupported(f"{qualified(est)}{where(path)}", "it predicts several outputs")
-    if isinstance(est, DummyRegressor) and getattr(est, "n_outputs_", 1) != 1:
-        if est.constant_.ndim != 2:
-            raise Unsupported(f"{qualified(est)}{where(path)}", "its constant has an unexpected shape")
 
 
 def check_supported(est):
@@ -707,6 +704,8 @@ def convert_catboost(est, dst, kind):
     import onnx
     from onnx import TensorProto, helper
 
+    if type(est).__name__ not in ("CatBoostClassifier", "CatBoostRegressor"):
+        raise Unsupported(qualified(est), "only CatBoostClassifier and CatBoostRegressor convert")
     for what, method in (("categorical", "get_cat_feature_indices"), ("text", "get_text_feature_indices"),
                          ("embedding", "get_embedding_feature_indices")):
         try:
