@@ -184,7 +184,7 @@ def load_estimator(src):
     if not callable(getattr(est, "predict", None)):
         raise Failure(
             f"{os.path.basename(src)} holds a {type(est).__module__}.{type(est).__name__}, "
-            "not a fitted model with a predict method"
+            "not a fitted scikit-learn estimator (or XGBoost, LightGBM, CatBoost model) with a predict method"
         )
     return est
 
