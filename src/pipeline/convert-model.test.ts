@@ -1,7 +1,7 @@
 // The joblib → ONNX converter on real models of each family, run as the pipeline runs it (in the bubblewrap sandbox,
 // without network), its ONNX run with onnxruntime-node and compared with what the model's own library predicted.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { NotebookSandbox } from "../sandbox/notebook-sandbox.ts";
@@ -40,13 +40,17 @@ afterAll(() => rmSync(base, { recursive: true, force: true }));
 
 type Conversion = { workDir: string; input: string; output: string; lines: string[]; error?: string };
 
-/** Convert model `name` as a pipeline would: copied into a fresh work dir, converted in that dir's sandbox. */
-async function convert(name: string, python = FAMILIES_PYTHON): Promise<Conversion> {
+/**
+ * Convert model `name` as a pipeline would: copied into a fresh work dir, converted in that dir's sandbox. `leave` puts
+ * in the work dir what the notebook would have left there.
+ */
+async function convert(name: string, python = FAMILIES_PYTHON, leave?: (workDir: string) => void): Promise<Conversion> {
   const id = nextPipeline++;
   const workDir = join(dataDir, "pipelines", String(id));
   mkdirSync(workDir, { recursive: true });
   const input = join(workDir, "model.joblib");
   copyFileSync(join(modelsDir, name, "model.joblib"), input);
+  leave?.(workDir);
   const output = `${input}.onnx`;
   const lines: string[] = [];
   let error: string | undefined;
@@ -121,7 +125,7 @@ function expectSameAnswers(answer: Answer, c: FamilyCase): void {
 function expectNothingWritten(run: Conversion, name: string): void {
   expect(existsSync(run.output)).toBe(false);
   expect(readdirSync(run.workDir).sort()).toEqual([".sandbox", "model.joblib"]);
-  expect(readdirSync(join(run.workDir, ".sandbox")).sort()).toEqual(["convert_model.py", "etc", "home", "tmp"]);
+  expect(readdirSync(join(run.workDir, ".sandbox")).sort()).toEqual(["convert_model.py", "etc", "home", "mlops_convert", "tmp"]);
   expect(readFileSync(run.input).equals(readFileSync(join(modelsDir, name, "model.joblib")))).toBe(true);
 }
 
@@ -181,6 +185,20 @@ describe("converting the common model families", () => {
       expectSameAnswers(await runConverted(run.output, cases[name]!), cases[name]!);
     }
   });
+});
+
+test("links the notebook left under the converter's names in its work dir are replaced, never written through", async () => {
+  const outside = join(base, "outside");
+  mkdirSync(outside);
+  writeFileSync(join(outside, "keep.txt"), "not the converter");
+  const run = await convert("dummy-mean", FAMILIES_PYTHON, (workDir) => {
+    mkdirSync(join(workDir, ".sandbox"));
+    symlinkSync(outside, join(workDir, ".sandbox", "mlops_convert"));
+    symlinkSync(join(outside, "keep.txt"), join(workDir, ".sandbox", "convert_model.py"));
+  });
+  expect(run.error).toBeUndefined();
+  expect(readdirSync(outside)).toEqual(["keep.txt"]);
+  expect(readFileSync(join(outside, "keep.txt"), "utf8")).toBe("not the converter");
 });
 
 describe("models that cannot be converted", () => {
