@@ -139,6 +139,7 @@ describe("converting the common model families", () => {
     ["lightgbm-multiclass", "lightgbm"],
     ["lightgbm-regressor", "lightgbm"],
     ["lightgbm-in-pipeline", "lightgbm"],
+    ["randomized-search", "lightgbm"],
     ["catboost-binary", "catboost"],
     ["catboost-multiclass", "catboost"],
     ["catboost-regressor", "catboost"],

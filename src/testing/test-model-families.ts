@@ -33,6 +33,7 @@ from sklearn.datasets import load_diabetes, load_iris, make_classification
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import RandomizedSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.semi_supervised import LabelSpreading
@@ -84,6 +85,8 @@ matrix("dummy-most-frequent", DummyClassifier(strategy="most_frequent").fit(Xb, 
 matrix("dummy-constant", DummyClassifier(strategy="constant", constant=2).fit(Xi, yi), Xi)
 matrix("dummy-mean", DummyRegressor(strategy="mean").fit(Xd, yd), Xd)
 matrix("dummy-quantile", DummyRegressor(strategy="quantile", quantile=0.25).fit(Xd, yd), Xd)
+search = RandomizedSearchCV(make_pipeline(StandardScaler(), LGBMClassifier(verbose=-1)), {"lgbmclassifier__n_estimators": [20, 40], "lgbmclassifier__num_leaves": [7, 15]}, n_iter=2, cv=2, random_state=0)
+matrix("randomized-search", search.fit(Xb, yb), Xb)
 matrix("sklearn-pipeline", make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(Xi, yi), Xi)
 
 # A DataFrame of reviews: free text, a city, a whole number of rooms, two numbers, and a column the model drops.

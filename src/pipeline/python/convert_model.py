@@ -11,7 +11,8 @@ What converts (each family's library is imported only when the model needs it):
     inside a Pipeline (onnxmltools' converters registered in skl2onnx);
   - CatBoost CatBoostClassifier/CatBoostRegressor on their own, numeric features only (CatBoost's own ONNX export,
     its ZipMap removed);
-  - DummyClassifier/DummyRegressor with a constant answer (a converter of our own).
+  - DummyClassifier/DummyRegressor with a constant answer (a converter of our own);
+  - a fitted hyper-parameter search (GridSearchCV, RandomizedSearchCV, ...) as its best_estimator_.
 
 Inputs: one float32 tensor "input" [None, n_features] (n_features from the estimator, else the hint), except for a
 Pipeline that starts with a ColumnTransformer fitted on a DataFrame: then one input per column it uses, named after
@@ -49,7 +50,7 @@ sys.stdout = sys.stderr
 
 from mlops_convert.inputs import ColumnInputs, SingleInput, feature_count, leading_column_transformer  # noqa: E402
 from mlops_convert.known_converters import register_converters  # noqa: E402
-from mlops_convert.model_parts import check_supported, kind_of, libraries_inside  # noqa: E402
+from mlops_convert.model_parts import check_supported, kind_of, libraries_inside, searched_model  # noqa: E402
 from mlops_convert.onnx_export import (  # noqa: E402
     catboost_features,
     convert_catboost,
@@ -196,23 +197,25 @@ def main(argv):
     src, dst, hint = parse_args(argv)
     est = load_estimator(src)
     kind = kind_of(est)
-    libraries = libraries_inside(est)
+    # What is converted; the agreement check still asks est itself.
+    target = searched_model(est)
+    libraries = libraries_inside(target)
 
-    if family_of(est) == "catboost":
+    if family_of(target) == "catboost":
         family = "catboost"
-        inputs = SingleInput(est, catboost_features(est, hint))
-        model = convert_catboost(est, dst, kind)
+        inputs = SingleInput(target, catboost_features(target, hint))
+        model = convert_catboost(target, dst, kind)
     else:
         try:
             import skl2onnx  # noqa: F401
         except ImportError as exc:
             raise Failure(f"skl2onnx is not installed in this python ({sys.executable}): {short(exc)}")
-        boosters = register_converters(est, libraries)
-        check_supported(est)
+        boosters = register_converters(libraries)
+        check_supported(target)
         family = boosters[0] if len(boosters) == 1 else "+".join(boosters) if boosters else "scikit-learn"
-        ct = leading_column_transformer(est)
-        inputs = ColumnInputs(est, ct) if ct is not None else SingleInput(est, feature_count(est, hint))
-        converted = inputs.converted if isinstance(inputs, ColumnInputs) else est
+        ct = leading_column_transformer(target)
+        inputs = ColumnInputs(target, ct) if ct is not None else SingleInput(target, feature_count(target, hint))
+        converted = inputs.converted if isinstance(inputs, ColumnInputs) else target
         model = convert_with_skl2onnx(converted, inputs, kind, boosters)
     model = finish(model)
 

@@ -5,7 +5,7 @@ import sys
 from .outcome import Failure, short
 
 
-def register_converters(est, libraries):
+def register_converters(libraries):
     """Register the converters the model needs: XGBoost/LightGBM from onnxmltools, ours for the Dummy estimators."""
     from skl2onnx import update_registered_converter
     from skl2onnx.common.shape_calculator import (

@@ -95,8 +95,18 @@ def check_dummy(est, path):
             raise Unsupported(f"{qualified(est)}{where(path)}", "it predicts several outputs")
 
 
+SEARCHES = ("GridSearchCV", "RandomizedSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV")
+
+
+def searched_model(est):
+    """The model a fitted hyper-parameter search predicts with (its best_estimator_); any other model itself."""
+    best = getattr(est, "best_estimator_", None) if type(est).__name__ in SEARCHES else None
+    return best if best is not None else est
+
+
 def check_supported(est):
     """Unsupported with the first part that no registered converter handles (or that its library cannot export)."""
+    from skl2onnx._parse import sklearn_parsers_map
     from skl2onnx._supported_operators import sklearn_operator_name_map
 
     for path, part in leaves(est):
@@ -105,7 +115,7 @@ def check_supported(est):
                 f"{qualified(part)}{where(path)}",
                 "CatBoost models convert on their own only, not inside a Pipeline or another estimator",
             )
-        if type(part) not in sklearn_operator_name_map:
+        if type(part) not in sklearn_operator_name_map and type(part) not in sklearn_parsers_map:
             raise Unsupported(f"{qualified(part)}{where(path)}", "no converter knows it")
         check_dummy(part, path)
 
