@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything mlops needs, idempotently: JavaScript dependencies (bun comes from npm, pinned
 # in package.json) and the Python environment notebooks run in. `--test` also installs what the test
-# suite needs (./.venv-test with tritonclient, ./.venv-mlflow with a real MLflow server, Debian's chromium for
-# browser tests). Safe to run again: each step checks first.
+# suite needs (./.venv-test with tritonclient, ./.venv-mlflow with a real MLflow server, ./.venv-families with
+# XGBoost/LightGBM/CatBoost for the converter tests, Debian's chromium for browser tests). Safe to run again: each step checks first.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -41,9 +41,11 @@ fi
 
 if [[ "${1:-}" == "--test" ]]; then
   # Python the tests use, apart from the notebook runtime: clients that drive this server (tritonclient, in
-  # ./.venv-test) and the MLflow tracking server the MLflow tests run (./.venv-mlflow).
+  # ./.venv-test), the MLflow tracking server the MLflow tests run (./.venv-mlflow), and the model libraries the
+  # converter tests fit models with (XGBoost, LightGBM, CatBoost, in ./.venv-families).
   bash scripts/setup-test-python.sh
   bash scripts/setup-mlflow-python.sh
+  bash scripts/setup-families-python.sh
   if ! command -v chromium >/dev/null; then
     say "installing Debian's chromium for browser tests"
     export DEBIAN_FRONTEND=noninteractive

@@ -1,27 +1,59 @@
-// joblib scikit-learn model → ONNX with the notebook environment's python (skl2onnx), checked for agreement.
+// joblib model (scikit-learn, XGBoost, LightGBM, CatBoost) → ONNX with the notebook environment's python, checked for
+// agreement with the original (src/pipeline/python/convert_model.py says what converts and how).
 // Unpickling runs code chosen by the push, so the converter runs in the pipeline's sandbox, without network,
 // and what it prints is read with bounded memory.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { constants, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { readLines } from "../lib/log-lines.ts";
 import type { PreparedRun } from "../sandbox/notebook-sandbox.ts";
-import script from "./python/convert_sklearn.py" with { type: "text" };
+import script from "./python/convert_model.py" with { type: "text" };
+import init from "./python/mlops_convert/__init__.py" with { type: "text" };
+import inputs from "./python/mlops_convert/inputs.py" with { type: "text" };
+import knownConverters from "./python/mlops_convert/known_converters.py" with { type: "text" };
+import modelParts from "./python/mlops_convert/model_parts.py" with { type: "text" };
+import onnxExport from "./python/mlops_convert/onnx_export.py" with { type: "text" };
+import outcome from "./python/mlops_convert/outcome.py" with { type: "text" };
 
 const STDERR_TAIL = 20;
 const MAX_LINE_CHARS = 2000;
+const SCRIPT = "convert_model.py";
+const PACKAGE = "mlops_convert";
+/** The converter's files by path relative to the directory that holds them (the script imports the package beside it). */
+const FILES: Record<string, string> = {
+  [SCRIPT]: script,
+  [`${PACKAGE}/__init__.py`]: init,
+  [`${PACKAGE}/inputs.py`]: inputs,
+  [`${PACKAGE}/known_converters.py`]: knownConverters,
+  [`${PACKAGE}/model_parts.py`]: modelParts,
+  [`${PACKAGE}/onnx_export.py`]: onnxExport,
+  [`${PACKAGE}/outcome.py`]: outcome,
+};
 
-/** Write the embedded converter script under `runtimeDir` (once per content) and return its path. */
+/** Write the embedded converter (script and package) under `runtimeDir` (each file once per content) and return the script's path. */
 export function installConverter(runtimeDir: string): string {
-  mkdirSync(runtimeDir, { recursive: true });
-  const path = join(runtimeDir, "convert_sklearn.py");
-  let current = "";
-  try {
-    current = readFileSync(path, "utf8");
-  } catch {
-    // not there yet
+  for (const [name, text] of Object.entries(FILES)) {
+    const path = join(runtimeDir, name);
+    mkdirSync(dirname(path), { recursive: true });
+    let current = "";
+    try {
+      current = readFileSync(path, "utf8");
+    } catch {
+      // not there yet
+    }
+    if (current !== text) writeFileSync(path, text);
   }
-  if (current !== script) writeFileSync(path, script);
-  return path;
+  return join(runtimeDir, SCRIPT);
+}
+
+/** Copy the installed converter into the work dir's .sandbox, replacing whatever the notebook left under those names. */
+function placeConverter(runtimeDir: string, sandboxDir: string): string {
+  installConverter(runtimeDir);
+  // The notebook ran in this dir: a symlink it left under our names must be removed, never written through.
+  rmSync(join(sandboxDir, SCRIPT), { force: true, recursive: true });
+  rmSync(join(sandboxDir, PACKAGE), { force: true, recursive: true });
+  mkdirSync(join(sandboxDir, PACKAGE));
+  for (const name of Object.keys(FILES)) copyFileSync(join(runtimeDir, name), join(sandboxDir, name), constants.COPYFILE_EXCL);
+  return join(sandboxDir, SCRIPT);
 }
 
 export type ConvertOptions = {
@@ -43,15 +75,14 @@ export type ConvertOptions = {
  * rejects with the converter's one-line reason otherwise. Converter stderr goes to `log`.
  */
 export async function convertJoblib(opts: ConvertOptions): Promise<void> {
-  const inside = join(opts.workDir, ".sandbox", "convert_sklearn.py");
-  copyFileSync(installConverter(opts.runtimeDir), inside);
+  const inside = placeConverter(opts.runtimeDir, join(opts.workDir, ".sandbox"));
   const argv = opts.sandbox.argv([opts.python, inside, opts.input, opts.output, "0"], opts.workDir, { network: false });
   const proc = Bun.spawn(argv, {
     cwd: opts.workDir,
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    env: { PATH: "/usr/bin:/bin", ...opts.sandbox.env, LANG: "C.UTF-8", PYTHONUNBUFFERED: "1" },
+    env: { PATH: "/usr/bin:/bin", ...opts.sandbox.env, LANG: "C.UTF-8", PYTHONUNBUFFERED: "1", PYTHONDONTWRITEBYTECODE: "1" },
     timeout: opts.timeoutMs ?? 300_000,
   });
   let lastLine = "";
@@ -69,14 +100,15 @@ export async function convertJoblib(opts: ConvertOptions): Promise<void> {
     ),
   ]);
   const code = await proc.exited;
-  let result: { ok?: boolean; error?: string; agreement?: number; rows?: number } = {};
+  let result: ConverterResult = {};
   try {
     result = JSON.parse(lastLine);
   } catch {
     // no JSON: the interpreter itself failed (missing packages, killed by the timeout)
   }
   if (code === 0 && result.ok) {
-    opts.log(`converted to ONNX; agrees with the original on ${result.rows ?? "?"} sample rows`);
+    opts.log(`converted to ONNX (${result.family ?? "?"}; inputs ${describeTensors(result.inputs)}; outputs ${describeTensors(result.outputs)})`);
+    opts.log(`the converted model agrees with the original on ${result.rows ?? "?"} sample rows`);
     return;
   }
   for (const line of stderrTail) opts.log(line);
@@ -84,4 +116,20 @@ export async function convertJoblib(opts: ConvertOptions): Promise<void> {
   throw new Error(
     error ?? `the converter exited with code ${code}${proc.signalCode ? ` (${proc.signalCode})` : ""}; is scikit-learn/skl2onnx installed for ${opts.python}?`,
   );
+}
+
+/** The converter's one JSON line (see convert_model.py). */
+type ConverterResult = {
+  ok?: boolean;
+  error?: string;
+  family?: string;
+  rows?: number;
+  inputs?: { name: string; type: string }[];
+  outputs?: { name: string; type: string }[];
+};
+
+function describeTensors(tensors: { name: string; type: string }[] | undefined): string {
+  if (!Array.isArray(tensors)) return "?";
+  const shown = tensors.slice(0, 12).map((t) => `${t.name}: ${t.type}`);
+  return tensors.length > shown.length ? `${shown.join(", ")}, … (${tensors.length})` : shown.join(", ");
 }

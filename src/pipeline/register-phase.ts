@@ -68,7 +68,7 @@ export async function registerPhase(ctx: PipelineContext): Promise<void> {
   let onnxPath = outputs.model;
   if (format === "joblib") {
     onnxPath = `${outputs.model}.onnx`;
-    ctx.log("converting the scikit-learn model to ONNX (skl2onnx) and checking it agrees with the original");
+    ctx.log("converting the joblib model to ONNX and checking it agrees with the original");
     try {
       await services.convertJoblib({
         input: outputs.model,

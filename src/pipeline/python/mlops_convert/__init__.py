@@ -1,0 +1,1 @@
+"""The pieces of convert_model.py, the joblib → ONNX converter."""
