@@ -182,7 +182,7 @@ describe("model families", () => {
         expect(logs[`${f.model}/train.ipynb`]).toContain("converted to ONNX");
         continue;
       }
-      expect(models.versions.map((v) => v.status)).toEqual(["deployed"]);
+      expect(models.versions.map((v) => v.status)).toEqual(["serving"]);
       const want = await libraryAnswer(f);
       const checkAnswer = (body: { predictions?: unknown[]; probabilities?: number[][] }, via: string) => {
         if (f.task === "classification") {
