@@ -39,6 +39,39 @@ export function ModelsPage(props: { version: string; models: ModelSummary[] }) {
       ) : (
         <p class="muted">No model yet: a pipeline that succeeds registers its notebook's model here.</p>
       )}
+      <WhatConverts />
     </Layout>
+  );
+}
+
+/** What a notebook may save with joblib and have converted to ONNX (docs/notebook-contract.md, "What converts"). */
+function WhatConverts() {
+  return (
+    <section class="what-converts">
+      <h3>What converts</h3>
+      <p>
+        A notebook writes an ONNX file to <code>MODEL_OUTPUT_PATH</code>, or a model saved with <code>joblib.dump</code>, which is converted to ONNX by the
+        python that trained it (a <code>requirements.txt</code> beside the notebook gives it its own libraries) and kept only when it agrees with the original
+        on 32 sample rows:
+      </p>
+      <ul>
+        <li>scikit-learn estimators and Pipelines that skl2onnx converts;</li>
+        <li>
+          XGBoost <code>XGBClassifier</code>/<code>XGBRegressor</code> and LightGBM <code>LGBMClassifier</code>/<code>LGBMRegressor</code>, alone or last in a
+          Pipeline;
+        </li>
+        <li>
+          CatBoost <code>CatBoostClassifier</code>/<code>CatBoostRegressor</code>, numeric features;
+        </li>
+        <li>
+          Pipelines that start with a <code>ColumnTransformer</code> over a pandas DataFrame (text, categories and numbers): one input per column;
+        </li>
+        <li>
+          <code>DummyClassifier</code> and <code>DummyRegressor</code> baselines; a fitted <code>GridSearchCV</code>/<code>RandomizedSearchCV</code> (its best
+          estimator).
+        </li>
+      </ul>
+      <p class="muted">Anything else fails at register naming the estimator; export ONNX from the notebook instead.</p>
+    </section>
   );
 }
