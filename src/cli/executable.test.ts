@@ -10,6 +10,7 @@ import { migrate, openDatabase } from "../db/connection.ts";
 import { ModelStore } from "../models/model-store.ts";
 import { makeTestModel, type TestModel } from "../testing/test-models.ts";
 import { eventually, pace } from "../testing/eventually.ts";
+import { exampleNotebook, makeRepo, sendPush, VENV_BIN, WEBHOOK_SECRET } from "../testing/e2e.ts";
 
 let root: string;
 let runDir: string;
@@ -118,6 +119,58 @@ test("serves /health and a deployed model (loaded in its worker thread) from an 
   if (code !== 0) proc.kill("SIGKILL");
   expect(code).toBe(0);
 }, 60_000);
+
+test("runs a pushed notebook with a requirements.txt in an environment it builds, and converts its joblib model, with only what it embeds", async () => {
+  const port = freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const token = "executable-test-admin-token";
+  const proc = Bun.spawn([exe], {
+    cwd: runDir,
+    env: env({
+      DATA_DIR: join(root, "data-env"),
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      ADMIN_TOKEN: token,
+      GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      LOG_LEVEL: "warn",
+      PYTHON: join(VENV_BIN, "python"),
+      PAPERMILL: join(VENV_BIN, "papermill"),
+      UV: join(VENV_BIN, "uv"),
+      SHUTDOWN_GRACE_SECONDS: "0",
+      ...Object.fromEntries(["SSL_CERT_FILE", "SSL_CERT_DIR"].filter((k) => process.env[k]).map((k) => [k, process.env[k]!])),
+    }),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const output = Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(base + path, { ...init, headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" } });
+  try {
+    await pollHealth(`${base}/health`, proc, 15_000);
+    const repo = makeRepo({ "requirements.txt": "tabulate==0.9.0\n", "iris-joblib.ipynb": exampleNotebook("iris-joblib.ipynb") });
+    expect((await api("/api/repos", { method: "POST", body: JSON.stringify({ full_name: "acme/exe", clone_url: repo.dir }) })).status).toBe(201);
+    expect((await sendPush(base, { fullName: "acme/exe", cloneUrl: repo.dir, after: repo.sha })).status).toBe(202);
+    const ended = await eventually(
+      async () => {
+        const list = ((await (await api("/api/pipelines")).json()) as { pipelines: { id: number; status: string }[] }).pipelines;
+        return list.length === 1 && !["queued", "running"].includes(list[0]!.status) && list[0]!;
+      },
+      { what: "the pipeline to end", timeoutMs: 300_000, everyMs: 200 },
+    );
+    const log = await (await api(`/api/pipelines/${ended.id}/logs`)).text();
+    expect({ status: ended.status, log: ended.status === "succeeded" ? "" : log }).toEqual({ status: "succeeded", log: "" });
+    expect(log).toContain("cache miss");
+    expect(log).toContain("+ tabulate==0.9.0");
+    expect(log).toContain("converted to ONNX");
+    expect((await fetch(`${base}/models/iris-joblib/predict`, { method: "POST", body: JSON.stringify({ inputs: fixture.expected.rows }) })).status).toBe(200);
+  } catch (e) {
+    proc.kill("SIGKILL");
+    const [stdout, stderr] = await output;
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\nstdout:\n${stdout}\nstderr:\n${stderr}`);
+  }
+  proc.kill("SIGTERM");
+  expect(await proc.exited).toBe(0);
+}, 400_000);
 
 async function pollHealth(url: string, proc: Bun.Subprocess, timeoutMs: number): Promise<Record<string, unknown>> {
   let last = "no answer";

@@ -10,8 +10,11 @@ import { eventually } from "./eventually.ts";
 export const ROOT = resolve(import.meta.dir, "..", "..");
 export const VENV_BIN = join(ROOT, ".venv", "bin");
 export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
-/** One package cache for every environment tests build (each test server has its own data dir): PyPI is asked once per package. */
-export const TEST_UV_CACHE = join(tmpdir(), "mlops-test-uv-cache");
+/**
+ * One package cache for every environment tests build (each test server has its own data dir): PyPI is asked once per
+ * package, and once per machine (it is kept in the checkout, ignored by git, not in the suite's temp dir).
+ */
+export const TEST_UV_CACHE = join(ROOT, ".cache", "uv-test");
 export const WEBHOOK_SECRET = "e2e-webhook-secret";
 export const ZERO_SHA = "0".repeat(40);
 
