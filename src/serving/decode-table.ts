@@ -142,7 +142,16 @@ function fromText(spec: TensorSpec, cell: unknown): unknown {
   return parseNumberText(s) ?? cell;
 }
 
-/** Rows of fields from CSV text (RFC 4180: quoted fields may hold commas, quotes doubled, newlines). Throws BadRequestError for an unclosed quote. */
+const QUOTE = 34;
+const COMMA = 44;
+const LF = 10;
+const CR = 13;
+
+/**
+ * Rows of fields from CSV text (RFC 4180: quoted fields may hold commas, quotes doubled, newlines). Throws
+ * BadRequestError for an unclosed quote. Runs of plain characters are sliced, not added one by one: a 9 MB cell
+ * took half a second on the serving thread that way.
+ */
 export function parseCsv(text: string): string[][] {
   const rows: string[][] = [];
   let row: string[] = [];
@@ -150,39 +159,43 @@ export function parseCsv(text: string): string[][] {
   let i = 0;
   const n = text.length;
   while (i < n) {
-    const ch = text[i]!;
-    if (ch === '"' && field === "") {
+    const ch = text.charCodeAt(i);
+    if (ch === QUOTE && field === "") {
       const start = i;
       i++;
       for (;;) {
-        if (i >= n) throw new BadRequestError(`the CSV has a quoted field that never closes (opened at character ${start})`);
-        if (text[i] === '"') {
-          if (text[i + 1] === '"') {
-            field += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
+        const q = text.indexOf('"', i);
+        if (q < 0) throw new BadRequestError(`the CSV has a quoted field that never closes (opened at character ${start})`);
+        field += text.slice(i, q);
+        if (text.charCodeAt(q + 1) === QUOTE) {
+          field += '"';
+          i = q + 2;
+          continue;
         }
-        field += text[i];
-        i++;
+        i = q + 1;
+        break;
       }
-      continue;
-    }
-    if (ch === ",") {
+    } else if (ch === COMMA) {
       row.push(field);
       field = "";
-    } else if (ch === "\n" || ch === "\r") {
+      i++;
+    } else if (ch === LF || ch === CR) {
       row.push(field);
       rows.push(row);
       row = [];
       field = "";
-      if (ch === "\r" && text[i + 1] === "\n") i++;
+      i += ch === CR && text.charCodeAt(i + 1) === LF ? 2 : 1;
     } else {
-      field += ch;
+      // A quote inside a field that did not start with one is an ordinary character.
+      let j = i + 1;
+      while (j < n) {
+        const c = text.charCodeAt(j);
+        if (c === COMMA || c === LF || c === CR) break;
+        j++;
+      }
+      field += text.slice(i, j);
+      i = j;
     }
-    i++;
   }
   if (field !== "" || row.length) {
     row.push(field);
