@@ -6,7 +6,7 @@ import { openModelSession, type ModelSignature } from "../serving/model-session.
 import { makeMixedModels, type MixedModels, type MixedRecord } from "../testing/test-mixed-models.ts";
 import { makeTestModel, type TestModel } from "../testing/test-models.ts";
 import { deployVersion, postJson } from "../testing/serving-test-support.ts";
-import { makeTestApp, TEST_ADMIN_TOKEN } from "../testing/test-app.ts";
+import { makeTestApp, SIGNED_IN, TEST_ADMIN_TOKEN } from "../testing/test-app.ts";
 
 // Issue 10: scikit-learn Pipelines over DataFrames (TF-IDF text, one-hot city, scaled float32 and int64 columns),
 // converted with one ONNX input per column, served through every protocol; answers compared with what scikit-learn
@@ -175,6 +175,24 @@ describe("the signature lists each named input with its type", () => {
       { name: "age", type: "float32", shape: [null, 1] },
       { name: "visits", type: "int64", shape: [null, 1] },
     ]);
+  });
+
+  test("the model page: each input with its type and shape, and a records body that the model takes", async () => {
+    const html = await (await t.app.request("/models/reviews", { headers: SIGNED_IN })).text();
+    const section = html.slice(html.indexOf('<div id="model-inputs">'));
+    expect(section).toContain("<h3>Inputs (v1)</h3>");
+    const rows = [...section.matchAll(/<tr><td><code>(\w+)<\/code><\/td><td>(\w+)<\/td><td>([^<]+)<\/td><\/tr>/g)].map((r) => r.slice(1));
+    expect(rows).toEqual([
+      ["text", "string", "[?, 1]"],
+      ["city", "string", "[?, 1]"],
+      ["age", "float32", "[?, 1]"],
+      ["visits", "int64", "[?, 1]"],
+    ]);
+    const example = section.match(/<pre>POST \/models\/reviews\/predict\n([^<]+)<\/pre>/)?.[1]?.replaceAll("&quot;", '"');
+    expect(example).toBe('{"inputs": [{"text": "", "city": "", "age": 0, "visits": 0}]}');
+    const res = await post("/models/reviews/predict", example);
+    expect(res.status).toBe(200);
+    expect(m.classes).toContain(((await res.json()) as { predictions: string[] }).predictions[0]!);
   });
 
   test("OIP model metadata: BYTES for the text columns, FP32 and INT64 for the numbers", async () => {
