@@ -2,6 +2,7 @@
 import type { ModelDetail } from "../src/models/model-view.ts";
 import { MetricsChart } from "./metrics-chart.tsx";
 import { actionAttrs } from "./model-actions.ts";
+import { ModelInputs } from "./model-inputs.tsx";
 import { HistoryTable, VersionsTable } from "./model-tables.tsx";
 
 export type { ModelDetail } from "../src/models/model-view.ts";
@@ -36,6 +37,7 @@ export function ModelSection(props: { model: ModelDetail }) {
       </div>
       <div id="model-error"></div>
       <OwnerForm model={m} />
+      <ModelInputs model={m.name} versions={m.versions} serving={m.serving_version} />
       <h3>Metrics over versions</h3>
       <MetricsChart versions={m.versions} />
       <h3>Versions</h3>

@@ -1,10 +1,12 @@
 // `mlops check-model <file>`: proves a model file loads and answers, the same warm-up a deploy does.
-import { featureWidth } from "../serving/model-registry.ts";
+import { planOutputs, readPredictions } from "../serving/model-outputs.ts";
 import { openModelSession, type TensorSpec } from "../serving/model-session.ts";
+import { runFeeds, zeroFeeds } from "../serving/run-feeds.ts";
 
 /**
- * Load the ONNX model at `path`, print its signature, predict one row of zeros and print the answer as JSON.
- * Returns the exit code: 0 when it loads and runs, 1 otherwise (the reason goes to stderr). Never throws.
+ * Load the ONNX model at `path`, print its signature, predict one row of zeros (empty text for string inputs, as a
+ * deploy's warm-up does) and print the answer as JSON. Returns the exit code: 0 when it loads and runs, 1 otherwise
+ * (the reason goes to stderr). Never throws.
  */
 export async function checkModel(path: string): Promise<number> {
   const started = performance.now();
@@ -19,9 +21,9 @@ export async function checkModel(path: string): Promise<number> {
     console.log(`loaded ${path} in ${Math.round(performance.now() - started)} ms`);
     console.log(`inputs:\n${model.signature.inputs.map(describe).join("\n")}`);
     console.log(`outputs:\n${model.signature.outputs.map(describe).join("\n")}`);
-    const row = new Array<number>(featureWidth(model)).fill(0);
-    const answer = await model.predictRows([row]);
-    console.log(`zero row ${JSON.stringify(row)}: ${JSON.stringify(answer)}`);
+    // Every input, whatever its type: a model with one input per column (text and numbers) is checked like any other.
+    const answer = readPredictions(planOutputs(model.signature), await runFeeds(model, zeroFeeds(model.signature)));
+    console.log(`one row of zeros (empty text for string inputs): ${JSON.stringify(answer)}`);
     return 0;
   } catch (e) {
     console.error(`mlops: the model loaded but could not predict a row of zeros: ${message(e)}`);

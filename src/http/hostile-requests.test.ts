@@ -7,6 +7,7 @@ import { Deployer } from "../models/deployer.ts";
 import { ModelStore } from "../models/model-store.ts";
 import { ModelRegistry } from "../serving/model-registry.ts";
 import { openModelSession } from "../serving/model-session.ts";
+import { makeMixedModels } from "../testing/test-mixed-models.ts";
 import { makeTestModel } from "../testing/test-models.ts";
 import { ADMIN_TOKEN, signIn } from "../testing/e2e.ts";
 import { spawnServerProcess, type ServerProcess } from "../testing/server-process.ts";
@@ -20,18 +21,24 @@ let server: ServerProcess;
 
 beforeAll(async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "mlops-hostile-"));
-  const iris = await makeTestModel(join(dataDir, "fixture"));
+  // iris takes rows of numbers; reviews takes one column per input, text among them (issue 10).
+  const [iris, mixed] = await Promise.all([makeTestModel(join(dataDir, "fixture")), makeMixedModels(join(dataDir, "mixed-fixture"))]);
   const db = openDatabase(join(dataDir, "mlops.db"));
   migrate(db);
   const models = new ModelStore(db);
   const registry = new ModelRegistry(openModelSession);
-  const { version } = models.register({ modelName: "iris", status: "registered", path: "", sha256: "test", format: "onnx" }, (v) => {
-    const dir = join(dataDir, "models", "iris", String(v));
-    mkdirSync(dir, { recursive: true });
-    copyFileSync(iris.onnxPath, join(dir, "model.onnx"));
-    return join(dir, "model.onnx");
-  });
-  await new Deployer(models, registry).deploy("iris", version, { reason: "manual", actor: "test" });
+  for (const [name, path] of [
+    ["iris", iris.onnxPath],
+    ["reviews", mixed.classifierPath],
+  ] as const) {
+    const { version } = models.register({ modelName: name, status: "registered", path: "", sha256: "test", format: "onnx" }, (v) => {
+      const dir = join(dataDir, "models", name, String(v));
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(path, join(dir, "model.onnx"));
+      return join(dir, "model.onnx");
+    });
+    await new Deployer(models, registry).deploy(name, version, { reason: "manual", actor: "test" });
+  }
   await registry.close();
   db.$client.close();
   server = await spawnServerProcess(dataDir);
@@ -100,6 +107,27 @@ const attacks: Attack[] = [
     () => json(`{"dataframe_split": {"columns": ["a","b","c","d"], "data": [[1, 2, 3, ${deep(60)}]]}}`),
     422,
     "must be a finite number",
+  ],
+  [
+    "a 9 MB text cell in a record (under MAX_REQUEST_BYTES): tokenized in the model's worker",
+    "/models/reviews/predict",
+    () => json(JSON.stringify({ inputs: [{ text: "great slow ".repeat(820_000), city: "Paris", age: 30, visits: 2 }] })),
+    200,
+    '"predictions":[',
+  ],
+  [
+    "a 9 MB text cell in CSV",
+    "/models/reviews/invocations",
+    () => ({ method: "POST", headers: { "Content-Type": "text/csv" }, body: `text,city,age,visits\n"${"late, ".repeat(1_500_000)}",Paris,30,2\n` }),
+    200,
+    '"predictions":[',
+  ],
+  [
+    "a 1 MB CSV cell of digits ending in a letter, in a number column of a model with one input per column",
+    "/models/reviews/predict",
+    () => ({ method: "POST", headers: { "Content-Type": "text/csv" }, body: `text,city,age,visits\ngreat,Paris,${"9".repeat(1_000_000)}x,2\n` }),
+    422,
+    'CSV line 2, column \\"age\\" must be a finite number',
   ],
   ["a 50 MB body declared by Content-Length", "/models/iris/predict", () => json(" ".repeat(50 * 1024 * 1024)), 413, "MAX_REQUEST_BYTES"],
   [

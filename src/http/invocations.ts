@@ -2,7 +2,8 @@
 // JSON; or CSV with a header line) → {"predictions": [...]}, as `mlflow models serve` answers.
 import { Hono } from "hono";
 import { AppError } from "../lib/errors.ts";
-import { decodeCsv, decodeMlflowJson } from "../serving/decode-mlflow.ts";
+import { decodeMlflowJson } from "../serving/decode-mlflow.ts";
+import { decodeCsv } from "../serving/decode-table.ts";
 import { planOutputs, readPredictions } from "../serving/model-outputs.ts";
 import { runFeeds } from "../serving/run-feeds.ts";
 import { acquireServing, limitPredictBody, measure, parseJsonBody, type ServedVars, type ServingDeps } from "./serving-support.ts";

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { AppError } from "../lib/errors.ts";
-import { decodeCsv, decodeMlflowJson, parseCsv } from "./decode-mlflow.ts";
+import { decodeMlflowJson } from "./decode-mlflow.ts";
+import { decodeCsv, parseCsv } from "./decode-table.ts";
 import type { ModelSignature } from "./model-session.ts";
 
 const matrix: ModelSignature = { inputs: [{ name: "input", type: "float32", shape: [null, 2] }], outputs: [{ name: "label", type: "int64", shape: [null] }] };
@@ -143,6 +144,50 @@ describe("MLflow bodies that are refused", () => {
     ["an unknown column", { dataframe_split: { columns: ["age", "city", "zip"], data: [[1, "x", 2]] } }, columns, 422, ["unknown column zip"]],
     ["a text age", { inputs: { age: ["old"], city: ["x"] } }, columns, 422, ["inputs.age[0] must be a finite number", 'got "old"']],
     ["no rows", { dataframe_split: { columns: ["a", "b"], data: [] } }, matrix, 422, ["is empty"]],
+    [
+      "text in a number column of a split",
+      {
+        dataframe_split: {
+          columns: ["age", "city"],
+          data: [
+            [1, "x"],
+            ["old", "y"],
+          ],
+        },
+      },
+      columns,
+      422,
+      ['dataframe_split.data[1], column "age" must be a finite number (float32), got "old"'],
+    ],
+    ["a null in a text column", { dataframe_records: [{ age: 1, city: null }] }, columns, 422, ['dataframe_records[0], column "city" has no value']],
+    ["a number in a text column", { dataframe_records: [{ age: 1, city: 7 }] }, columns, 422, ['column "city" must be a string', 'send text in quotes, "7"']],
+    [
+      "an unknown column in a later record",
+      {
+        dataframe_records: [
+          { age: 1, city: "x" },
+          { age: 2, city: "y", zip: 1 },
+        ],
+      },
+      columns,
+      422,
+      ["unknown column zip"],
+    ],
+    [
+      "columns of the inputs dict with text in a number column",
+      { inputs: { city: ["x", "y"], age: [1, "old"], zip: [1, 2] } },
+      columns,
+      422,
+      ["unknown column zip"],
+    ],
+    [
+      "rows of values for a model with one input per column",
+      { instances: [[1, "x"]] },
+      columns,
+      422,
+      ["takes 2 named columns, age (float32), city (string), not rows of values", 'send dataframe_records, [{"age": ..., "city": ...}, ...]'],
+    ],
+    ["a split without column names for a model with one input per column", { dataframe_split: { data: [[1, "x"]] } }, columns, 422, ["name the columns"]],
   ];
   for (const [name, body, signature, status, parts] of cases) {
     test(`${name}: ${status}`, () => {
@@ -167,6 +212,22 @@ describe("CSV", () => {
     expect(floats(feeds.age!)).toEqual([30, 41.5]);
     expect(feeds.city!.data).toEqual(["paris", "007"]);
     expect(floats(decodeCsv("a,b\n1,2\n3,4e0\n", matrix, limits).input!)).toEqual([1, 2, 3, 4]);
+  });
+
+  test("a model with one input per column: numbers parsed for number columns (int64 too), text kept for text columns", () => {
+    const mixed: ModelSignature = { ...columns, inputs: [...columns.inputs, { name: "visits", type: "int64", shape: [null, 1] }] };
+    const feeds = decodeCsv('visits,city,age\n3,"Paris, 75",30\n 12.0 ,42,1e1\n', mixed, limits);
+    expect(feeds.visits).toEqual({ type: "int64", data: new BigInt64Array([3n, 12n]), dims: [2, 1] });
+    expect(feeds.city!.data).toEqual(["Paris, 75", "42"]);
+    expect(floats(feeds.age!)).toEqual([30, 10]);
+  });
+
+  test("a model with one input per column: a bad cell is named by its CSV line and column", () => {
+    const e = refused(() => decodeCsv("age,city\n1,x\nold,y\n", columns, limits));
+    expect(e.status as number).toBe(422);
+    expect(e.message).toContain('CSV line 3, column "age" must be a finite number (float32), got "old"');
+    expect(refused(() => decodeCsv("age,city\n1,x\nNaN,y\n", columns, limits)).message).toContain('CSV line 3, column "age" has no value');
+    expect(refused(() => decodeCsv("age,town\n1,x\n", columns, limits)).message).toContain("missing column city; unknown column town");
   });
 
   const cases: [string, string, number, string[]][] = [

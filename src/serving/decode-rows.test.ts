@@ -122,9 +122,65 @@ describe("decodePredictBody: named inputs", () => {
     });
   }
 
-  test("rows for a model with several inputs say to name them", () => {
-    expect(refused({ inputs: [[1, "x", 2]] }, multi).message).toContain(
-      'has 3 inputs, "age" (float32 [?, 1]), "city" (string [?, 1]), "count" (int64 [?, 1]): send them by name',
+  test("rows for a model with one input per column name its columns and say how to send them", () => {
+    const e = refused({ inputs: [[1, "x", 2]] }, multi);
+    expect(e.message).toContain("this model takes 3 named columns, age (float32), city (string), count (int64), not rows of values");
+    expect(e.message).toContain('send records, {"inputs": [{"age": ..., "city": ..., "count": ...}, ...]}');
+    expect(e.details).toEqual({ expected_columns: multi.inputs.map(({ name, type }) => ({ name, type })) });
+  });
+});
+
+describe("decodePredictBody: records", () => {
+  test("records feed one input per column by name, in any key order", () => {
+    const feeds = decodePredictBody(
+      {
+        inputs: [
+          { city: "paris", age: 30, count: 1 },
+          { count: 2, age: 40.5, city: "nice" },
+        ],
+      },
+      multi,
+      limits,
     );
+    expect(feeds.age).toEqual({ type: "float32", data: new Float32Array([30, 40.5]), dims: [2, 1] });
+    expect(feeds.city).toEqual({ type: "string", data: ["paris", "nice"], dims: [2, 1] });
+    expect(feeds.count).toEqual({ type: "int64", data: new BigInt64Array([1n, 2n]), dims: [2, 1] });
+  });
+
+  const good = { age: 30, city: "paris", count: 1 };
+  const cases: [string, unknown[], string[], Record<string, unknown>][] = [
+    ["a missing column", [{ age: 30, city: "paris" }], ["missing column count", "count (int64)"], { got: ["age", "city"] }],
+    ["an unknown column", [{ ...good, colour: "red" }], ["unknown column colour"], {}],
+    ["an unknown column in a later record only", [good, { ...good, zip: 75001 }], ["unknown column zip"], {}],
+    ["a column missing from a later record", [good, { age: 31, city: "nice" }], ['inputs[1], column "count" has no value'], { column: "count", row: 1 }],
+    [
+      "text in a number column",
+      [good, { ...good, age: "old" }],
+      ['inputs[1], column "age" must be a finite number (float32), got "old"'],
+      { column: "age", row: 1 },
+    ],
+    ["a number given as text", [{ ...good, age: "31" }], ['column "age" must be a finite number (float32), got "31"'], {}],
+    ["a number in a text column", [{ ...good, city: 75 }], ['inputs[0], column "city" must be a string (string), got 75: send text in quotes, "75"'], {}],
+    ["a null", [{ ...good, city: null }], ['inputs[0], column "city" has no value (null or missing; pandas writes NaN as null)'], {}],
+    ["a fraction for an integer column", [{ ...good, count: 1.5 }], ['column "count" must be a whole number'], {}],
+    ["a record that is not an object", [good, [1, "x", 2]], ['inputs[1] is [1,"x",2]: every record must be an object'], {}],
+  ];
+  for (const [name, records, parts, details] of cases) {
+    test(`refuses ${name} with 422`, () => {
+      const e = refused({ inputs: records }, multi);
+      expect(e.status).toBe(422);
+      for (const p of parts) expect(e.message).toContain(p);
+      expect(e.details).toMatchObject(details);
+    });
+  }
+
+  test("more records than the row limit: 413", () => {
+    expect(refused({ inputs: Array.from({ length: 4 }, () => good) }, multi).status).toBe(413);
+  });
+
+  test("a record for a model that takes rows of numbers names its input and says to send rows", () => {
+    const e = refused({ inputs: [{ sepal_length: 5.1, sepal_width: 3.5 }] });
+    expect(e.message).toContain('this model takes "input" (float32 [?, 4]), not records with named columns (got sepal_length, sepal_width)');
+    expect(e.message).toContain('send rows, {"inputs": [[4 numbers], ...]}');
   });
 });

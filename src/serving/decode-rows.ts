@@ -1,19 +1,26 @@
-// POST /models/{name}/predict bodies → tensors: {"inputs": [[...], ...]} (rows) or {"inputs": {"<input>": [...]}} (named).
+// POST /models/{name}/predict bodies → tensors: {"inputs": [[...], ...]} (rows), {"inputs": [{"<column>": ...}, ...]}
+// (records, for a model with one input per column) or {"inputs": {"<input>": [...]}} (named).
 import { UnprocessableError } from "../lib/errors.ts";
+import { columnDetails, describeColumns, recordsToFeeds, takesColumns } from "./decode-table.ts";
 import type { ModelSignature, TensorSpec } from "./model-session.ts";
 import { describeInput, nestedTensor, show, type InputLimits } from "./tensor-input.ts";
 import type { TensorValue } from "./tensor-types.ts";
 
-const USAGE = 'expected {"inputs": [[number, ...], ...]} (rows), or {"inputs": {"<input name>": [...], ...}} for a model with named inputs';
+const USAGE =
+  'expected {"inputs": [[number, ...], ...]} (rows), {"inputs": [{"<column>": value, ...}, ...]} (records, for a model with one input per column), or {"inputs": {"<input name>": [...], ...}} (a list per input)';
 
 /**
  * The tensors of a predict body, checked against `signature`. Rows feed a model with one input; a single flat row
- * (`[5.1, 3.5, 1.4, 0.2]`) is one row. Throws UnprocessableError (422) saying what the model expects and what came,
- * PayloadTooLargeError (413) for more rows than allowed.
+ * (`[5.1, 3.5, 1.4, 0.2]`) is one row. Records (a list of objects) feed a model with one input per column, by name.
+ * Throws UnprocessableError (422) saying what the model expects and what came, PayloadTooLargeError (413) for more
+ * rows than allowed.
  */
 export function decodePredictBody(body: unknown, signature: ModelSignature, limits: InputLimits): Record<string, TensorValue> {
   const inputs = isObject(body) ? body.inputs : undefined;
-  if (Array.isArray(inputs)) return rowsToFeeds(signature, inputs, "inputs", limits);
+  if (Array.isArray(inputs)) {
+    if (inputs.length > 0 && isObject(inputs[0])) return predictRecords(signature, inputs, limits);
+    return rowsToFeeds(signature, inputs, "inputs", limits);
+  }
   if (isObject(inputs)) return namedToFeeds(signature, inputs, "inputs", limits);
   const got = isObject(body)
     ? inputs === undefined
@@ -23,9 +30,28 @@ export function decodePredictBody(body: unknown, signature: ModelSignature, limi
   throw new UnprocessableError(`${USAGE}; got ${got}`, { expected_inputs: signature.inputs.map(describeInput) });
 }
 
-/** Rows (or one flat row) for a model with exactly one input. */
-export function rowsToFeeds(signature: ModelSignature, rows: unknown[], where: string, limits: InputLimits): Record<string, TensorValue> {
-  const spec = onlyInput(signature);
+function predictRecords(signature: ModelSignature, records: unknown[], limits: InputLimits): Record<string, TensorValue> {
+  if (!takesColumns(signature)) {
+    const [spec, ...others] = signature.inputs;
+    const send = spec && !others.length ? `send rows, {"inputs": [[${spec.shape[1] ?? "n"} numbers], ...]}` : "send each input by name";
+    const got = Object.keys(records[0] as object);
+    throw new UnprocessableError(
+      `this model takes ${signature.inputs.map(describeInput).join(", ") || "no inputs"}, not records with named columns (got ${got.join(", ") || "an empty record"}): ${send}`,
+      { expected_inputs: signature.inputs.map(describeInput), got },
+    );
+  }
+  records.forEach((r, i) => {
+    if (!isObject(r)) throw new UnprocessableError(`inputs[${i}] is ${show(r)}: every record must be an object of column → value, as inputs[0] is`);
+  });
+  return recordsToFeeds(signature, records as Record<string, unknown>[], "inputs", limits);
+}
+
+/**
+ * Rows (or one flat row) for a model with exactly one input. `hint` says how to send a model with one input per
+ * column instead (the protocol's own forms); throws UnprocessableError naming the columns for such a model.
+ */
+export function rowsToFeeds(signature: ModelSignature, rows: unknown[], where: string, limits: InputLimits, hint?: string): Record<string, TensorValue> {
+  const spec = onlyInput(signature, hint);
   if (spec.shape.length === 2 && rows.length > 0 && !rows.some(Array.isArray)) {
     // A flat list: one row, or, for an input of one value per row ([N, 1]), one value per row.
     rows = spec.shape[1] === 1 ? rows.map((v) => [v]) : [rows];
@@ -60,10 +86,19 @@ export function namedToFeeds(signature: ModelSignature, named: Record<string, un
   return feeds;
 }
 
-/** The model's single input; throws UnprocessableError naming the inputs when it has several. */
-export function onlyInput(signature: ModelSignature): TensorSpec {
+/**
+ * The model's single input. Throws UnprocessableError naming the inputs when it has several: for a model with one
+ * input per column, its columns and `hint` (how to send them; by default the /predict forms).
+ */
+export function onlyInput(signature: ModelSignature, hint?: string): TensorSpec {
   const [spec, ...others] = signature.inputs;
   if (!spec) throw new UnprocessableError("this model takes no inputs");
+  if (others.length && takesColumns(signature)) {
+    throw new UnprocessableError(
+      `this model takes ${signature.inputs.length} named columns, ${describeColumns(signature)}, not rows of values: ${hint ?? predictColumnsHint(signature)}`,
+      { expected_columns: columnDetails(signature) },
+    );
+  }
   if (others.length) {
     throw new UnprocessableError(
       `this model has ${signature.inputs.length} inputs, ${signature.inputs.map(describeInput).join(", ")}: send them by name, {"inputs": {"${spec.name}": [...], ...}}`,
@@ -71,6 +106,16 @@ export function onlyInput(signature: ModelSignature): TensorSpec {
     );
   }
   return spec;
+}
+
+/** A record of `signature`'s columns with placeholder values, for messages: {"text": ..., "age": ...} (the first few columns). */
+export function exampleRecord(signature: ModelSignature): string {
+  const names = signature.inputs.map((i) => `"${i.name}": ...`);
+  return `{${names.slice(0, 4).join(", ")}${names.length > 4 ? ", ..." : ""}}`;
+}
+
+function predictColumnsHint(signature: ModelSignature): string {
+  return `send records, {"inputs": [${exampleRecord(signature)}, ...]}, or a list per column, {"inputs": {"${signature.inputs[0]!.name}": [...], ...}}`;
 }
 
 /** Inputs whose first dimension is the batch must agree on the number of rows. */

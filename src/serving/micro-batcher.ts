@@ -9,20 +9,24 @@ import type { TensorData, TensorValue } from "./tensor-types.ts";
 /** Rows above this are not merged further, so one batch's latency stays bounded. */
 export const MAX_BATCH_ROWS = 2048;
 
-type Runner = (input: TensorValue) => Promise<Outputs>;
-type Waiting = { input: TensorValue; resolve: (o: Outputs) => void; reject: (e: unknown) => void };
+/** One request's tensors, by input name; every input has the request's rows along its first dimension. */
+export type Feeds = Record<string, TensorValue>;
+type Runner = (feeds: Feeds) => Promise<Outputs>;
+type Waiting = { feeds: Feeds; rows: number; key: string; resolve: (o: Outputs) => void; reject: (e: unknown) => void };
 
 /**
- * True when requests of this model can share a run: one input and every output batched on their first
- * dimension (dynamic), which is how converted scikit-learn models look.
+ * True when requests of this model can share a run: every input and every output batched on their first dimension
+ * (dynamic), which is how converted scikit-learn models look, the Pipelines with one input per column included.
  */
 export function isBatchable(signature: ModelSignature): boolean {
   return (
-    signature.inputs.length === 1 && signature.inputs[0]!.shape[0] === null && signature.outputs.every((o) => o.type !== "non-tensor" && o.shape[0] === null)
+    signature.inputs.length > 0 &&
+    signature.inputs.every((i) => i.shape[0] === null) &&
+    signature.outputs.every((o) => o.type !== "non-tensor" && o.shape[0] === null)
   );
 }
 
-/** Queues single-input runs of one model and executes what accumulated while the previous run was busy as one run. */
+/** Queues runs of one model and executes what accumulated while the previous run was busy as one run. */
 export class MicroBatcher {
   private waiting: Waiting[] = [];
   private busy = false;
@@ -31,15 +35,18 @@ export class MicroBatcher {
 
   constructor(private readonly runModel: Runner) {}
 
-  private runOne(input: TensorValue): Promise<Outputs> {
+  private runOne(feeds: Feeds): Promise<Outputs> {
     this.stats.runs++;
-    return this.runModel(input);
+    return this.runModel(feeds);
   }
 
-  /** Run `input` (rows along its first dimension), alone or merged with others; resolves with this input's rows of every output. */
-  run(input: TensorValue): Promise<Outputs> {
+  /**
+   * Run `feeds` (the same rows along the first dimension of every input), alone or merged with others; resolves with
+   * this request's rows of every output.
+   */
+  run(feeds: Feeds): Promise<Outputs> {
     return new Promise((resolve, reject) => {
-      this.waiting.push({ input, resolve, reject });
+      this.waiting.push({ feeds, rows: rowsOf(feeds), key: shapeKey(feeds), resolve, reject });
       if (!this.busy) void this.drain();
     });
   }
@@ -52,7 +59,7 @@ export class MicroBatcher {
         this.stats.requests += batch.length;
         if (batch.length === 1) {
           const only = batch[0]!;
-          await this.runOne(only.input).then(only.resolve, only.reject);
+          await this.runOne(only.feeds).then(only.resolve, only.reject);
         } else {
           await this.runMerged(batch);
         }
@@ -62,18 +69,16 @@ export class MicroBatcher {
     }
   }
 
-  /** The oldest waiting request plus every later one of the same type and row shape, up to MAX_BATCH_ROWS rows. */
+  /** The oldest waiting request plus every later one with the same inputs, types and row shapes, up to MAX_BATCH_ROWS rows. */
   private take(): Waiting[] {
-    const first = this.waiting[0]!;
-    const key = shapeKey(first.input);
+    const key = this.waiting[0]!.key;
     const batch: Waiting[] = [];
     const rest: Waiting[] = [];
     let rows = 0;
     for (const w of this.waiting) {
-      const n = w.input.dims[0] ?? 0;
-      if (batch.length === 0 || (shapeKey(w.input) === key && rows + n <= MAX_BATCH_ROWS)) {
+      if (batch.length === 0 || (w.key === key && rows + w.rows <= MAX_BATCH_ROWS)) {
         batch.push(w);
-        rows += n;
+        rows += w.rows;
       } else rest.push(w);
     }
     this.waiting = rest;
@@ -81,22 +86,23 @@ export class MicroBatcher {
   }
 
   private async runMerged(batch: Waiting[]): Promise<void> {
-    const counts = batch.map((w) => w.input.dims[0]!);
+    const counts = batch.map((w) => w.rows);
     const total = counts.reduce((a, b) => a + b, 0);
+    const merged: Feeds = {};
+    for (const name in batch[0]!.feeds) {
+      const first = batch[0]!.feeds[name]!;
+      merged[name] = { type: first.type, data: concat(batch.map((w) => w.feeds[name]!.data)), dims: [total, ...first.dims.slice(1)] };
+    }
     let outputs: Outputs;
     try {
-      outputs = await this.runOne({
-        type: batch[0]!.input.type,
-        data: concat(batch.map((w) => w.input.data)),
-        dims: [total, ...batch[0]!.input.dims.slice(1)],
-      });
+      outputs = await this.runOne(merged);
     } catch {
       // One request's rows may be what the model refuses: run each alone so the error reaches only its sender.
-      for (const w of batch) await this.runOne(w.input).then(w.resolve, w.reject);
+      for (const w of batch) await this.runOne(w.feeds).then(w.resolve, w.reject);
       return;
     }
     if (!Object.values(outputs).every((t) => t.dims[0] === total)) {
-      for (const w of batch) await this.runOne(w.input).then(w.resolve, w.reject);
+      for (const w of batch) await this.runOne(w.feeds).then(w.resolve, w.reject);
       return;
     }
     let start = 0;
@@ -110,8 +116,19 @@ export class MicroBatcher {
   }
 }
 
-function shapeKey(t: TensorValue): string {
-  return `${t.type}:${t.dims.slice(1).join("x")}`;
+// Requests merge only when they feed the same inputs with the same types and the same shape past the rows.
+function shapeKey(feeds: Feeds): string {
+  let key = "";
+  for (const name in feeds) {
+    const t = feeds[name]!;
+    key += `${name}:${t.type}:${t.dims.slice(1).join("x")};`;
+  }
+  return key;
+}
+
+function rowsOf(feeds: Feeds): number {
+  for (const name in feeds) return feeds[name]!.dims[0] ?? 0;
+  return 0;
 }
 
 function concat(parts: TensorData[]): TensorData {
@@ -136,9 +153,9 @@ function sliceRows(t: OutputTensor, start: number, n: number, total: number): Ou
 /** A batcher per loaded model, made on first use. */
 const batchers = new WeakMap<object, MicroBatcher>();
 
-/** The batcher of `model`, running merged inputs through `toTensorAndRun`. */
-export function batcherFor(model: object, toTensorAndRun: (input: TensorValue) => Promise<Outputs>): MicroBatcher {
+/** The batcher of `model`, running merged feeds through `runModel`. */
+export function batcherFor(model: object, runModel: Runner): MicroBatcher {
   let b = batchers.get(model);
-  if (!b) batchers.set(model, (b = new MicroBatcher(toTensorAndRun)));
+  if (!b) batchers.set(model, (b = new MicroBatcher(runModel)));
   return b;
 }

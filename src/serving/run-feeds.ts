@@ -15,8 +15,7 @@ export type Runnable = { readonly signature: ModelSignature; run(feeds: Record<s
 export async function runFeeds(model: Runnable, feeds: Record<string, TensorValue>): Promise<Outputs> {
   try {
     if (!isBatchable(model.signature)) return await model.run(feeds);
-    const input = model.signature.inputs[0]!.name;
-    return await batcherFor(model, (merged) => model.run({ [input]: merged })).run(feeds[input]!);
+    return await batcherFor(model, (merged) => model.run(merged)).run(feeds);
   } catch (e) {
     throw new UnprocessableError(`the model could not run on this input: ${errorLine(e)}`);
   }

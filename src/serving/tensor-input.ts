@@ -82,6 +82,45 @@ export function nestedTensor(spec: TensorSpec, value: unknown, where: string, li
   return { type, data, dims: shape };
 }
 
+/** Where a table's row is, for messages: "row 3" for JSON tables, "CSV line 5" for CSV. */
+export type RowLabel = (row: number) => string;
+
+/**
+ * A tensor for a column input (shape [N, 1] or [N]) from one value per row, as a table holds them (records, CSV,
+ * dataframe_split). Every refusal names the row and the column: a value of the wrong type, a missing value (null,
+ * which is how pandas writes NaN), a number where text goes (never turned into text: 1.0 would arrive as "1"), no rows.
+ * Throws UnprocessableError (422), PayloadTooLargeError (413) for more rows than `limits.maxBatchRows`.
+ */
+export function columnTensor(spec: TensorSpec, values: readonly unknown[], where: string, rowLabel: RowLabel, limits: InputLimits): TensorValue {
+  const type = feedableType(spec);
+  const shape = spec.shape.length === 2 ? [values.length, 1] : [values.length];
+  checkShape(spec, shape, where, limits);
+  const data = allocate(type, values.length);
+  for (let i = 0; i < values.length; i++) {
+    if (!storeElement(type, data, i, values[i])) throw cellError(spec, type, rowLabel(i), i, values[i]);
+  }
+  return { type, data, dims: shape };
+}
+
+function cellError(spec: TensorSpec, type: ElementType, at: string, row: number, v: unknown): UnprocessableError {
+  const column = `column "${spec.name}"`;
+  const details = { column: spec.name, row, expected: { type: spec.type, datatype: oipDatatype(spec.type) } };
+  if (v === null || v === undefined) {
+    return new UnprocessableError(
+      `${at}, ${column} has no value (null or missing; pandas writes NaN as null): the model needs ${describeElement(type)} (${spec.type}) in every row`,
+      details,
+    );
+  }
+  if (Array.isArray(v)) {
+    return new UnprocessableError(`${at}, ${column} holds a list ${show(v)}, nested deeper than the one ${spec.type} value per row it takes`, {
+      ...details,
+      got: show(v),
+    });
+  }
+  const hint = type === "string" && typeof v === "number" ? `: send text in quotes, "${v}"` : "";
+  return new UnprocessableError(`${at}, ${column} must be ${describeElement(type)} (${spec.type}), got ${show(v)}${hint}`, { ...details, got: show(v) });
+}
+
 /**
  * A tensor for `spec` from a declared `shape` and its contents, flat in row-major order or nested (the Open
  * Inference Protocol's JSON form). Throws like nestedTensor, and when the number of values does not fit the shape.

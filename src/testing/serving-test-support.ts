@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AppDeps } from "../app.ts";
+import type { ModelSignature } from "../serving/model-signature.ts";
 import { makeMultiInputModel, type MultiInputModel } from "./test-serving-models.ts";
 import { makeTestModel, makeTestRegressor, type TestModel } from "./test-models.ts";
 
@@ -24,9 +25,13 @@ export async function makeServingFixtures(): Promise<ServingFixtures> {
   return { iris, regressor: { onnxPath: regressorPath, ...regressor }, multi };
 }
 
-/** Store `onnxPath` as the next version of `name` (copied under the data dir, as the register phase does); returns the version. */
-export function addVersion(deps: AppDeps, name: string, onnxPath: string): number {
-  return deps.modelStore.register({ modelName: name, status: "registered", path: "", sha256: "test", format: "onnx" }, (version) => {
+/**
+ * Store `onnxPath` as the next version of `name` (copied under the data dir, as the register phase does); returns the
+ * version. `signature`: what the register phase would store for it (read from the loaded model), else none.
+ */
+export function addVersion(deps: AppDeps, name: string, onnxPath: string, signature?: ModelSignature): number {
+  const row = { modelName: name, status: "registered", path: "", sha256: "test", format: "onnx", ...(signature && { signature: JSON.stringify(signature) }) };
+  return deps.modelStore.register(row, (version) => {
     const dir = join(deps.config.dataDir, "models", name, String(version));
     mkdirSync(dir, { recursive: true });
     copyFileSync(onnxPath, join(dir, "model.onnx"));
@@ -34,9 +39,9 @@ export function addVersion(deps: AppDeps, name: string, onnxPath: string): numbe
   }).version;
 }
 
-/** Store `onnxPath` as a new version of `name` and deploy it; returns the version. */
-export async function deployVersion(deps: AppDeps, name: string, onnxPath: string): Promise<number> {
-  const version = addVersion(deps, name, onnxPath);
+/** Store `onnxPath` as a new version of `name` (with `signature`, see addVersion) and deploy it; returns the version. */
+export async function deployVersion(deps: AppDeps, name: string, onnxPath: string, signature?: ModelSignature): Promise<number> {
+  const version = addVersion(deps, name, onnxPath, signature);
   await deps.deployer.deploy(name, version, { reason: "manual", actor: "test" });
   return version;
 }
