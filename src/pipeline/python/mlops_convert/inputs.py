@@ -65,8 +65,19 @@ class Column:
         import numpy as np
 
         if self.words is not None:
+            # Real text has capitals and punctuation: the check must see the ONNX tokenizer split and lowercase as
+            # scikit-learn does, not only on words joined by spaces.
             words = self.words or SAMPLE_WORDS
-            return [" ".join(rng.choice(words, size=int(rng.integers(1, 6)))) for _ in range(SAMPLE_ROWS)]
+            gaps = [" ", ", ", ". ", "! ", " - ", "; ", "? ", " (", ") ", "/", " + ", "&"]
+
+            def text():
+                picked = [w.capitalize() if rng.random() < 0.3 else w for w in rng.choice(words, size=int(rng.integers(1, 6)))]
+                out = picked[0]
+                for w in picked[1:]:
+                    out += gaps[int(rng.integers(0, len(gaps)))] + w
+                return out
+
+            return [text() for _ in range(SAMPLE_ROWS)]
         if self.values is not None:
             return [self.values[i] for i in rng.integers(0, len(self.values), SAMPLE_ROWS)]
         z = rng.standard_normal(SAMPLE_ROWS)
