@@ -40,6 +40,7 @@ import { openWorkerSession } from "./serving/worker-session.ts";
 const ENDED_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
 /** How long a stop waits for in-flight HTTP requests (predictions) to finish before closing their connections. */
 const HTTP_DRAIN_MS = 5_000;
+const ENVIRONMENT_SWEEP_MS = 6 * 3600 * 1000;
 
 export type RunningServer = {
   url: string;
@@ -123,8 +124,18 @@ export async function startServer(
     maxLineChars: nb.logLineMaxChars,
     cacheDir: opts.environmentCache,
   });
-  const swept = environments.sweep();
-  if (swept.length) logger.info({ environments: swept }, "unused environments removed");
+  // At start and every few hours: environments unused for ENV_RETENTION_DAYS go (sweep() is what tests step).
+  const sweepEnvironments = () => {
+    try {
+      const swept = environments.sweep();
+      if (swept.length) logger.info({ environments: swept }, "unused environments removed");
+    } catch (err) {
+      logger.warn({ err }, "removing unused environments failed; tried again later");
+    }
+  };
+  sweepEnvironments();
+  const sweepTimer = setInterval(sweepEnvironments, ENVIRONMENT_SWEEP_MS);
+  sweepTimer.unref();
   const services: PipelineServices = {
     config,
     store: pipelineStore,
@@ -292,6 +303,7 @@ export async function startServer(
       stopping ??= (async () => {
         lifecycle.phase = "stopping";
         clearInterval(pruneTimer);
+        clearInterval(sweepTimer);
         const running = pools.reduce((n, p) => n + p.running(), 0);
         if (running) logger.info({ running, grace_seconds: config.shutdownGraceSeconds }, "stopping: running jobs may finish within the grace period");
         await Promise.all(pools.map((p) => p.stop({ graceMs: config.shutdownGraceSeconds * 1000 })));
