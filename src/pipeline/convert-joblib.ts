@@ -19,7 +19,7 @@ const MAX_LINE_CHARS = 2000;
 const SCRIPT = "convert_model.py";
 const PACKAGE = "mlops_convert";
 /** The converter's files by path relative to the directory that holds them (the script imports the package beside it). */
-const FILES: Record<string, string> = {
+export const CONVERTER_FILES: Readonly<Record<string, string>> = {
   [SCRIPT]: script,
   [`${PACKAGE}/__init__.py`]: init,
   [`${PACKAGE}/inputs.py`]: inputs,
@@ -31,7 +31,7 @@ const FILES: Record<string, string> = {
 
 /** Write the embedded converter (script and package) under `runtimeDir` (each file once per content) and return the script's path. */
 export function installConverter(runtimeDir: string): string {
-  for (const [name, text] of Object.entries(FILES)) {
+  for (const [name, text] of Object.entries(CONVERTER_FILES)) {
     const path = join(runtimeDir, name);
     mkdirSync(dirname(path), { recursive: true });
     let current = "";
@@ -52,7 +52,7 @@ function placeConverter(runtimeDir: string, sandboxDir: string): string {
   rmSync(join(sandboxDir, SCRIPT), { force: true, recursive: true });
   rmSync(join(sandboxDir, PACKAGE), { force: true, recursive: true });
   mkdirSync(join(sandboxDir, PACKAGE));
-  for (const name of Object.keys(FILES)) copyFileSync(join(runtimeDir, name), join(sandboxDir, name), constants.COPYFILE_EXCL);
+  for (const name of Object.keys(CONVERTER_FILES)) copyFileSync(join(runtimeDir, name), join(sandboxDir, name), constants.COPYFILE_EXCL);
   return join(sandboxDir, SCRIPT);
 }
 

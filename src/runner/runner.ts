@@ -23,6 +23,8 @@ export type RunSpec = {
   env: Record<string, string>;
   /** Wall-clock limit for the whole notebook. */
   timeoutMs: number;
+  /** Which submission of this pipeline this is, counting from 1 (a restart that submits again counts up). */
+  attempt?: number;
   /** The environment `prepare` made ready; absent: the backend's bundled runtime (no requirements.txt). */
   environment?: PreparedEnvironment;
 };
