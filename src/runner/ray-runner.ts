@@ -8,8 +8,8 @@ import { join, relative } from "node:path";
 import { CONVERTER_FILES } from "../pipeline/convert-joblib.ts";
 import { findFailedCell } from "./notebook-errors.ts";
 import jobScript from "./python/ray_job.py" with { type: "text" };
-import type { RayJobStatus } from "./ray-jobs-client.ts";
-import { RayUnreachableError, zipDirectory, type RayJobsClient } from "./ray-jobs-client.ts";
+import { zipDirectory } from "../lib/zip-directory.ts";
+import { isFinalRayStatus, RayUnreachableError, type RayJobsClient } from "./ray-jobs-client.ts";
 import type { NotebookRunner, PreparedEnvironment, RunEvents, RunHandle, RunResult, RunSpec } from "./runner.ts";
 import type { Requirements } from "../environments/requirements-file.ts";
 
@@ -17,7 +17,7 @@ import type { Requirements } from "../environments/requirements-file.ts";
 export type RayResources = { num_cpus?: number; num_gpus?: number; memory_mb?: number; resources?: Record<string, number> };
 
 export type RayRunnerOptions = {
-  client: Pick<RayJobsClient, "uploadPackage" | "submit" | "status" | "logs" | "stop">;
+  client: Pick<RayJobsClient, "uploadPackage" | "submit" | "status" | "logsSince" | "stop" | "dashboardUrl">;
   /** Where jobs send their results: <publicUrl>/api/pipelines/{id}/artifacts. */
   publicUrl: string;
   /** A fresh upload token for the pipeline (stored hashed, valid while it runs). */
@@ -31,7 +31,6 @@ export type RayRunnerOptions = {
 
 const JOB_FILE = "mlops-job.json";
 const SCRIPT = "ray_job.py";
-const TERMINAL = new Set<RayJobStatus>(["SUCCEEDED", "FAILED", "STOPPED"]);
 
 /** The submission id of a pipeline's attempt: attempts count from 1 each time the same pipeline is submitted again. */
 export function submissionId(pipelineId: number, attempt: number): string {
@@ -78,7 +77,7 @@ export class RayRunner implements NotebookRunner {
     };
     const extra: Record<string, string> = { [JOB_FILE]: JSON.stringify(job), [SCRIPT]: jobScript, ...CONVERTER_FILES };
     const zip = zipDirectory(repo, extra);
-    const uri = await this.opts.client.uploadPackage(zip);
+    const { uri } = await this.opts.client.uploadPackage(zip);
     const r = this.opts.resourcesFor(spec);
     const runtimeEnv: Record<string, unknown> = {
       working_dir: uri,
@@ -101,22 +100,35 @@ export class RayRunner implements NotebookRunner {
   private async follow(spec: RunSpec, id: string, events: RunEvents, cancelled: Promise<void>, linesSeen: number): Promise<RunResult> {
     const started = performance.now();
     const pollMs = this.opts.pollMs ?? 500;
-    let seen = linesSeen;
+    // Logs are read from a byte offset; after a restart the lines the pipeline already holds are skipped.
+    let offset = 0;
+    let pending = "";
+    let skip = linesSeen;
     let stoppedFor: "cancelled" | "timed_out" | "pending" | undefined;
     let cancelRequested = false;
     void cancelled.then(() => (cancelRequested = true));
     let runningSince: number | undefined;
-    const emitNew = async () => {
-      const lines = (await this.opts.client.logs(id)).split("\n");
-      if (lines.at(-1) === "") lines.pop();
-      for (const line of lines.slice(seen)) events.onLine(line.startsWith("mlops: ") ? "stderr" : "stdout", line);
-      seen = Math.max(seen, lines.length);
+    const emit = (line: string) => {
+      if (skip > 0) skip--;
+      else events.onLine(line.startsWith("mlops: ") ? "stderr" : "stdout", line);
+    };
+    const emitNew = async (final = false) => {
+      const r = await this.opts.client.logsSince(id, offset);
+      if (r.restarted) pending = "";
+      offset = r.offset;
+      const lines = (pending + r.text).split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) emit(line);
+      if (final && pending) {
+        emit(pending);
+        pending = "";
+      }
     };
     for (;;) {
       let status: Awaited<ReturnType<RayRunnerOptions["client"]["status"]>>;
       try {
         status = await this.opts.client.status(id);
-        await emitNew();
+        await emitNew(status !== undefined && isFinalRayStatus(status.status));
       } catch (e) {
         if (e instanceof RayUnreachableError && performance.now() - started < spec.timeoutMs) {
           await Promise.race([Bun.sleep(pollMs * 4), cancelled]);
@@ -125,7 +137,7 @@ export class RayRunner implements NotebookRunner {
         return failed(spec, `lost Ray while the job ran: ${errorText(e)}`, started);
       }
       if (!status) return failed(spec, `Ray knows no job ${id} (the cluster was replaced?)`, started);
-      if (TERMINAL.has(status.status)) {
+      if (isFinalRayStatus(status.status)) {
         const duration = Math.round(performance.now() - started);
         if (stoppedFor === "cancelled") return { status: "cancelled", exitCode: null, durationMs: duration, outputs: spec.outputs };
         if (stoppedFor === "timed_out") return { status: "timed_out", exitCode: null, durationMs: duration, outputs: spec.outputs };
