@@ -84,7 +84,11 @@ describe("loadConfig", () => {
     ["PIPELINE_TIMEOUT_SECONDS", "-5", "must be a whole number of seconds"],
     ["SHUTDOWN_GRACE_SECONDS", "30s", "must be a whole number of seconds from 0 to 86400"],
     ["SHUTDOWN_GRACE_SECONDS", "90000", "must be a whole number of seconds from 0 to 86400"],
-    ["RUNNER_BACKEND", "kubernetes", "kubernetes is not available yet"],
+    ["RUNNER_BACKEND", "kubernetes", "must be local or ray"],
+    ["RAY_ADDRESS", "ray-head:8265", "must be an http(s) URL"],
+    ["RAY_HEADERS", "Authorization: x", "must be a JSON object of header names to string values"],
+    ["RAY_HEADERS", '{"X-Count": 3}', "must be a JSON object of header names to string values"],
+    ["RAY_PENDING_TIMEOUT_SECONDS", "0", "must be a whole number of seconds from 1 to 604800"],
     ["MLFLOW_TRACKING_URI", "not a url", "must be an http(s) URL"],
     ["MLFLOW_TRACKING_URI", "file:///tmp/mlruns", "must be an http(s) URL"],
     ["FRONTEND_URL", "ftp://localhost:3000", "must be an http(s) origin"],
@@ -113,6 +117,32 @@ describe("loadConfig", () => {
       expect(text.split("\n")).toHaveLength(1);
     });
   }
+
+  test("RUNNER_BACKEND=ray needs RAY_ADDRESS and PUBLIC_URL, each named on one line; with both, Ray's settings are read", () => {
+    const tryLoad = (env: Record<string, string>) => {
+      try {
+        loadConfig(env, tmp());
+        return "";
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+    };
+    expect(tryLoad({ RUNNER_BACKEND: "ray", PUBLIC_URL: "https://mlops.example.com" })).toBe(
+      'invalid RUNNER_BACKEND="ray": RAY_ADDRESS must be set to the Ray Jobs API, such as http://ray-head:8265',
+    );
+    expect(tryLoad({ RUNNER_BACKEND: "ray", RAY_ADDRESS: "http://ray-head:8265" })).toBe(
+      'invalid RUNNER_BACKEND="ray": PUBLIC_URL must be set (Ray jobs upload their results to it)',
+    );
+    const config = loadConfig(
+      { RUNNER_BACKEND: "ray", RAY_ADDRESS: "http://ray-head:8265/", PUBLIC_URL: "https://mlops.example.com", RAY_HEADERS: '{"Authorization": "Bearer t"}' },
+      tmp(),
+    );
+    expect(config.runnerBackend).toBe("ray");
+    expect(config.ray).toEqual({ address: "http://ray-head:8265", headers: { Authorization: "Bearer t" }, pendingTimeoutSeconds: 600 });
+    expect(config.workerConcurrency).toBe(16);
+    expect(loadConfig({}, tmp()).runnerBackend).toBe("local");
+  });
 
   test("an unwritable data dir is refused", () => {
     const cwd = tmp();

@@ -27,6 +27,15 @@ const url = (what: string) =>
     .trim()
     .refine((v) => v === "" || /^https?:$/.test(URL.parse(v)?.protocol ?? ""), `must be ${what}, or empty`);
 
+function isStringRecord(text: string): boolean {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
+  } catch {
+    return false;
+  }
+}
+
 const schema = z.object({
   PORT: int(0, 65535, "a whole number from 0 to 65535 (0 picks a free port)").default(8000),
   HOST: z.string().trim().min(1, "must be a host name or address").default("0.0.0.0"),
@@ -51,11 +60,16 @@ const schema = z.object({
   PIPELINE_TIMEOUT_SECONDS: int(1, 7 * 24 * 3600, "a whole number of seconds from 1 to 604800").default(3600),
   // How long running notebooks may go on after SIGTERM/SIGINT before they are stopped and queued again (0: at once).
   SHUTDOWN_GRACE_SECONDS: int(0, 24 * 3600, "a whole number of seconds from 0 to 86400").default(30),
-  RUNNER_BACKEND: z
+  RUNNER_BACKEND: z.enum(["local", "ray"], { error: "must be local or ray" }).default("local"),
+  // The Ray cluster's Jobs API (its dashboard address), for RUNNER_BACKEND=ray.
+  RAY_ADDRESS: url("an http(s) URL such as http://ray-head:8265").default(""),
+  // Extra headers for every request to Ray (a cluster behind an authenticating proxy): a JSON object of strings.
+  RAY_HEADERS: z
     .string()
     .trim()
-    .refine((v) => v === "local", "must be local (kubernetes is not available yet)")
-    .default("local"),
+    .refine((v) => v === "" || isStringRecord(v), 'must be a JSON object of header names to string values, such as {"Authorization": "Bearer …"}')
+    .default(""),
+  RAY_PENDING_TIMEOUT_SECONDS: int(1, 7 * 24 * 3600, "a whole number of seconds from 1 to 604800").default(600),
   ADMIN_TOKEN: z
     .string()
     .trim()
@@ -102,7 +116,9 @@ export type Config = {
   pipelineTimeoutSeconds: number;
   /** Seconds running notebooks may go on after a stop signal before they are stopped and queued again. */
   shutdownGraceSeconds: number;
-  runnerBackend: "local";
+  runnerBackend: "local" | "ray";
+  /** RUNNER_BACKEND=ray: where the cluster's Jobs API is, extra headers, and how long a job may wait for a node. */
+  ray: { address: string; headers: Record<string, string>; pendingTimeoutSeconds: number };
   adminToken: string;
   /** Bearer token for predictions and /metrics; "" leaves them open. */
   predictToken: string;
@@ -171,6 +187,11 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     throw new ConfigError(lines.join("\n"));
   }
   const v = parsed.data;
+  if (v.RUNNER_BACKEND === "ray") {
+    // Jobs report back to PUBLIC_URL, and there is no cluster to guess: both must be set.
+    if (!v.RAY_ADDRESS) throw new ConfigError('invalid RUNNER_BACKEND="ray": RAY_ADDRESS must be set to the Ray Jobs API, such as http://ray-head:8265');
+    if (!v.PUBLIC_URL) throw new ConfigError('invalid RUNNER_BACKEND="ray": PUBLIC_URL must be set (Ray jobs upload their results to it)');
+  }
   const dataDir = resolve(cwd, v.DATA_DIR);
   checkWritableDir("DATA_DIR", dataDir);
   const databasePath = v.DATABASE_URL ? resolve(cwd, v.DATABASE_URL.slice("sqlite:///".length) || "mlops.db") : join(dataDir, "mlops.db");
@@ -189,10 +210,16 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     mlflowTrackingUri: v.MLFLOW_TRACKING_URI.replace(/\/+$/, ""),
     autoDeployOnSuccess: v.AUTO_DEPLOY_ON_SUCCESS,
     minAccuracyThreshold: v.MIN_ACCURACY_THRESHOLD,
-    workerConcurrency: v.WORKER_CONCURRENCY ?? Math.max(1, availableParallelism() - 1),
+    // With Ray, notebooks in flight on the cluster, not local CPUs.
+    workerConcurrency: v.WORKER_CONCURRENCY ?? (v.RUNNER_BACKEND === "ray" ? 16 : Math.max(1, availableParallelism() - 1)),
     pipelineTimeoutSeconds: v.PIPELINE_TIMEOUT_SECONDS,
     shutdownGraceSeconds: v.SHUTDOWN_GRACE_SECONDS,
-    runnerBackend: "local",
+    runnerBackend: v.RUNNER_BACKEND,
+    ray: {
+      address: v.RAY_ADDRESS.replace(/\/+$/, ""),
+      headers: v.RAY_HEADERS ? (JSON.parse(v.RAY_HEADERS) as Record<string, string>) : {},
+      pendingTimeoutSeconds: v.RAY_PENDING_TIMEOUT_SECONDS,
+    },
     adminToken: v.ADMIN_TOKEN,
     predictToken: v.PREDICT_TOKEN,
     frontendUrl: v.FRONTEND_URL,

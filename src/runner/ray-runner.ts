@@ -142,9 +142,16 @@ export class RayRunner implements NotebookRunner {
         if (stoppedFor === "cancelled") return { status: "cancelled", exitCode: null, durationMs: duration, outputs: spec.outputs };
         if (stoppedFor === "timed_out") return { status: "timed_out", exitCode: null, durationMs: duration, outputs: spec.outputs };
         if (stoppedFor === "pending")
-          return failed(spec, `no node of the Ray cluster could take the job within RAY_PENDING_TIMEOUT_SECONDS; it asked for ${describe(this.opts.resourcesFor(spec))}`, started);
+          return failed(
+            spec,
+            `no node of the Ray cluster could take the job within RAY_PENDING_TIMEOUT_SECONDS; it asked for ${describe(this.opts.resourcesFor(spec))}`,
+            started,
+          );
         if (status.status === "SUCCEEDED") return { status: "succeeded", exitCode: 0, durationMs: duration, outputs: spec.outputs };
-        return { ...failed(spec, `the Ray job ${status.status.toLowerCase()}: ${status.message || "no reason given"}`, started), failedCell: readFailedCell(spec) };
+        return {
+          ...failed(spec, `the Ray job ${status.status.toLowerCase()}: ${status.message || "no reason given"}`, started),
+          failedCell: readFailedCell(spec),
+        };
       }
       if (status.status === "RUNNING") runningSince ??= performance.now();
       const now = performance.now();
