@@ -79,7 +79,17 @@ export async function readMultipart(
   let parts = 0;
   for await (const chunk of chunks) {
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    buf = buf.length === 0 ? bytes : Buffer.concat([buf, bytes]);
+    if (buf.length === 0) buf = bytes;
+    else if ((state === "body" || state === "preamble") && buf.length < delimiter.length && bytes.length >= delimiter.length) {
+      // buf is the tail kept from the last chunk. Unless a delimiter starts in it, it is data: hand it on and search
+      // the new chunk where it lies, rather than copying every chunk of a big part into a new buffer.
+      const at = Buffer.concat([buf, bytes.subarray(0, delimiter.length - 1)]).indexOf(delimiter);
+      if (at >= 0 && at < buf.length) buf = Buffer.concat([buf, bytes]);
+      else {
+        if (state === "body") await sink!.write(buf);
+        buf = bytes;
+      }
+    } else buf = Buffer.concat([buf, bytes]);
     for (;;) {
       if (state === "preamble" || state === "body") {
         const at = buf.indexOf(delimiter);
