@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import { hashToken } from "../lib/tokens.ts";
 import { UPLOAD_REFUSED } from "../pipeline/artifact-upload.ts";
 import { notebookOutputs } from "../pipeline/notebook-outputs.ts";
 import { modelFormat, readMetrics } from "../pipeline/register-phase.ts";
@@ -31,11 +32,16 @@ afterAll(async () => {
   await small?.stop();
 });
 
-/** A pipeline row in `status` (no job: nothing runs it) and, unless queued-only, its upload token. */
+/** Every upload token this file was given, to look for in the database files at the end. */
+const issued: string[] = [];
+
+/** A pipeline row in `status` (no job: nothing runs it) with an upload token. */
 function pipeline(s: TestServer, status: "running" | "queued" = "running"): { id: number; token: string; dir: string } {
   const p = s.pipelineStore.create({ repoId: null, trigger: "push", ref: "refs/heads/main", commitSha: "c".repeat(40), notebookPath: "train.ipynb" });
   if (status === "running") s.pipelineStore.markRunning(p.id);
-  return { id: p.id, token: s.uploadTokens.issue(p.id), dir: pipelineDir(s.dataDir, p.id) };
+  const token = s.uploadTokens.issue(p.id);
+  issued.push(token);
+  return { id: p.id, token, dir: pipelineDir(s.dataDir, p.id) };
 }
 
 function form(parts: Record<string, Uint8Array | Blob>): FormData {
@@ -303,6 +309,14 @@ describe("POST /api/pipelines/{id}/artifacts", () => {
         expect(readFileSync(notebookOutputs(p.dir).metrics).equals(metrics)).toBe(true);
       });
   });
+});
+
+test("no upload token issued above appears in the servers' database files (only their SHA-256 is stored)", () => {
+  expect(issued.length).toBeGreaterThan(20);
+  const files = [server, small].flatMap((s) => ["mlops.db", "mlops.db-wal"].map((f) => join(s.dataDir, f))).filter(existsSync);
+  const text = files.map((f) => readFileSync(f).toString("latin1")).join("");
+  expect(text).toContain(hashToken(issued.at(-1)!));
+  for (const token of issued) expect(text.includes(token)).toBe(false);
 });
 
 function withToken(p: { id: number; token: string; dir: string }) {
