@@ -12,6 +12,7 @@ import { modelFormat, readMetrics } from "../pipeline/register-phase.ts";
 import { pipelineDir } from "../pipeline/run-pipeline.ts";
 import { openWorkerSession } from "../serving/worker-session.ts";
 import { ADMIN_TOKEN, signIn, startTestServer, type TestServer } from "../testing/e2e.ts";
+import { eventually } from "../testing/eventually.ts";
 import { tinyOnnxBase64 } from "../testing/pipeline-fixtures.ts";
 
 const SMALL_CAP = 1024 * 1024;
@@ -51,8 +52,8 @@ function form(parts: Record<string, Uint8Array | Blob>): FormData {
   return f;
 }
 
-function upload(s: TestServer, id: number | string, body: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${s.base}/api/pipelines/${id}/artifacts`, { method: "POST", body, headers, duplex: "half" } as RequestInit);
+function upload(s: TestServer, id: number | string, body: BodyInit, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
+  return fetch(`${s.base}/api/pipelines/${id}/artifacts`, { method: "POST", body, headers, signal, duplex: "half" } as RequestInit);
 }
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
@@ -199,6 +200,22 @@ describe("POST /api/pipelines/{id}/artifacts", () => {
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: UPLOAD_REFUSED });
     expect(filesUnder(p.dir)).toEqual([]);
+  });
+
+  test("an uploader that disconnects mid-part leaves no file behind (its temp file is removed)", async () => {
+    const p = pipeline(server);
+    const boundary = "dropsOut";
+    const aborter = new AbortController();
+    const stalled = Promise.withResolvers<void>();
+    // 4 MB of the model part, then the sender stalls and never finishes.
+    const body = streamedForm([["model", 64 * MB]], boundary, (sent) => (sent >= 4 * MB ? stalled.promise : undefined));
+    const sending = upload(server, p.id, body, { ...bearer(p.token), ...multipart(boundary) }, aborter.signal).catch((e: unknown) => e);
+    const partial = await eventually(() => filesUnder(p.dir).find((f) => f.startsWith("output/.model.upload-")), { what: "the model's temp file" });
+    expect(statSync(join(p.dir, partial)).size).toBeGreaterThan(0);
+    aborter.abort();
+    expect(await sending).toBeInstanceOf(Error);
+    await eventually(() => filesUnder(p.dir).length === 0, { what: "the temp file to be removed after the uploader left" });
+    stalled.resolve();
   });
 
   describe("bodies over MAX_ARTIFACT_BYTES: 413, nothing kept, what was stored before unchanged", () => {

@@ -177,6 +177,23 @@ describe("cappedChunks", () => {
     expect(cancelled.n).toBe(1);
   });
 
+  test("a body that breaks off (the sender went away) → BadRequestError, not an unexplained failure", async () => {
+    let sent = false;
+    const broken = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (!sent) {
+          sent = true;
+          c.enqueue(new Uint8Array(5));
+        } else c.error(new DOMException("The connection was closed.", "AbortError"));
+      },
+    });
+    const err = await (async () => {
+      for await (const _ of cappedChunks(broken, 100, "x"));
+    })().catch((e) => e);
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect(err.message).toBe("the request body could not be read to its end (The connection was closed.)");
+  });
+
   test("a consumer that stops early cancels the body", async () => {
     const cancelled = { n: 0 };
     for await (const _ of cappedChunks(stream([1, 1, 1], cancelled), 100, "x")) break;

@@ -2,7 +2,7 @@
 // so a body of gigabytes never sits in memory (Hono's parseBody and Request.formData() hold the whole body). The body
 // is hostile input: it is searched with Buffer.indexOf only (no pattern that can backtrack), part headers are bounded,
 // and the caller bounds the whole body (cappedChunks) and the number of parts.
-import { AppError, BadRequestError, PayloadTooLargeError } from "./errors.ts";
+import { AppError, BadRequestError, errorLine, PayloadTooLargeError } from "./errors.ts";
 
 /** What a part's headers say: its field name, and the file name and content type when given. */
 export type PartInfo = { name: string; filename?: string; contentType?: string };
@@ -34,7 +34,8 @@ export function multipartBoundary(contentType: string | undefined): string {
 
 /**
  * The chunks of `body`, throwing PayloadTooLargeError(`message`, {max_bytes}) as soon as they pass `maxBytes` in all;
- * the body is cancelled then, and whenever the consumer stops early, so nothing more of it is read.
+ * the body is cancelled then, and whenever the consumer stops early, so nothing more of it is read. A body that
+ * cannot be read to its end (the sender went away) throws BadRequestError.
  */
 export async function* cappedChunks(body: ReadableStream<Uint8Array>, maxBytes: number, message: string): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
@@ -42,7 +43,10 @@ export async function* cappedChunks(body: ReadableStream<Uint8Array>, maxBytes: 
   let finished = false;
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await reader.read().catch((e: unknown) => {
+        // Not the server's fault, so not a logged 500: the sender closed the connection or broke the stream.
+        throw new BadRequestError(`the request body could not be read to its end (${errorLine(e)})`);
+      });
       if (done) {
         finished = true;
         return;
