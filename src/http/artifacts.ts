@@ -2,15 +2,15 @@
 // notebook back. Mounted ahead of /api's admin check: its only credential is the pipeline's upload token, and the
 // body (capped by MAX_ARTIFACT_BYTES, not /api's 1 MB) streams to disk in ArtifactUploads.
 import { Hono } from "hono";
-import type { ArtifactUploads } from "../pipeline/artifact-upload.ts";
+import { UnauthorizedError } from "../lib/errors.ts";
+import { UPLOAD_REFUSED, type ArtifactUploads } from "../pipeline/artifact-upload.ts";
 import { bearerToken } from "./auth.ts";
 import { idParam } from "./validation.ts";
-import { UnauthorizedError } from "../lib/errors.ts";
-import { UPLOAD_REFUSED } from "../pipeline/artifact-upload.ts";
 
 /** Whether `path` is the artifact upload route (it caps its own body; see app.ts). */
 export function isArtifactUploadPath(path: string): boolean {
-  return path.startsWith("/api/pipelines/") && path.endsWith("/artifacts");
+  const parts = path.split("/");
+  return parts.length === 5 && parts[1] === "api" && parts[2] === "pipelines" && parts[4] === "artifacts";
 }
 
 /** The route, to mount at /api/pipelines before the /api routes. */
