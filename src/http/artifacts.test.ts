@@ -3,7 +3,7 @@
 // queued pipeline, a malformed or oversized body is refused with nothing written (no temp file either) and what was
 // stored before left as it was; a body far bigger than memory would allow streams to disk.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { hashToken } from "../lib/tokens.ts";
 import { UPLOAD_REFUSED } from "../pipeline/artifact-upload.ts";
@@ -278,6 +278,8 @@ describe("POST /api/pipelines/{id}/artifacts", () => {
     // Held in memory it would be 1 GB or more; streamed, what grows is the garbage of the chunks in flight (measured
     // here: under 100 MB, whatever the size).
     expect(peak - before).toBeLessThan(size / 4);
+    // A gigabyte is not kept on disk for the rest of the suite.
+    rmSync(notebookOutputs(p.dir).model);
   }, 120_000);
 
   describe("malformed bodies: 400 (415 for another media type), nothing kept, what was stored before unchanged", () => {
