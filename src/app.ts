@@ -4,6 +4,7 @@ import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import type { Config } from "./config.ts";
 import type { Secrets } from "./db/settings-store.ts";
+import { artifactRoutes, isArtifactUploadPath } from "./http/artifacts.ts";
 import { requireAdmin } from "./http/auth.ts";
 import { DEFAULT_MAX_BODY_BYTES, limitBody } from "./http/body-limit.ts";
 import { healthRoutes } from "./http/health.ts";
@@ -19,6 +20,7 @@ import { mountServing } from "./http/serving-routes.ts";
 import { AppError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
 import type { PageSessions } from "./auth/page-sessions.ts";
+import type { ArtifactUploads } from "./pipeline/artifact-upload.ts";
 import type { RepoStore } from "./repos/repo-store.ts";
 import type { SandboxStatus } from "./sandbox/notebook-sandbox.ts";
 
@@ -47,6 +49,8 @@ export type AppDeps = {
   pipelineCounts: () => Record<string, number>;
   /** Whether the database answers (GET /health). */
   databaseOk: () => boolean;
+  /** POST /api/pipelines/{id}/artifacts: results sent back by a notebook run elsewhere, with its upload token. */
+  artifactUploads: ArtifactUploads;
 } & PipelineAndModelDeps;
 
 /** Build the Hono app. Errors thrown as AppError become `{"error": ...}` with their status; anything else is a logged 500. */
@@ -73,6 +77,8 @@ export function createApp(deps: AppDeps) {
 
   app.route("/health", healthRoutes(deps));
   app.route("/webhook", webhookRoutes({ deliveries, webhookSecret: deps.secrets.webhookSecret }));
+  // Ahead of /api's admin check, which it must not pass through: its one credential is the pipeline's upload token.
+  app.route("/api/pipelines", artifactRoutes(deps));
   app.route("/api", api);
   app.route(
     "/",
@@ -105,9 +111,13 @@ export function createApp(deps: AppDeps) {
 
 export type App = ReturnType<typeof createApp>;
 
-// The routes that read bodies bigger than the default cap, each capping its own: predict, invocations, OIP infer, the webhook.
+// The routes that read bodies bigger than the default cap, each capping its own: predict, invocations, OIP infer, the
+// webhook, the artifact upload.
 function capsItsOwnBody(path: string): boolean {
   return (
-    path.startsWith("/webhook/") || path.startsWith("/v2/") || (path.startsWith("/models/") && (path.endsWith("/predict") || path.endsWith("/invocations")))
+    path.startsWith("/webhook/") ||
+    path.startsWith("/v2/") ||
+    (path.startsWith("/models/") && (path.endsWith("/predict") || path.endsWith("/invocations"))) ||
+    isArtifactUploadPath(path)
   );
 }

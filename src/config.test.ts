@@ -27,6 +27,7 @@ describe("loadConfig", () => {
     expect(c.papermill).toBe("papermill");
     expect(c.maxBatchRows).toBe(10_000);
     expect(c.maxRequestBytes).toBe(10 * 1024 * 1024);
+    expect(c.maxArtifactBytes).toBe(2 * 1024 ** 3);
   });
 
   test("valid values become typed fields", () => {
@@ -51,6 +52,7 @@ describe("loadConfig", () => {
         RUNNER_BACKEND: "local",
         MAX_BATCH_ROWS: "500",
         MAX_REQUEST_BYTES: "65536",
+        MAX_ARTIFACT_BYTES: "5000000000",
       },
       cwd,
     );
@@ -71,6 +73,7 @@ describe("loadConfig", () => {
       papermill: join(cwd, ".venv", "bin", "papermill"),
       maxBatchRows: 500,
       maxRequestBytes: 65536,
+      maxArtifactBytes: 5_000_000_000,
     });
   });
 
@@ -101,6 +104,8 @@ describe("loadConfig", () => {
     ["MAX_BATCH_ROWS", "0", "must be a whole number of rows from 1 to 10000000"],
     ["MAX_BATCH_ROWS", "lots", "must be a whole number of rows"],
     ["MAX_REQUEST_BYTES", "10MB", "must be a whole number of bytes from 1024"],
+    ["MAX_ARTIFACT_BYTES", "2GB", "must be a whole number of bytes from 1024 to 1099511627776"],
+    ["MAX_ARTIFACT_BYTES", "100", "must be a whole number of bytes from 1024 to 1099511627776"],
   ];
   for (const [name, value, message] of bad) {
     test(`${name}=${value} is refused with the variable named`, () => {

@@ -91,6 +91,8 @@ const schema = z.object({
   ENV_BUILD_TIMEOUT_SECONDS: int(10, 86_400, "a whole number of seconds from 10 to 86400").default(900),
   MAX_BATCH_ROWS: int(1, 10_000_000, "a whole number of rows from 1 to 10000000").default(10_000),
   MAX_REQUEST_BYTES: int(1024, 2 * 1024 ** 3, "a whole number of bytes from 1024 to 2147483648").default(10 * 1024 * 1024),
+  // Largest body of a pipeline's artifact upload (POST /api/pipelines/{id}/artifacts: model, metrics, executed notebook).
+  MAX_ARTIFACT_BYTES: int(1024, 1024 ** 4, "a whole number of bytes from 1024 to 1099511627776").default(2 * 1024 ** 3),
   NOTEBOOK_SANDBOX: z.enum(["auto", "bwrap", "off"], { error: "must be auto, bwrap or off" }).default("auto"),
   NOTEBOOK_NETWORK: z.enum(["on", "off"], { error: "must be on or off" }).default("on"),
   NOTEBOOK_MEMORY_MB: int(64, 16 * 1024 * 1024, "a whole number of MB from 64 to 16777216").default(8192),
@@ -132,6 +134,8 @@ export type Config = {
   maxBatchRows: number;
   /** Largest prediction request body in bytes; larger → 413. */
   maxRequestBytes: number;
+  /** Largest artifact upload body in bytes (model, metrics and executed notebook together); larger → 413. */
+  maxArtifactBytes: number;
   /** What notebooks (and the joblib converter) run under; see src/sandbox/. */
   notebook: NotebookSettings;
   /** Per-repository Python environments (a requirements.txt beside the notebook); see src/environments/. */
@@ -229,6 +233,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     logLevel: v.LOG_LEVEL,
     maxBatchRows: v.MAX_BATCH_ROWS,
     maxRequestBytes: v.MAX_REQUEST_BYTES,
+    maxArtifactBytes: v.MAX_ARTIFACT_BYTES,
     notebook: {
       sandbox: v.NOTEBOOK_SANDBOX,
       network: v.NOTEBOOK_NETWORK === "on",

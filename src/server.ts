@@ -28,6 +28,8 @@ import { LocalRunner } from "./runner/local-runner.ts";
 import { PipelineEnding, type EndListener } from "./pipeline/pipeline-ending.ts";
 import { JobKind, PipelineService } from "./pipeline/pipeline-service.ts";
 import { PipelineStore } from "./pipeline/pipeline-store.ts";
+import { UploadTokens } from "./pipeline/upload-tokens.ts";
+import { ArtifactUploads } from "./pipeline/artifact-upload.ts";
 import type { Job } from "./queue/job-states.ts";
 import { JobStore } from "./queue/job-store.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
@@ -51,6 +53,8 @@ export type RunningServer = {
   repos: RepoStore;
   pipelines: PipelineService;
   pipelineStore: PipelineStore;
+  /** Upload tokens of the artifact route: issue one per pipeline run elsewhere; every end of a pipeline revokes its token. */
+  uploadTokens: UploadTokens;
   /**
    * Graceful stop: /health answers 503 "stopping" at once and workers claim nothing new (pushes, predictions and
    * the API are still served); running notebooks may finish for SHUTDOWN_GRACE_SECONDS, then are stopped (their
@@ -112,6 +116,8 @@ export async function startServer(
   const mirror = new GitMirror(join(config.dataDir, "git"), { token: config.githubToken || undefined, tokenScope: gitTokenScope(config.githubApiUrl) });
 
   const ending = new PipelineEnding(pipelineStore, bus, logger);
+  const uploadTokens = new UploadTokens(db);
+  uploadTokens.revokeOnEnd(ending);
   const envSettings = config.environments;
   const environments = new PythonEnvironments({
     root: join(config.dataDir, "environments"),
@@ -282,8 +288,11 @@ export async function startServer(
     registry,
     mlflowView: tracking && ((id) => tracking.view(id)),
     mlflowSyncCounts: tracking && (() => tracking.syncCounts()),
+    artifactUploads: new ArtifactUploads({ tokens: uploadTokens, dataDir: config.dataDir, maxBytes: config.maxArtifactBytes }),
   });
-  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60 });
+  // Every route caps its own body (app.ts) and answers in JSON; Bun's own cap (128 MB unless set) would cut artifact
+  // uploads short with a bare 413, before the upload token is even looked at.
+  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
   for (const p of pools) p.start();
   lifecycle.phase = "ready";
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
@@ -299,6 +308,7 @@ export async function startServer(
     repos,
     pipelines,
     pipelineStore,
+    uploadTokens,
     stop() {
       stopping ??= (async () => {
         lifecycle.phase = "stopping";

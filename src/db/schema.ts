@@ -190,3 +190,12 @@ export const pageSessions = sqliteTable("page_sessions", {
   createdAt: createdAt(),
   expiresAt: integer("expires_at").notNull(),
 });
+
+/** Upload tokens (src/pipeline/upload-tokens.ts): the SHA-256 of a pipeline's one live token for sending its results back. */
+export const uploadTokens = sqliteTable("upload_tokens", {
+  pipelineId: integer("pipeline_id")
+    .primaryKey()
+    .references(() => pipelines.id, { onDelete: "cascade" }),
+  tokenSha256: text("token_sha256").notNull(),
+  issuedAt: createdAt("issued_at"),
+});

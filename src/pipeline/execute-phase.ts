@@ -1,18 +1,18 @@
 // Phase 4: the runner (src/runner) runs the notebook with the platform's parameters; output streams to the log.
 import { mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { splitUrlCredentials } from "../lib/redact-url.ts";
 import type { RunSpec } from "../runner/runner.ts";
 import { limitReason } from "./limit-reasons.ts";
+import { notebookOutputs } from "./notebook-outputs.ts";
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
 import { FailureKind } from "./pipeline-failure.ts";
 
 /** Run the notebook; throws PhaseError (status timed_out / cancelled / failed) unless it succeeds. */
 export async function executePhase(ctx: PipelineContext): Promise<void> {
   const { services, pipeline } = ctx;
-  const outDir = join(ctx.workDir, "output");
-  mkdirSync(outDir, { recursive: true });
-  const outputs = { model: join(outDir, "model"), metrics: join(outDir, "metrics.json"), executed: join(ctx.workDir, "executed.ipynb") };
+  const outputs = notebookOutputs(ctx.workDir);
+  mkdirSync(dirname(outputs.model), { recursive: true });
   ctx.outputs = outputs;
   const parameters: Record<string, string> = {
     MODEL_OUTPUT_PATH: outputs.model,

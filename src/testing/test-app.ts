@@ -17,6 +17,8 @@ import { ModelStore } from "../models/model-store.ts";
 import { LogBus } from "../pipeline/log-bus.ts";
 import { PipelineEnding } from "../pipeline/pipeline-ending.ts";
 import { PipelineStore } from "../pipeline/pipeline-store.ts";
+import { ArtifactUploads } from "../pipeline/artifact-upload.ts";
+import { UploadTokens } from "../pipeline/upload-tokens.ts";
 import { ModelRegistry } from "../serving/model-registry.ts";
 import { PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
 import { JobStore } from "../queue/job-store.ts";
@@ -88,6 +90,7 @@ export function makeTestApp(env: Record<string, string> = {}, { acceptPush, ...o
     modelStore,
     registry,
     deployer: new Deployer(modelStore, registry),
+    artifactUploads: new ArtifactUploads({ tokens: new UploadTokens(db), dataDir: config.dataDir, maxBytes: config.maxArtifactBytes }),
     ...overrides,
   };
   const app = createApp(deps);
