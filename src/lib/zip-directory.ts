@@ -38,7 +38,7 @@ const METHOD_DEFLATED = 8;
 const VERSION_MADE_BY = (3 << 8) | 20;
 const VERSION_NEEDED = 20;
 
-type Entry = { name: string; data: Uint8Array; mode: number; directory: boolean };
+type Entry = { name: string; data: Uint8Array<ArrayBuffer>; mode: number; directory: boolean };
 
 /**
  * Zip `dir` (recursively) plus `extra` entries (path → content; an extra entry replaces a file of the same path).
@@ -50,9 +50,9 @@ type Entry = { name: string; data: Uint8Array; mode: number; directory: boolean 
 export function zipDirectory(dir: string, extra: Record<string, Uint8Array | string> = {}, opts: ZipOptions = {}): Uint8Array {
   const maxBytes = Math.min(opts.maxBytes ?? DEFAULT_MAX_BYTES, HARD_MAX_BYTES);
   const maxEntries = Math.min(opts.maxEntries ?? DEFAULT_MAX_ENTRIES, HARD_MAX_ENTRIES);
-  const extras = new Map<string, Uint8Array>();
+  const extras = new Map<string, Uint8Array<ArrayBuffer>>();
   for (const [name, content] of Object.entries(extra)) {
-    extras.set(checkedName(name), typeof content === "string" ? new TextEncoder().encode(content) : content);
+    extras.set(checkedName(name), typeof content === "string" ? new TextEncoder().encode(content) : new Uint8Array(content));
   }
   const entries = new Map<string, Entry>();
   let total = 0;
