@@ -175,6 +175,9 @@ function startNode(role: "head" | "worker", id: string, tempDir: string, args: s
       // Job entrypoints run `python`: the cluster's, as on a real Ray node image.
       PATH: `${RAY_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}`,
       RAY_USAGE_STATS_ENABLED: "0",
+      // A runtime env that cannot be set up (a pip requirement the wheel dir lacks) fails at the first attempt, not
+      // after three of about 10 s each.
+      RUNTIME_ENV_RETRY_TIMES: "1",
     },
   });
   closeSync(fd);
