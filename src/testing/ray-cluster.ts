@@ -29,6 +29,8 @@ export type RayCluster = {
   wheels: string;
   /** Ray's --temp-dir (sessions, logs, job working dirs); removed by stop(). */
   tempDir: string;
+  /** Live pids of this cluster's processes per node (job drivers included), found by their environment marker. */
+  processes(): { head: number[]; worker: number[] };
   /** SIGKILL the head node's processes (GCS, dashboard, raylet and the jobs it runs), as a crashed head. Idempotent. */
   stopHead(): Promise<void>;
   /** End every process of this cluster (both nodes, their workers and job drivers) and remove tempDir. Idempotent. */
@@ -152,7 +154,18 @@ export async function startRayCluster(opts: RayClusterOptions = {}): Promise<Ray
       sweep(`${id}:head`);
       await head.exited;
     };
-    return { address, gcsAddress, ...ids, python: join(RAY_BIN, "python"), wheels: join(ROOT, ".venv-ray", "wheels"), tempDir, stopHead, stop };
+    const processes = () => ({ head: markedProcesses(`${id}:head`), worker: markedProcesses(`${id}:worker`) });
+    return {
+      address,
+      gcsAddress,
+      ...ids,
+      python: join(RAY_BIN, "python"),
+      wheels: join(ROOT, ".venv-ray", "wheels"),
+      tempDir,
+      processes,
+      stopHead,
+      stop,
+    };
   } catch (e) {
     if (!stopped) await stop();
     throw e;
