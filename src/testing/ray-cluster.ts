@@ -220,12 +220,18 @@ function startNode(role: "head" | "worker", id: string, tempDir: string, args: s
   };
 }
 
-/** SIGKILL every process whose environment carries this cluster's marker (value `id`, or starting with `id:`). */
+/**
+ * SIGKILL every process whose environment carries this cluster's marker (value `id`, or starting with `id:`) and
+ * wait (up to 10 s) until none is left alive: a killed process takes a moment to exit, and one caught forking may
+ * leave a child behind.
+ */
 function sweep(id: string): void {
-  for (let round = 0; round < 10; round++) {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
     const left = markedProcesses(id);
-    if (left.length === 0) return;
+    if (left.length === 0 || performance.now() > deadline) return;
     for (const pid of left) if (isAlive(pid)) killTree(pid, { group: false });
+    Bun.sleepSync(20);
   }
 }
 
