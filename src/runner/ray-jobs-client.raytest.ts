@@ -181,6 +181,34 @@ test("a job whose pip requirement is not in the wheel directory FAILS with Ray's
   expect(end.message).toContain("no-such-package-mlops");
 }, 150_000);
 
+test("the cluster's Python runs a notebook with papermill inside a job, scikit-learn and the ONNX converters included", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ray-nb-"));
+  const code = [
+    "import matplotlib, numpy as np, onnx, onnxmltools, pandas as pd, sklearn, skl2onnx",
+    "from sklearn.linear_model import LogisticRegression",
+    "from skl2onnx import to_onnx",
+    "X = np.array([[0.0, 1.0], [1.0, 0.0], [0.9, 0.1], [0.1, 0.9]], dtype=np.float32)",
+    "model = LogisticRegression().fit(X, [0, 1, 1, 0])",
+    "proto = to_onnx(model, X[:1], options={id(model): {'zipmap': False}})",
+    "onnx.checker.check_model(proto)",
+    "print('sklearn', sklearn.__version__, 'onnx graph nodes', len(proto.graph.node))",
+  ].join("\n");
+  const nb = {
+    nbformat: 4,
+    nbformat_minor: 5,
+    metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
+    cells: [{ cell_type: "code", id: "c1", metadata: {}, execution_count: null, outputs: [], source: code }],
+  };
+  writeFileSync(join(dir, "train.ipynb"), JSON.stringify(nb));
+  const { uri } = await ray.uploadPackage(zipDirectory(dir));
+  const id = jobId("papermill");
+  await ray.submit({ submissionId: id, entrypoint: "papermill train.ipynb out.ipynb --log-output --no-progress-bar", runtimeEnv: { working_dir: uri } });
+  const end = await finalStatus(id, 120_000);
+  const logs = await ray.logs(id);
+  expect(end.status, `${end.message}\n${logs}`).toBe("SUCCEEDED");
+  expect(logs).toMatch(/sklearn 1\.8\.0 onnx graph nodes \d+/);
+}, 150_000);
+
 test("an unknown job: status undefined, stop false, logs a RayApiError 404", async () => {
   expect(await ray.status("no-such-job")).toBeUndefined();
   expect(await ray.stop("no-such-job")).toBe(false);
