@@ -2,7 +2,8 @@
 # Installs everything mlops needs, idempotently: JavaScript dependencies (bun comes from npm, pinned
 # in package.json) and the Python environment notebooks run in. `--test` also installs what the test
 # suite needs (./.venv-test with tritonclient, ./.venv-mlflow with a real MLflow server, ./.venv-families with
-# XGBoost/LightGBM/CatBoost for the converter tests, Debian's chromium for browser tests). Safe to run again: each step checks first.
+# XGBoost/LightGBM/CatBoost for the converter tests, ./.venv-ray with a Ray cluster's Python for the Ray tests, Debian's
+# chromium for browser tests). Safe to run again: each step checks first.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -46,6 +47,8 @@ if [[ "${1:-}" == "--test" ]]; then
   bash scripts/setup-test-python.sh
   bash scripts/setup-mlflow-python.sh
   bash scripts/setup-families-python.sh
+  # A real Ray cluster for the Ray tests (./.venv-ray: ray[default] and a notebook runtime, plus a local wheel dir).
+  bash scripts/setup-ray-python.sh
   if ! command -v chromium >/dev/null; then
     say "installing Debian's chromium for browser tests"
     export DEBIAN_FRONTEND=noninteractive

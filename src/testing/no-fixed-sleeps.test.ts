@@ -1,6 +1,6 @@
-// Tests wait by driving, never by sleeping a fixed time and then checking (which passes when the thing checked for
-// happens later): every wait goes through eventually() of src/testing/eventually.ts, and a deliberate pace() is
-// never the step right before an assertion.
+// Tests (the Ray tests, *.raytest.ts, too) wait by driving, never by sleeping a fixed time and then checking (which
+// passes when the thing checked for happens later): every wait goes through eventually() of src/testing/eventually.ts,
+// and a deliberate pace() is never the step right before an assertion.
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
@@ -10,7 +10,11 @@ const SRC = resolve(import.meta.dir, "..");
 function testFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? testFiles(path) : name.endsWith(".test.ts") || name.endsWith(".test.tsx") ? [path] : [];
+    return statSync(path).isDirectory()
+      ? testFiles(path)
+      : name.endsWith(".test.ts") || name.endsWith(".test.tsx") || name.endsWith(".raytest.ts")
+        ? [path]
+        : [];
   });
 }
 
