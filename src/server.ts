@@ -25,6 +25,9 @@ import { convertJoblib } from "./pipeline/convert-joblib.ts";
 import { LogBus } from "./pipeline/log-bus.ts";
 import type { PipelineServices } from "./pipeline/pipeline-context.ts";
 import { LocalRunner } from "./runner/local-runner.ts";
+import { RayJobsClient } from "./runner/ray-jobs-client.ts";
+import { notebookResources } from "./runner/ray-resources.ts";
+import { RayRunner } from "./runner/ray-runner.ts";
 import { PipelineEnding, type EndListener } from "./pipeline/pipeline-ending.ts";
 import { JobKind, PipelineService } from "./pipeline/pipeline-service.ts";
 import { PipelineStore } from "./pipeline/pipeline-store.ts";
@@ -156,7 +159,16 @@ export async function startServer(
       await mirror.exportTree(repo.full_name, sha, dest);
     },
     // papermill prints the failing cell and its traceback to the log; the pipeline records the one-line reason
-    runner: new LocalRunner({ papermill: config.papermill, environments, sandbox, network: nb.network, maxLineChars: nb.logLineMaxChars }),
+    runner:
+      config.runnerBackend === "ray"
+        ? new RayRunner({
+            client: new RayJobsClient({ address: config.ray.address, headers: config.ray.headers }),
+            publicUrl: config.publicUrl,
+            issueUploadToken: (id) => uploadTokens.issue(id),
+            pendingTimeoutMs: config.ray.pendingTimeoutSeconds * 1000,
+            resourcesFor: (spec) => notebookResources(spec.notebook),
+          })
+        : new LocalRunner({ papermill: config.papermill, environments, sandbox, network: nb.network, maxLineChars: nb.logLineMaxChars }),
     // With an environment of its own, the notebook's model is read by the python that pickled it.
     convertJoblib: ({ environment, ...o }) => {
       const local = environment?.local;

@@ -40,6 +40,8 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
     env: secretEnv,
     timeoutMs: services.config.pipelineTimeoutSeconds * 1000,
     environment: ctx.environment,
+    // A pipeline submitted again (after a stop put it back in the queue) is a new attempt.
+    attempt: nextAttempt(services.store.get(pipeline.id).runnerHandle),
   };
   const { runner } = services;
   const handle = runner.submit(spec, {
@@ -67,4 +69,10 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
     if (!cell) throw new PhaseError(result.error ?? `papermill exited with code ${result.exitCode}`, { kind: FailureKind.runner });
     throw new PhaseError(result.error ?? `cell ${c.index + 1} raised ${cell.exception}`, { cell });
   }
+}
+
+/** The attempt after the one the stored runner handle names (`mlops-<id>-<attempt>`); 1 without one. */
+function nextAttempt(handle: string | null | undefined): number {
+  const m = /^mlops-\d+-(\d+)$/.exec(handle ?? "");
+  return m ? Number(m[1]) + 1 : 1;
 }

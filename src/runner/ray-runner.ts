@@ -13,8 +13,7 @@ import { isFinalRayStatus, RayUnreachableError, type RayJobsClient } from "./ray
 import type { NotebookRunner, PreparedEnvironment, RunEvents, RunHandle, RunResult, RunSpec } from "./runner.ts";
 import type { Requirements } from "../environments/requirements-file.ts";
 
-/** What a job asks of the cluster (a repository's runner_resources, or the notebook's mlops.resources). */
-export type RayResources = { num_cpus?: number; num_gpus?: number; memory_mb?: number; resources?: Record<string, number> };
+import type { RayResources } from "./ray-resources.ts";
 
 export type RayRunnerOptions = {
   client: Pick<RayJobsClient, "uploadPackage" | "submit" | "status" | "logsSince" | "stop" | "dashboardUrl">;

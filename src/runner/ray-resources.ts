@@ -1,0 +1,35 @@
+// What a Ray job asks of the cluster: a notebook's metadata `mlops.resources` (docs/notebook-contract.md), shaped
+// {"num_cpus": 1, "num_gpus": 0, "memory_mb": 2048, "resources": {"trainer": 1}}, every key optional. The notebook
+// comes from a push: the shape is checked and a bad one fails the pipeline with the reason.
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+const amount = z.number().finite().min(0).max(1_000_000);
+export const rayResourcesSchema = z
+  .object({
+    num_cpus: amount.optional(),
+    num_gpus: amount.optional(),
+    memory_mb: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024 * 1024 * 1024)
+      .optional(),
+    resources: z.record(z.string().min(1).max(200), amount).optional(),
+  })
+  .strict();
+
+export type RayResources = z.infer<typeof rayResourcesSchema>;
+
+/** The resources notebook `file` asks for in its metadata (`{}` when it names none); throws Error naming what is wrong. */
+export function notebookResources(file: string): RayResources {
+  const nb = JSON.parse(readFileSync(file, "utf8")) as { metadata?: { mlops?: { resources?: unknown } } };
+  const asked = nb.metadata?.mlops?.resources;
+  if (asked === undefined) return {};
+  const parsed = rayResourcesSchema.safeParse(asked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new Error(`the notebook's metadata mlops.resources is not usable: ${issue.path.join(".") || "it"}: ${issue.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,120 @@
+// RUNNER_BACKEND=ray end to end, against a real two-node Ray cluster (run by scripts/test-ray.sh, inside a network
+// namespace with loopback alone): pushes deploy and serve through Ray jobs that upload their results with the
+// pipeline's token; a notebook asking for the worker's custom resource runs there; one asking for a GPU nobody has
+// fails after RAY_PENDING_TIMEOUT_SECONDS naming it; cancel stops the Ray job.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { exampleNotebook, makeRepo, notebook, sendPush, startTestServer, waitForPipelines, waitForStatus, type TestServer } from "../testing/e2e.ts";
+import { eventually } from "../testing/eventually.ts";
+import { predict, registerRepo, ROWS, waitForLog } from "../testing/pipeline-fixtures.ts";
+import { startRayCluster, type RayCluster } from "../testing/ray-cluster.ts";
+import { RayJobsClient } from "./ray-jobs-client.ts";
+
+let cluster: RayCluster;
+let server: TestServer;
+let ray: RayJobsClient;
+
+function freePort(): number {
+  const probe = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response() });
+  const port = probe.port!;
+  probe.stop(true);
+  return port;
+}
+
+beforeAll(async () => {
+  cluster = await startRayCluster({ workerResources: { trainer: 1 } });
+  ray = new RayJobsClient({ address: cluster.address });
+  const port = freePort();
+  server = await startTestServer({
+    RUNNER_BACKEND: "ray",
+    RAY_ADDRESS: cluster.address,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    PORT: String(port),
+    RAY_PENDING_TIMEOUT_SECONDS: "15",
+    WORKER_CONCURRENCY: "4",
+  });
+}, 300_000);
+
+afterAll(async () => {
+  await server?.stop();
+  await cluster?.stop();
+});
+
+/** `nb` with `metadata.mlops.resources` set. */
+function asking(nb: string, resources: object): string {
+  const parsed = JSON.parse(nb) as { metadata: Record<string, unknown> };
+  parsed.metadata.mlops = { resources };
+  return JSON.stringify(parsed);
+}
+
+const jobOf = (pipelineId: number) => ray.status(`mlops-${pipelineId}-1`);
+
+describe("RUNNER_BACKEND=ray", () => {
+  test("the example notebooks run as Ray jobs, upload their results, deploy and serve; a joblib model is converted on the node", async () => {
+    const repo = makeRepo({ "iris-onnx.ipynb": exampleNotebook("iris-onnx.ipynb"), "iris-joblib.ipynb": exampleNotebook("iris-joblib.ipynb") });
+    const repoId = await registerRepo(server, "acme/ray", repo.dir);
+    expect((await sendPush(server.base, { fullName: "acme/ray", cloneUrl: repo.dir, after: repo.sha })).status).toBe(202);
+    const ended = await waitForPipelines(server, `repo=${repoId}`, 2, 240_000);
+    for (const p of ended) {
+      const log = await (await server.api(`/api/pipelines/${p.id}/logs`)).text();
+      expect({ path: p.notebook_path, status: p.status, error: p.error, log: p.status === "succeeded" ? "" : log }).toEqual({
+        path: p.notebook_path,
+        status: "succeeded",
+        error: null,
+        log: "",
+      });
+      expect(log).toContain("mlops: running");
+      expect(log).toContain("mlops: uploaded model, metrics, notebook");
+      expect((await jobOf(p.id))?.status).toBe("SUCCEEDED");
+    }
+    const joblibLog = await (await server.api(`/api/pipelines/${ended.find((p) => p.notebook_path === "iris-joblib.ipynb")!.id}/logs`)).text();
+    expect(joblibLog).toContain("mlops: converted to ONNX on the node");
+    for (const model of ["iris", "iris-joblib"]) {
+      const answer = await predict(server.base, model, ROWS);
+      expect(answer.status).toBe(200);
+      expect(answer.body.predictions).toHaveLength(ROWS.length);
+    }
+  }, 300_000);
+
+  test("a notebook asking for the worker's custom resource runs on the worker node", async () => {
+    const nb = asking(exampleNotebook("iris-onnx.ipynb").replace('MODEL_NAME = \\"iris\\"', 'MODEL_NAME = \\"iris-trainer\\"'), { resources: { trainer: 1 } });
+    const repo = makeRepo({ "train.ipynb": nb });
+    const repoId = await registerRepo(server, "acme/ray-trainer", repo.dir);
+    await sendPush(server.base, { fullName: "acme/ray-trainer", cloneUrl: repo.dir, after: repo.sha });
+    const [p] = await waitForPipelines(server, `repo=${repoId}`, 1, 240_000);
+    expect(p!.status).toBe("succeeded");
+    expect((await jobOf(p!.id))?.driverNodeId).toBe(cluster.workerNodeId);
+  }, 300_000);
+
+  test("a notebook asking for a GPU no node has fails after RAY_PENDING_TIMEOUT_SECONDS, naming what it asked", async () => {
+    const nb = asking(exampleNotebook("iris-onnx.ipynb").replace('MODEL_NAME = \\"iris\\"', 'MODEL_NAME = \\"iris-gpu\\"'), { num_gpus: 1 });
+    const repo = makeRepo({ "gpu.ipynb": nb });
+    const repoId = await registerRepo(server, "acme/ray-gpu", repo.dir);
+    await sendPush(server.base, { fullName: "acme/ray-gpu", cloneUrl: repo.dir, after: repo.sha });
+    const [p] = await waitForPipelines(server, `repo=${repoId}`, 1, 120_000);
+    expect(p!.status).toBe("failed");
+    expect(p!.error).toContain("RAY_PENDING_TIMEOUT_SECONDS");
+    expect(p!.error).toContain("num_gpus 1");
+    expect((await jobOf(p!.id))?.status).toBe("STOPPED");
+  }, 180_000);
+
+  test("cancelling a pipeline stops its Ray job", async () => {
+    const nb = notebook([
+      { tags: ["mlops:config"], source: 'MODEL_NAME = "sleeper"\nVERSION = "1"' },
+      { tags: ["mlops:preprocessing"], source: "pass" },
+      { tags: ["mlops:training"], source: 'import time\nprint("sleeping now", flush=True)\ntime.sleep(600)' },
+      { tags: ["mlops:export"], source: "pass" },
+    ]);
+    const repo = makeRepo({ "sleep.ipynb": nb });
+    const repoId = await registerRepo(server, "acme/ray-sleep", repo.dir);
+    await sendPush(server.base, { fullName: "acme/ray-sleep", cloneUrl: repo.dir, after: repo.sha });
+    const id = await eventually(
+      async () => ((await (await server.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: { id: number }[] }).pipelines[0]?.id,
+      { what: "the pipeline", timeoutMs: 30_000 },
+    );
+    await waitForLog(server, id, "sleeping now", 120_000);
+    expect((await server.api(`/api/pipelines/${id}/cancel`, { method: "POST" })).status).toBeLessThan(300);
+    const p = await waitForStatus(server, id, ["cancelled"], 60_000);
+    expect(p.status).toBe("cancelled");
+    await eventually(async () => (await jobOf(id))?.status === "STOPPED", { what: "the Ray job to be stopped", timeoutMs: 30_000 });
+  }, 240_000);
+});
