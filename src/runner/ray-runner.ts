@@ -29,6 +29,8 @@ export type RayRunnerOptions = {
 };
 
 const JOB_FILE = "mlops-job.json";
+/** How long an ending pipeline waits for Ray to confirm a stopped job. */
+const STOP_WAIT_MS = 30_000;
 const SCRIPT = "ray_job.py";
 
 /** The submission id of a pipeline's attempt: attempts count from 1 each time the same pipeline is submitted again. */
@@ -107,6 +109,7 @@ export class RayRunner implements NotebookRunner {
     let cancelRequested = false;
     void cancelled.then(() => (cancelRequested = true));
     let runningSince: number | undefined;
+    let stopSentAt: number | undefined;
     const emit = (line: string) => {
       if (skip > 0) skip--;
       else events.onLine(line.startsWith("mlops: ") ? "stderr" : "stdout", line);
@@ -136,7 +139,11 @@ export class RayRunner implements NotebookRunner {
         return failed(spec, `lost Ray while the job ran: ${errorText(e)}`, started);
       }
       if (!status) return failed(spec, `Ray knows no job ${id} (the cluster was replaced?)`, started);
-      if (isFinalRayStatus(status.status)) {
+      const ended = isFinalRayStatus(status.status);
+      // Ray's stop reaches a job through its supervisor: a job no node took stays PENDING (until Ray's own start
+      // timeout), and a running one may take a moment. The pipeline's end does not wait for either past STOP_WAIT_MS.
+      const giveUp = stoppedFor !== undefined && (status.status === "PENDING" || performance.now() - (stopSentAt ?? 0) > STOP_WAIT_MS);
+      if (ended || giveUp) {
         const duration = Math.round(performance.now() - started);
         if (stoppedFor === "cancelled") return { status: "cancelled", exitCode: null, durationMs: duration, outputs: spec.outputs };
         if (stoppedFor === "timed_out") return { status: "timed_out", exitCode: null, durationMs: duration, outputs: spec.outputs };
@@ -158,7 +165,11 @@ export class RayRunner implements NotebookRunner {
         if (cancelRequested) stoppedFor = "cancelled";
         else if (now - started > spec.timeoutMs) stoppedFor = "timed_out";
         else if (runningSince === undefined && now - started > this.opts.pendingTimeoutMs) stoppedFor = "pending";
-        if (stoppedFor) await this.opts.client.stop(id).catch(() => false);
+        if (stoppedFor) {
+          stopSentAt = performance.now();
+          await this.opts.client.stop(id).catch(() => false);
+          continue; // read the status again at once: a pending job ends here
+        }
       }
       await Promise.race([Bun.sleep(pollMs), cancelled]);
     }
