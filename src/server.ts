@@ -145,6 +145,7 @@ export async function startServer(
   sweepEnvironments();
   const sweepTimer = setInterval(sweepEnvironments, ENVIRONMENT_SWEEP_MS);
   sweepTimer.unref();
+  const rayClient = config.runnerBackend === "ray" ? new RayJobsClient({ address: config.ray.address, headers: config.ray.headers }) : undefined;
   const services: PipelineServices = {
     config,
     store: pipelineStore,
@@ -162,7 +163,7 @@ export async function startServer(
     runner:
       config.runnerBackend === "ray"
         ? new RayRunner({
-            client: new RayJobsClient({ address: config.ray.address, headers: config.ray.headers }),
+            client: rayClient!,
             publicUrl: config.publicUrl,
             issueUploadToken: (id) => uploadTokens.issue(id),
             pendingTimeoutMs: config.ray.pendingTimeoutSeconds * 1000,
@@ -299,6 +300,7 @@ export async function startServer(
     deployer,
     registry,
     mlflowView: tracking && ((id) => tracking.view(id)),
+    jobDashboard: rayClient && ((jobId) => rayClient.dashboardUrl(jobId)),
     mlflowSyncCounts: tracking && (() => tracking.syncCounts()),
     artifactUploads: new ArtifactUploads({ tokens: uploadTokens, dataDir: config.dataDir, maxBytes: config.maxArtifactBytes }),
   });

@@ -4,7 +4,12 @@ import type { PipelineJson } from "../src/pipeline/pipeline-view.ts";
 import { formatMetric } from "./format.ts";
 import { formatDuration, RepoRef, ShortSha, StatusBadge, When } from "./pipeline-format.tsx";
 
-export type PipelineDetail = PipelineJson & { phases: NonNullable<PipelineJson["phases"]>; repo_name?: string; mlflow?: MlflowSyncView | null };
+export type PipelineDetail = PipelineJson & {
+  phases: NonNullable<PipelineJson["phases"]>;
+  repo_name?: string;
+  mlflow?: MlflowSyncView | null;
+  runner?: { backend: string; job_id: string | null; node_id: string | null; dashboard_url: string | null } | null;
+};
 
 export type PipelineSummaryProps = {
   pipeline: PipelineDetail;
@@ -74,6 +79,15 @@ export function PipelineSummary(props: PipelineSummaryProps) {
         </dd>
         <dt>duration</dt>
         <dd>{formatDuration(p.duration_ms)}</dd>
+        {p.runner?.backend === "ray" && (
+          <>
+            <dt>ran on</dt>
+            <dd id="runner">
+              Ray job {p.runner.dashboard_url ? <a href={p.runner.dashboard_url}>{p.runner.job_id}</a> : p.runner.job_id}
+              {p.runner.node_id && <span class="muted"> on node {p.runner.node_id.slice(0, 12)}</span>}
+            </dd>
+          </>
+        )}
         {p.mlflow && (
           <>
             <dt>MLflow</dt>

@@ -78,6 +78,8 @@ export const pipelines = sqliteTable("pipelines", {
   failure: text("failure", { mode: "json" }).$type<StoredFailure>(),
   /** The runner's handle of its latest run (src/runner/runner.ts), for backends that can attach after a restart. */
   runnerHandle: text("runner_handle"),
+  /** The cluster node the notebook ran on (Ray's node id); null for local runs. */
+  runnerNode: text("runner_node"),
 });
 
 export const pipelinePhases = sqliteTable(

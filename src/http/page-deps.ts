@@ -42,4 +42,6 @@ export type PipelineAndModelDeps = {
   registry: ModelRegistry;
   /** How a pipeline stands with MLflow; absent without MLFLOW_TRACKING_URI. */
   mlflowView?: (pipelineId: number) => MlflowSyncView | null;
+  /** The Ray dashboard's page of a job; absent with the local runner. */
+  jobDashboard?: (jobId: string) => string;
 };

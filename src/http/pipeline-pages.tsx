@@ -44,7 +44,7 @@ export function pipelinePageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
     return { pipelines, rowsUrl: `/pipelines/rows${query ? `?${query}` : ""}`, poll: pipelines.some((p) => isActive(p.status)) };
   };
   const detail = (id: number) => {
-    const pipeline = pipelineDetail({ store, repoName: deps.repoName, mlflowView: deps.mlflowView }, id) as PipelineDetail;
+    const pipeline = pipelineDetail({ store, repoName: deps.repoName, mlflowView: deps.mlflowView, jobDashboard: deps.jobDashboard }, id) as PipelineDetail;
     return { pipeline, active: isActive(pipeline.status) };
   };
 

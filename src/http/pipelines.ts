@@ -37,6 +37,8 @@ export function pipelineRoutes(deps: {
   bus: LogBus;
   pipelineActions: PipelineActions;
   mlflowView?: (id: number) => MlflowSyncView | null;
+  /** The Ray dashboard's page of a job; absent with the local runner. */
+  jobDashboard?: (jobId: string) => string;
   repoName?: (repoId: number) => string | undefined;
 }) {
   const { pipelineStore: store, bus, pipelineActions: actions } = deps;
@@ -47,7 +49,7 @@ export function pipelineRoutes(deps: {
     })
     .get("/:id", zValidator("param", idParam, onInvalid), (c) => {
       const { id } = c.req.valid("param");
-      return c.json(pipelineDetail({ store, repoName: deps.repoName, mlflowView: deps.mlflowView }, id));
+      return c.json(pipelineDetail({ store, repoName: deps.repoName, mlflowView: deps.mlflowView, jobDashboard: deps.jobDashboard }, id));
     })
     .get("/:id/logs", zValidator("param", idParam, onInvalid), (c) => {
       const { id } = c.req.valid("param");

@@ -47,6 +47,7 @@ export async function executePhase(ctx: PipelineContext): Promise<void> {
   const handle = runner.submit(spec, {
     onLine: (stream, line) => services.bus.append(pipeline.id, stream, line),
     onSpawn: (procs) => services.store.recordProcesses(pipeline.id, procs),
+    onPlaced: ({ nodeId }) => services.store.update(pipeline.id, { runnerNode: nodeId }),
   });
   services.store.update(pipeline.id, { runnerHandle: handle.id });
   const cancel = () => handle.cancel();

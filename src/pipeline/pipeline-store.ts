@@ -116,7 +116,7 @@ export class PipelineStore {
   }
 
   /** Set fields of a pipeline that is not yet terminal (model name, metrics, version). */
-  update(id: number, fields: Partial<Pick<PipelineRow, "modelName" | "metrics" | "modelVersion" | "runnerHandle">>): void {
+  update(id: number, fields: Partial<Pick<PipelineRow, "modelName" | "metrics" | "modelVersion" | "runnerHandle" | "runnerNode">>): void {
     this.db.update(pipelines).set(fields).where(eq(pipelines.id, id)).run();
   }
 

@@ -46,7 +46,17 @@ export type PipelineViewDeps<M> = {
   store: PipelineStore;
   repoName?: (repoId: number) => string | undefined;
   mlflowView?: (pipelineId: number) => M | null;
+  /** The cluster's page of a job (Ray's dashboard), when notebooks run on one. */
+  jobDashboard?: (jobId: string) => string;
 };
+
+/** Where a pipeline's notebook ran, read from its stored runner handle (`local:…`, or a Ray submission id). */
+export function runnerView(row: PipelineRow, jobDashboard?: (jobId: string) => string) {
+  const handle = row.runnerHandle;
+  if (!handle) return null;
+  if (!handle.startsWith("mlops-")) return { backend: "local", job_id: null, node_id: null, dashboard_url: null };
+  return { backend: "ray", job_id: handle, node_id: row.runnerNode, dashboard_url: jobDashboard?.(handle) ?? null };
+}
 
 /**
  * One pipeline as the API answers it and its page shows it: the row, its phases, its repository's name (absent once
@@ -59,5 +69,6 @@ export function pipelineDetail<M>(deps: PipelineViewDeps<M>, id: number) {
     ...pipelineJson(row, deps.store.phases(id)),
     repo_name: row.repoId === null ? undefined : deps.repoName?.(row.repoId),
     mlflow: deps.mlflowView?.(id) ?? null,
+    runner: runnerView(row, deps.jobDashboard),
   };
 }

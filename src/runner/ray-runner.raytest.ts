@@ -3,7 +3,7 @@
 // pipeline's token; a notebook asking for the worker's custom resource runs there; one asking for a GPU nobody has
 // fails after RAY_PENDING_TIMEOUT_SECONDS naming it; cancel stops the Ray job.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { exampleNotebook, makeRepo, notebook, sendPush, startTestServer, waitForPipelines, waitForStatus, type TestServer } from "../testing/e2e.ts";
+import { exampleNotebook, makeRepo, notebook, sendPush, signIn, startTestServer, waitForPipelines, waitForStatus, type TestServer } from "../testing/e2e.ts";
 import { eventually } from "../testing/eventually.ts";
 import { predict, registerRepo, ROWS, waitForLog } from "../testing/pipeline-fixtures.ts";
 import { startRayCluster, type RayCluster } from "../testing/ray-cluster.ts";
@@ -83,6 +83,16 @@ describe("RUNNER_BACKEND=ray", () => {
     const [p] = await waitForPipelines(server, `repo=${repoId}`, 1, 240_000);
     expect(p!.status).toBe("succeeded");
     expect((await jobOf(p!.id))?.driverNodeId).toBe(cluster.workerNodeId);
+    // Where it ran, in the API and on the page, with a link to the job in Ray's dashboard.
+    const detail = (await (await server.api(`/api/pipelines/${p!.id}`)).json()) as { runner: Record<string, unknown> };
+    expect(detail.runner).toEqual({
+      backend: "ray",
+      job_id: `mlops-${p!.id}-1`,
+      node_id: cluster.workerNodeId,
+      dashboard_url: ray.dashboardUrl(`mlops-${p!.id}-1`),
+    });
+    const page = await (await fetch(`${server.base}/pipelines/${p!.id}`, { headers: { Cookie: await signIn(server.base) } })).text();
+    expect(page).toContain(`<a href="${ray.dashboardUrl(`mlops-${p!.id}-1`)}">mlops-${p!.id}-1</a>`);
   }, 300_000);
 
   test("a notebook asking for a GPU no node has fails after RAY_PENDING_TIMEOUT_SECONDS, naming what it asked", async () => {

@@ -110,6 +110,7 @@ export class RayRunner implements NotebookRunner {
     void cancelled.then(() => (cancelRequested = true));
     let runningSince: number | undefined;
     let stopSentAt: number | undefined;
+    let placed = false;
     const emit = (line: string) => {
       if (skip > 0) skip--;
       else events.onLine(line.startsWith("mlops: ") ? "stderr" : "stdout", line);
@@ -160,6 +161,10 @@ export class RayRunner implements NotebookRunner {
         };
       }
       if (status.status === "RUNNING") runningSince ??= performance.now();
+      if (status.driverNodeId && !placed) {
+        placed = true;
+        events.onPlaced?.({ nodeId: status.driverNodeId });
+      }
       const now = performance.now();
       if (!stoppedFor) {
         if (cancelRequested) stoppedFor = "cancelled";

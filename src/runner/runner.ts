@@ -45,6 +45,8 @@ export type PreparedEnvironment = {
 export type RunEvents = {
   /** Each output line, in order per stream. */
   onLine(stream: "stdout" | "stderr", line: string): void;
+  /** The run was placed on a cluster node (backends that run elsewhere call it once they know). */
+  onPlaced?(where: { nodeId: string }): void;
   /** Processes of the run on this machine as they appear (backends that run elsewhere never call it). */
   onSpawn?(procs: ProcessRecord[]): void;
 };
