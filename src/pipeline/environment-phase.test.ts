@@ -16,6 +16,7 @@ type Detail = {
   notebook_path: string;
   phases: Phase[];
   failure: { phase: string; kind: string; message: string } | null;
+  runner: unknown;
 };
 
 let server: TestServer;
