@@ -203,9 +203,10 @@ export class RayJobsClient {
   }
 
   /**
-   * Everything the job printed so far (its driver's stdout and stderr, after Ray's own setup lines), up to
-   * maxLogBytes of answer. Ray's API has no offset: the whole log comes every time. Throws RayApiError 404 for an
-   * unknown job.
+   * Everything the job's driver printed so far (stdout and stderr together), up to maxLogBytes of answer. It begins
+   * with Ray's own lines ("… INFO job_manager.py:… -- Runtime env is setting up.", "Running entrypoint for job …").
+   * Ray's API has no offset: the whole log comes every time; "" while the job is pending. Throws RayApiError 404
+   * for an unknown job.
    */
   async logs(submissionId: string, signal?: AbortSignal): Promise<string> {
     const path = `/api/jobs/${encodeURIComponent(submissionId)}/logs`;
@@ -224,7 +225,11 @@ export class RayJobsClient {
     return { text: all.slice(offset), offset: all.length, restarted: false };
   }
 
-  /** Ask Ray to stop the job: true when it was stopping it, false when the job had ended already or is unknown. */
+  /**
+   * Ask Ray to stop the job: true when Ray took the request, false when the job had ended already or is unknown.
+   * Ray stops a job through its supervisor: a PENDING job that no node can take answers true yet stays PENDING
+   * (until Ray's RAY_JOB_START_TIMEOUT_SECONDS, 15 minutes by default, fails it); the caller records that end itself.
+   */
   async stop(submissionId: string, signal?: AbortSignal): Promise<boolean> {
     const path = `/api/jobs/${encodeURIComponent(submissionId)}/stop`;
     const res = await this.call("POST", path, { signal, accept: [200, 404] });
