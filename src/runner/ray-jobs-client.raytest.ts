@@ -89,6 +89,54 @@ test("a job runs the script of its working dir to SUCCEEDED; its logs hold what 
   expect(await ray.logsSince(id, logs.length + 100)).toEqual({ text: logs, offset: logs.length, restarted: true });
 });
 
+test("followLogs hands over the log while the job runs, then ends complete; from an offset it gives only the rest", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "ray-ticker-"));
+  // Each tick waits for the test to have seen the one before (a file it writes), so the job is surely still running.
+  writeFileSync(
+    join(dir, "tick.py"),
+    "import os, sys, time\nfor i in range(3):\n    print('tick', i, flush=True)\n    while not os.path.exists(sys.argv[1] + str(i)):\n        time.sleep(0.05)\nprint('done', flush=True)\n",
+  );
+  const acks = mkdtempSync(join(tmpdir(), "ray-acks-"));
+  const { uri } = await ray.uploadPackage(zipDirectory(dir));
+  const id = jobId("ticker");
+  await ray.submit({ submissionId: id, entrypoint: `python tick.py ${join(acks, "ack")}`, runtimeEnv: { working_dir: uri } });
+  let text = "";
+  const statusAtTicks: string[] = [];
+  const followed = await ray.followLogs(id, (piece) => {
+    text += piece;
+    for (let i = 0; i < 3; i++) {
+      if (text.includes(`tick ${i}\n`) && !existsSync(join(acks, `ack${i}`))) {
+        statusAtTicks.push(`tick ${i}`);
+        writeFileSync(join(acks, `ack${i}`), "");
+      }
+    }
+  });
+  expect(statusAtTicks).toEqual(["tick 0", "tick 1", "tick 2"]);
+  expect(followed.complete).toBe(true);
+  expect((await ray.status(id))!.status).toBe("SUCCEEDED");
+  const logs = await ray.logs(id);
+  expect(text).toBe(logs);
+  expect(followed.offset).toBe(logs.length);
+  expect(logs).toContain("tick 0\ntick 1\ntick 2\ndone\n");
+
+  // Resuming (a restarted server that stored part of it) gives the rest, exactly.
+  const from = logs.indexOf("tick 1");
+  let rest = "";
+  const resumed = await ray.followLogs(
+    id,
+    (piece) => {
+      rest += piece;
+    },
+    { offset: from },
+  );
+  expect(rest).toBe(logs.slice(from));
+  expect(resumed).toEqual({ offset: logs.length, complete: true });
+
+  const unknown = await ray.followLogs("no-such-job", () => {}).catch((e) => e);
+  expect(unknown).toBeInstanceOf(RayApiError);
+  expect(unknown.status).toBe(404);
+});
+
 test("a job asking for the worker's custom resource runs on the worker node", async () => {
   const id = jobId("trainer");
   await ray.submit({ submissionId: id, entrypoint: "python hello.py", runtimeEnv: { working_dir: workingDir }, entrypointResources: { trainer: 1 } });

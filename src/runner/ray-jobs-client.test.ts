@@ -9,13 +9,21 @@ type Seen = { method: string; path: string; headers: Headers; body: string };
 const seen: Seen[] = [];
 let answer: (req: Request, path: string) => Response | Promise<Response> = () => new Response("{}");
 
+// What the stand-in does with a log tail WebSocket once it is open.
+let tail: (ws: Bun.ServerWebSocket<unknown>) => void = (ws) => ws.close(1000);
+
 const standIn = Bun.serve({
   port: 0,
   hostname: "127.0.0.1",
-  async fetch(req) {
+  async fetch(req, server) {
     const path = new URL(req.url).pathname;
     seen.push({ method: req.method, path, headers: req.headers, body: await req.text() });
+    if (path.endsWith("/logs/tail") && server.upgrade(req)) return undefined;
     return answer(req, path);
+  },
+  websocket: {
+    open: (ws) => tail(ws),
+    message() {},
   },
 });
 afterAll(() => standIn.stop(true));
@@ -205,4 +213,45 @@ test("an address that is not an http(s) URL is refused when the client is made",
   expect(() => new RayJobsClient({ address: "not a url" })).toThrow(TypeError);
   expect(new RayJobsClient({ address: "http://head:8265/" }).address).toBe("http://head:8265");
   expect(new RayJobsClient({ address: "http://head:8265/" }).dashboardUrl("mlops-1-1")).toBe("http://head:8265/#/jobs/mlops-1-1");
+});
+
+test("followLogs sends the extra headers, passes what follows the offset, and ends incomplete on an abort or a dropped connection", async () => {
+  const ray = client();
+  answer = () => job();
+  tail = (ws) => {
+    ws.send("one\ntwo\n");
+    ws.send("three\n");
+    ws.close(1000);
+  };
+  let text = "";
+  expect(await ray.followLogs("j1", (t) => (text += t), { offset: 5 })).toEqual({ offset: 14, complete: true });
+  expect(text).toBe("wo\nthree\n");
+  const upgrade = seen.find((s) => s.path === "/api/jobs/j1/logs/tail")!;
+  expect(upgrade.headers.get("authorization")).toBe("Bearer proxy-token");
+  expect(upgrade.headers.get("x-team")).toBe("ml");
+
+  // Dropped without a normal close: incomplete, with the offset reached.
+  tail = (ws) => {
+    ws.send("partial\n");
+    ws.terminate();
+  };
+  expect(await ray.followLogs("j1", () => {})).toEqual({ offset: 8, complete: false });
+
+  // The caller stops following: incomplete.
+  const abort = new AbortController();
+  tail = (ws) => ws.send("first\n");
+  const followed = ray.followLogs("j1", () => abort.abort(), { signal: abort.signal });
+  expect(await followed).toEqual({ offset: 6, complete: false });
+
+  // One message over the limit is refused.
+  tail = (ws) => ws.send("x".repeat(2000));
+  const big = await client({ maxResponseBytes: 1000 })
+    .followLogs("j1", () => {})
+    .catch((e) => e);
+  expect(big).toBeInstanceOf(RayApiError);
+  expect(big.rayMessage).toBe("a log message of 2000 characters, more than the 1000 read");
+
+  // Unknown job: a 404 from the status asked first.
+  answer = () => new Response("Job j9 does not exist", { status: 404 });
+  expect(await ray.followLogs("j9", () => {}).catch((e) => e)).toMatchObject({ name: "RayApiError", status: 404 });
 });

@@ -108,6 +108,9 @@ const MAX_STATUS_MESSAGE_CHARS = 4000;
 // Ray's SDK names a zipped working dir after the SHA-1 of its bytes (python/ray/_private/runtime_env/packaging.py).
 const PACKAGE_PREFIX = "_ray_pkg_";
 
+// With the DOM library in scope TypeScript sees the browser's constructor, which takes no headers; Bun's does.
+const BunWebSocket = WebSocket as unknown as new (url: string, options: Bun.WebSocketOptions) => WebSocket;
+
 const jobSchema = z.object({
   submission_id: z.string().max(1000),
   status: z.enum(RAY_JOB_STATUSES),
@@ -203,9 +206,10 @@ export class RayJobsClient {
   }
 
   /**
-   * Everything the job printed so far (its driver's stdout and stderr, after Ray's own setup lines), up to
-   * maxLogBytes of answer. Ray's API has no offset: the whole log comes every time. Throws RayApiError 404 for an
-   * unknown job.
+   * Everything the job's driver printed so far (stdout and stderr together), up to maxLogBytes of answer. It begins
+   * with Ray's own lines ("… INFO job_manager.py:… -- Runtime env is setting up.", "Running entrypoint for job …").
+   * Ray's API has no offset: the whole log comes every time; "" while the job is pending. Throws RayApiError 404
+   * for an unknown job.
    */
   async logs(submissionId: string, signal?: AbortSignal): Promise<string> {
     const path = `/api/jobs/${encodeURIComponent(submissionId)}/logs`;
@@ -224,7 +228,82 @@ export class RayJobsClient {
     return { text: all.slice(offset), offset: all.length, restarted: false };
   }
 
-  /** Ask Ray to stop the job: true when it was stopping it, false when the job had ended already or is unknown. */
+  /**
+   * Follow the job's log as Ray writes it (Ray's tail WebSocket, which sends the log from its start, new text within
+   * about a second), handing `onText` each piece after the first `offset` characters (what the caller already has).
+   * Resolves with the offset reached and `complete` true when Ray closes the stream after the job ended; `complete`
+   * false when `signal` aborted or the connection dropped (then logsSince() from that offset picks up). onText must
+   * not throw. Throws RayApiError 404 for an unknown job, RayUnreachableError when the stream cannot be opened in
+   * time, RayApiError when one message exceeds maxResponseBytes.
+   */
+  async followLogs(
+    submissionId: string,
+    onText: (text: string) => void,
+    opts: { offset?: number; signal?: AbortSignal } = {},
+  ): Promise<{ offset: number; complete: boolean }> {
+    // The upgrade's status is not visible through a WebSocket: ask first, so an unknown job is a 404 and not silence.
+    if ((await this.status(submissionId, opts.signal)) === undefined) {
+      throw new RayApiError(404, `Job ${submissionId} does not exist`, `GET /api/jobs/${encodeURIComponent(submissionId)}/logs/tail`);
+    }
+    const path = `/api/jobs/${encodeURIComponent(submissionId)}/logs/tail`;
+    const url = `${this.address.replace(/^http/, "ws")}${path}`;
+    const skip = opts.offset ?? 0;
+    let seen = 0;
+    return new Promise((resolve, reject) => {
+      // Bun's client (1.4.5) drops every message of Ray's aiohttp server when compression is negotiated.
+      const ws = new BunWebSocket(url, { headers: this.headers, perMessageDeflate: false });
+      let opened = false;
+      let settled = false;
+      const finish = (complete: boolean, error?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(openTimer);
+        opts.signal?.removeEventListener("abort", onAbort);
+        if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close();
+        if (error) reject(error);
+        else resolve({ offset: Math.max(seen, skip), complete });
+      };
+      const onAbort = () => finish(false);
+      opts.signal?.addEventListener("abort", onAbort);
+      if (opts.signal?.aborted) return finish(false);
+      const openTimer = setTimeout(
+        () => finish(false, new RayUnreachableError(this.address, `no answer to GET ${path} within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+      ws.onopen = () => {
+        opened = true;
+        clearTimeout(openTimer);
+      };
+      ws.onmessage = (ev) => {
+        const text = typeof ev.data === "string" ? ev.data : new TextDecoder().decode(ev.data as ArrayBuffer);
+        if (text.length > this.maxResponseBytes) {
+          return finish(false, new RayApiError(200, `a log message of ${text.length} characters, more than the ${this.maxResponseBytes} read`, `GET ${path}`));
+        }
+        const start = seen;
+        seen += text.length;
+        if (seen <= skip) return;
+        try {
+          onText(start >= skip ? text : text.slice(skip - start));
+        } catch {
+          // The caller's handler must not throw; its failure must not end the stream either.
+        }
+      };
+      ws.onerror = () => {
+        if (!opened) finish(false, new RayUnreachableError(this.address, `GET ${path} (WebSocket) could not be opened`));
+      };
+      // Ray closes normally (1000) once the job has ended and the last lines were sent.
+      ws.onclose = (ev) => {
+        if (!opened) return finish(false, new RayUnreachableError(this.address, `GET ${path} (WebSocket) closed before it opened (${ev.code})`));
+        finish(ev.code === 1000);
+      };
+    });
+  }
+
+  /**
+   * Ask Ray to stop the job: true when Ray took the request, false when the job had ended already or is unknown.
+   * Ray stops a job through its supervisor: a PENDING job that no node can take answers true yet stays PENDING
+   * (until Ray's RAY_JOB_START_TIMEOUT_SECONDS, 15 minutes by default, fails it); the caller records that end itself.
+   */
   async stop(submissionId: string, signal?: AbortSignal): Promise<boolean> {
     const path = `/api/jobs/${encodeURIComponent(submissionId)}/stop`;
     const res = await this.call("POST", path, { signal, accept: [200, 404] });
