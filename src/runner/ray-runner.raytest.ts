@@ -9,6 +9,8 @@ import { predict, registerRepo, ROWS, waitForLog } from "../testing/pipeline-fix
 import { startRayCluster, type RayCluster } from "../testing/ray-cluster.ts";
 import { RayJobsClient } from "./ray-jobs-client.ts";
 
+// Long enough for the examples here, short enough for the timeout test to wait it out.
+const TIMEOUT_SECONDS = 45;
 let cluster: RayCluster;
 let server: TestServer;
 let ray: RayJobsClient;
@@ -30,6 +32,7 @@ beforeAll(async () => {
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     PORT: String(port),
     RAY_PENDING_TIMEOUT_SECONDS: "15",
+    PIPELINE_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS),
     WORKER_CONCURRENCY: "4",
   });
 }, 300_000);
@@ -127,5 +130,21 @@ describe("RUNNER_BACKEND=ray", () => {
     const p = await waitForStatus(server, id, ["cancelled"], 60_000);
     expect(p.status).toBe("cancelled");
     await eventually(async () => (await jobOf(id))?.status === "STOPPED", { what: "the Ray job to be stopped", timeoutMs: 30_000 });
+  }, 240_000);
+
+  test("a notebook past PIPELINE_TIMEOUT_SECONDS ends timed_out and its Ray job is stopped", async () => {
+    const nb = notebook([
+      { tags: ["mlops:config"], source: 'MODEL_NAME = "too-slow"\nVERSION = "1"' },
+      { tags: ["mlops:preprocessing"], source: "pass" },
+      { tags: ["mlops:training"], source: 'import time\nprint("sleeping now", flush=True)\ntime.sleep(600)' },
+      { tags: ["mlops:export"], source: "pass" },
+    ]);
+    const repo = makeRepo({ "slow.ipynb": nb });
+    const repoId = await registerRepo(server, "acme/ray-slow", repo.dir);
+    await sendPush(server.base, { fullName: "acme/ray-slow", cloneUrl: repo.dir, after: repo.sha });
+    const [p] = await waitForPipelines(server, `repo=${repoId}`, 1, 180_000);
+    expect(p!.status).toBe("timed_out");
+    expect(p!.error).toContain(`PIPELINE_TIMEOUT_SECONDS (${TIMEOUT_SECONDS} s)`);
+    await eventually(async () => (await jobOf(p!.id))?.status === "STOPPED", { what: "the Ray job to be stopped", timeoutMs: 30_000 });
   }, 240_000);
 });
