@@ -1,6 +1,12 @@
 // Reading the failure out of a notebook papermill executed: papermill writes the output notebook even when a
 // cell raises, with the failing cell's error output and `metadata.papermill.exception = true`.
 import { stripANSI } from "bun";
+import { readFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { containedFileSize } from "../lib/contained-file.ts";
+
+/** Largest executed notebook read back to find the failed cell; a bigger one is left unread (the reason is then generic). */
+const MAX_EXECUTED_NOTEBOOK_BYTES = 64 * 1024 * 1024;
 
 /** The cell that stopped a notebook run, as a user needs it to find and fix the problem. */
 export type FailedCell = {
@@ -63,4 +69,17 @@ export function findFailedCell(notebook: unknown): FailedCell | undefined {
 export function describeFailedCell(cell: FailedCell): string {
   const tags = cell.tags.length > 0 ? ` [${cell.tags.join(", ")}]` : "";
   return `cell ${cell.index + 1} of the notebook${tags} raised ${cell.ename}: ${cell.evalue}`;
+}
+
+/**
+ * The failed cell of the executed notebook at `file`, read only as a plain file of bounded size inside its own
+ * directory (the notebook's own code, or an upload, wrote it); undefined when none failed or it cannot be read.
+ */
+export function readFailedCell(file: string): FailedCell | undefined {
+  try {
+    containedFileSize(file, dirname(file), MAX_EXECUTED_NOTEBOOK_BYTES, "the executed notebook");
+    return findFailedCell(JSON.parse(readFileSync(file, "utf8")));
+  } catch {
+    return undefined;
+  }
 }

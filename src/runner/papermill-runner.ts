@@ -1,13 +1,12 @@
 // Runs one notebook with the papermill CLI: a clean environment, output streamed line by line, every process of
 // the run (the Jupyter kernel included, although it starts its own session) recorded as it appears and killed
 // on timeout, cancel, or when papermill exits and leaves it behind.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { containedFileSize } from "../lib/contained-file.ts";
 import { readLines } from "../lib/log-lines.ts";
 import { descendants, killRecorded, killTree, processesWithCmdline, processStartTime, type ProcessRecord } from "../lib/process-tree.ts";
 import type { PreparedRun } from "../sandbox/notebook-sandbox.ts";
-import { describeFailedCell, findFailedCell, type FailedCell } from "./notebook-errors.ts";
+import { describeFailedCell, type FailedCell, readFailedCell } from "./notebook-errors.ts";
 
 export type PapermillStatus = "succeeded" | "failed" | "timed_out" | "cancelled";
 
@@ -66,8 +65,6 @@ const STDERR_TAIL = 20;
 /** setTimeout's largest delay; a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const PY_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Largest executed notebook read back to find the failed cell; a bigger one is left unread (the reason is then generic). */
-const MAX_EXECUTED_NOTEBOOK_BYTES = 64 * 1024 * 1024;
 
 /** papermill's command-line arguments (after the executable). Throws TypeError on a name that is not a Python identifier or a non-finite number. */
 export function papermillArgs(opts: Pick<PapermillOptions, "input" | "output" | "cwd" | "parameters">): string[] {
@@ -208,7 +205,7 @@ export async function runPapermill(opts: PapermillOptions): Promise<PapermillRes
   const killedByUs = stopped !== undefined && (exitSignal !== null || stopped.status === "failed");
   if (stopped && killedByUs) return { status: stopped.status, exitCode, durationMs, error: stopped.error };
   if (exitCode === 0) return { status: "succeeded", exitCode, durationMs };
-  const failedCell = readFailedCell(opts.output, dirname(opts.output));
+  const failedCell = readFailedCell(opts.output);
   // In the sandbox, bubblewrap reports its child's death by signal N as exit code 128 + N.
   const killedBy = exitSignal ?? (opts.sandbox && exitCode !== null && exitCode > 128 && exitCode !== DEAD_KERNEL_EXIT ? `signal ${exitCode - 128}` : null);
   const error = failedCell
@@ -243,16 +240,6 @@ async function drain(reading: Promise<unknown>, readers: readonly ReadableStream
   // Cancelling ends the pending read, so readLines flushes what it has and returns.
   for (const r of readers) r.cancel().catch(() => {});
   await reading;
-}
-
-// The executed notebook is written by the notebook's own process: read it only as a plain file of bounded size.
-function readFailedCell(output: string, dir: string): FailedCell | undefined {
-  try {
-    containedFileSize(output, dir, MAX_EXECUTED_NOTEBOOK_BYTES, "the executed notebook");
-    return findFailedCell(JSON.parse(readFileSync(output, "utf8")));
-  } catch {
-    return undefined;
-  }
 }
 
 function lastMeaningfulLine(lines: string[]): string | undefined {

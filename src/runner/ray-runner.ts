@@ -3,10 +3,9 @@
 // the job's working dir, content-addressed; the job runs papermill on the node Ray picks, converts the model there
 // and uploads the results to POST /api/pipelines/{id}/artifacts with a token valid for that pipeline only. Runs
 // outlive the server: the submission id is the handle, and `attach` follows a job again after a restart.
-import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { CONVERTER_FILES } from "../pipeline/convert-joblib.ts";
-import { findFailedCell } from "./notebook-errors.ts";
+import { readFailedCell } from "./notebook-errors.ts";
 import jobScript from "./python/ray_job.py" with { type: "text" };
 import { zipDirectory } from "../lib/zip-directory.ts";
 import { isFinalRayStatus, RayUnreachableError, type RayJobsClient } from "./ray-jobs-client.ts";
@@ -157,7 +156,7 @@ export class RayRunner implements NotebookRunner {
         if (status.status === "SUCCEEDED") return { status: "succeeded", exitCode: 0, durationMs: duration, outputs: spec.outputs };
         return {
           ...failed(spec, `the Ray job ${status.status.toLowerCase()}: ${status.message || "no reason given"}`, started),
-          failedCell: readFailedCell(spec),
+          failedCell: readFailedCell(spec.outputs.executed),
         };
       }
       if (status.status === "RUNNING") runningSince ??= performance.now();
@@ -185,14 +184,6 @@ function describe(r: RayResources): string {
   const asked = Object.entries({ num_cpus: r.num_cpus, num_gpus: r.num_gpus, memory_mb: r.memory_mb }).filter(([, v]) => v !== undefined);
   const parts = [...asked.map(([k, v]) => `${k} ${v}`), ...Object.entries(r.resources ?? {}).map(([k, v]) => `${k} ${v}`)];
   return parts.length ? parts.join(", ") : "nothing beyond one CPU";
-}
-
-function readFailedCell(spec: RunSpec) {
-  try {
-    return findFailedCell(JSON.parse(readFileSync(spec.outputs.executed, "utf8")));
-  } catch {
-    return undefined;
-  }
 }
 
 function failed(spec: RunSpec, error: string, started?: number): RunResult {
