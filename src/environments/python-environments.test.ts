@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { NotebookSandbox } from "../sandbox/notebook-sandbox.ts";
 import { fakeClock } from "../testing/db.ts";
 import { TEST_UV_CACHE, VENV_BIN } from "../testing/e2e.ts";
-import { EnvironmentBuildError, type EnvironmentsOptions, PythonEnvironments } from "./python-environments.ts";
+import { testEnvironments } from "../testing/test-environments.ts";
+import { EnvironmentBuildError, type EnvironmentsOptions } from "./python-environments.ts";
 
 let sandbox: NotebookSandbox;
 let scratch: string;
@@ -27,18 +28,7 @@ beforeAll(async () => {
 let n = 0;
 function environments(extra: Partial<EnvironmentsOptions> = {}) {
   const root = join(scratch, `root-${++n}`);
-  const envs = new PythonEnvironments({
-    root,
-    uv: join(VENV_BIN, "uv"),
-    python: join(VENV_BIN, "python"),
-    allowSdist: false,
-    retentionDays: 30,
-    buildTimeoutMs: 600_000,
-    sandbox,
-    maxLineChars: 10_000,
-    cacheDir: TEST_UV_CACHE,
-    ...extra,
-  });
+  const envs = testEnvironments(root, sandbox, extra);
   const built = () => readdirSync(root).filter((d) => !d.startsWith(".") && d !== "uv-cache");
   return { envs, root, built };
 }
@@ -75,17 +65,7 @@ describe("PythonEnvironments", () => {
   test("an environment a server built is reused by the next server on the same data dir (a restart)", async () => {
     const first = environments();
     const env = await first.envs.ensure(TABULATE, () => undefined);
-    const second = new PythonEnvironments({
-      root: first.root,
-      uv: join(VENV_BIN, "uv"),
-      python: join(VENV_BIN, "python"),
-      allowSdist: false,
-      retentionDays: 30,
-      buildTimeoutMs: 600_000,
-      sandbox,
-      maxLineChars: 10_000,
-      cacheDir: TEST_UV_CACHE,
-    });
+    const second = testEnvironments(first.root, sandbox);
     const log: string[] = [];
     expect(await second.ensure(TABULATE, (l) => log.push(l))).toMatchObject({ dir: env.dir, reused: true });
     expect(log.join("\n")).toContain("cache hit");

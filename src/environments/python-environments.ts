@@ -90,12 +90,8 @@ export class PythonEnvironments {
     log(
       `requirements from ${requirements.path} (${requirements.lines.length} line${requirements.lines.length === 1 ? "" : "s"}); environment ${key}, Python ${base.version}`,
     );
-    const ready = this.readyEnvironment(key);
-    if (ready) {
-      const marker = this.marker(key)!;
-      log(`cache hit: environment ${key} was built ${marker.built_at} in ${(marker.build_ms / 1000).toFixed(1)} s; ${marker.packages.length} packages`);
-      return ready;
-    }
+    const ready = this.readyEnvironment(key, log);
+    if (ready) return ready;
     let build = this.building.get(key);
     const waiting = build !== undefined;
     if (build) log(`environment ${key} is being built for another pipeline; waiting for that build`);
@@ -161,14 +157,21 @@ export class PythonEnvironments {
     }
   }
 
-  /** The environment `key` when it was built completely; its last use is now. */
-  private readyEnvironment(key: string): PythonEnvironment | undefined {
+  /** The environment `key` when it was built completely (a cache hit, logged); its last use is now. */
+  private readyEnvironment(key: string, log: (line: string) => void): PythonEnvironment | undefined {
     const marker = this.marker(key);
-    const dir = join(this.opts.root, key);
-    if (!marker || !existsSync(join(dir, "bin", "python"))) return undefined;
+    const env = this.environment(key, true, marker?.packages ?? []);
+    if (!marker || !existsSync(env.python)) return undefined;
     const now = new Date(this.clock.now());
-    utimesSync(join(dir, MARKER), now, now);
-    return { key, dir, python: join(dir, "bin", "python"), papermill: join(dir, "bin", "papermill"), reused: true, packages: marker.packages };
+    utimesSync(join(env.dir, MARKER), now, now);
+    log(`cache hit: environment ${key} was built ${marker.built_at} in ${(marker.build_ms / 1000).toFixed(1)} s; ${marker.packages.length} packages`);
+    return env;
+  }
+
+  /** Where environment `key`'s directory, python and papermill are. */
+  private environment(key: string, reused: boolean, packages: string[]): PythonEnvironment {
+    const dir = join(this.opts.root, key);
+    return { key, dir, python: join(dir, "bin", "python"), papermill: join(dir, "bin", "papermill"), reused, packages };
   }
 
   private async build(key: string, dir: string, requirements: Requirements, base: BaseInterpreter, log: (line: string) => void): Promise<PythonEnvironment> {
@@ -257,7 +260,7 @@ export class PythonEnvironments {
       const now = new Date(this.clock.now());
       utimesSync(join(dir, MARKER), now, now);
       log(`environment ${key} built in ${(buildMs / 1000).toFixed(1)} s: ${packages.length} packages`);
-      return { key, dir, python, papermill: join(dir, "bin", "papermill"), reused: false, packages };
+      return this.environment(key, false, packages);
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw e instanceof EnvironmentBuildError ? e : new EnvironmentBuildError(e instanceof Error ? e.message : String(e));

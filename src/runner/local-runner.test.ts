@@ -6,9 +6,9 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive, processStartTime, type ProcessRecord } from "../lib/process-tree.ts";
-import { PythonEnvironments } from "../environments/python-environments.ts";
 import { NotebookSandbox } from "../sandbox/notebook-sandbox.ts";
-import { notebook, TEST_UV_CACHE, VENV_BIN } from "../testing/e2e.ts";
+import { notebook, VENV_BIN } from "../testing/e2e.ts";
+import { testEnvironments } from "../testing/test-environments.ts";
 import { LocalRunner } from "./local-runner.ts";
 import type { RunEvents, RunSpec } from "./runner.ts";
 
@@ -24,17 +24,7 @@ beforeAll(async () => {
     limits: { dataBytes: 4096 * 1024 * 1024, processes: 1024, fileBytes: 1024 * 1024 * 1024 },
     scratchDir: join(root, "scratch"),
   });
-  const environments = new PythonEnvironments({
-    root: join(root, "environments"),
-    uv: join(VENV_BIN, "uv"),
-    python: join(VENV_BIN, "python"),
-    allowSdist: false,
-    retentionDays: 30,
-    buildTimeoutMs: 600_000,
-    sandbox,
-    maxLineChars: 10_000,
-    cacheDir: TEST_UV_CACHE,
-  });
+  const environments = testEnvironments(join(root, "environments"), sandbox);
   runner = new LocalRunner({ papermill: join(VENV_BIN, "papermill"), environments, sandbox, network: false, maxLineChars: 10_000 });
 });
 
