@@ -24,7 +24,7 @@ import { ModelStore } from "./models/model-store.ts";
 import { convertJoblib } from "./pipeline/convert-joblib.ts";
 import { LogBus } from "./pipeline/log-bus.ts";
 import type { PipelineServices } from "./pipeline/pipeline-context.ts";
-import { LocalRunner } from "./runner/local-runner.ts";
+import { LocalRunner, withEnvironment } from "./runner/local-runner.ts";
 import { RayJobsClient } from "./runner/ray-jobs-client.ts";
 import { notebookResources } from "./runner/ray-resources.ts";
 import { RayRunner } from "./runner/ray-runner.ts";
@@ -37,7 +37,7 @@ import type { Job } from "./queue/job-states.ts";
 import { JobStore } from "./queue/job-store.ts";
 import { WorkerPool } from "./queue/worker-pool.ts";
 import { RepoStore } from "./repos/repo-store.ts";
-import { NotebookSandbox, withMounts } from "./sandbox/notebook-sandbox.ts";
+import { NotebookSandbox } from "./sandbox/notebook-sandbox.ts";
 import { PythonEnvironments } from "./environments/python-environments.ts";
 import { ModelRegistry } from "./serving/model-registry.ts";
 import { openWorkerSession } from "./serving/worker-session.ts";
@@ -171,16 +171,13 @@ export async function startServer(
           })
         : new LocalRunner({ papermill: config.papermill, environments, sandbox, network: nb.network, maxLineChars: nb.logLineMaxChars }),
     // With an environment of its own, the notebook's model is read by the python that pickled it.
-    convertJoblib: ({ environment, ...o }) => {
-      const local = environment?.local;
-      const run = sandbox.prepare(o.workDir, o.pipelineId);
-      return convertJoblib({
-        python: local?.python ?? config.python,
+    convertJoblib: ({ environment, ...o }) =>
+      convertJoblib({
+        python: environment?.local?.python ?? config.python,
         runtimeDir: join(config.dataDir, "runtime"),
         ...o,
-        sandbox: local ? withMounts(run, { readOnly: [local.dir] }) : run,
-      });
-    },
+        sandbox: withEnvironment(sandbox.prepare(o.workDir, o.pipelineId), environment),
+      }),
   };
 
   let pools: WorkerPool[] = [];

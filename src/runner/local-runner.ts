@@ -3,7 +3,7 @@
 // pids), so nothing can be attached after a restart.
 import type { PythonEnvironments } from "../environments/python-environments.ts";
 import type { Requirements } from "../environments/requirements-file.ts";
-import { type NotebookSandbox, withMounts } from "../sandbox/notebook-sandbox.ts";
+import { type NotebookSandbox, type PreparedRun, withMounts } from "../sandbox/notebook-sandbox.ts";
 import { runPapermill } from "./papermill-runner.ts";
 import type { NotebookRunner, PreparedEnvironment, RunEvents, RunHandle, RunSpec } from "./runner.ts";
 
@@ -19,6 +19,12 @@ export type LocalRunnerOptions = {
   maxLineChars: number;
 };
 
+/** The sandboxed run `run`, seeing `environment`'s directory read-only when the notebook has an environment of its own. */
+export function withEnvironment(run: PreparedRun, environment: PreparedEnvironment | undefined): PreparedRun {
+  const dir = environment?.local?.dir;
+  return dir ? withMounts(run, { readOnly: [dir] }) : run;
+}
+
 export class LocalRunner implements NotebookRunner {
   readonly name = "local";
 
@@ -33,7 +39,6 @@ export class LocalRunner implements NotebookRunner {
   submit(spec: RunSpec, events: RunEvents): RunHandle {
     const abort = new AbortController();
     const local = spec.environment?.local;
-    const sandbox = this.opts.sandbox.prepare(spec.workDir, spec.pipelineId);
     const result = runPapermill({
       papermill: local?.papermill ?? this.opts.papermill,
       input: spec.notebook,
@@ -45,7 +50,7 @@ export class LocalRunner implements NotebookRunner {
       signal: abort.signal,
       onLine: (stream, line) => events.onLine(stream, line),
       onSpawn: events.onSpawn,
-      sandbox: local ? withMounts(sandbox, { readOnly: [local.dir] }) : sandbox,
+      sandbox: withEnvironment(this.opts.sandbox.prepare(spec.workDir, spec.pipelineId), spec.environment),
       network: this.opts.network,
       maxLineChars: this.opts.maxLineChars,
     }).then(
