@@ -1,6 +1,9 @@
 // Benchmark: push-to-serving overhead over bare papermill, the environment phase cold and warm against bare uv, and
-// webhook intake rate against a bare verify-and-insert handler.
-// Run: node_modules/.bin/bun run scripts/bench-pipeline.ts   (needs .venv: scripts/setup-python.sh; installs wrk if missing)
+// webhook intake rate against a bare verify-and-insert handler. With --ray: push-to-serving with RUNNER_BACKEND=ray on
+// a real two-node Ray cluster next to the local runner and bare papermill, for the same notebook (run inside a network
+// namespace with loopback alone, which the script enters by itself through `unshare -n`, as scripts/test-ray.sh does).
+// Run: node_modules/.bin/bun run scripts/bench-pipeline.ts [--ray]   (needs .venv: scripts/setup-python.sh, and for
+// --ray .venv-ray: scripts/setup-ray-python.sh; installs wrk if missing)
 import { Database } from "bun:sqlite";
 import { Webhooks } from "@octokit/webhooks";
 import { createHmac, randomUUID } from "node:crypto";
@@ -9,6 +12,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PLATFORM_REQUIREMENTS } from "../src/environments/python-environments.ts";
 import { commit, exampleNotebook, makeRepo, sendPush, startTestServer, VENV_BIN, waitForPipelines, WEBHOOK_SECRET } from "../src/testing/e2e.ts";
+import { networkInterfaces, startRayCluster } from "../src/testing/ray-cluster.ts";
+import { freePort } from "../src/testing/server-process.ts";
 import { ensureWrk, median, table, wrk } from "./bench-support.ts";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -41,8 +46,9 @@ async function barePapermill(): Promise<number> {
   return performance.now() - t;
 }
 
-async function pushToServing(): Promise<number[]> {
-  const server = await startTestServer({ WORKER_CONCURRENCY: "1" });
+/** Push → the new version answers, RUNS times, on a server started with `env` (a fresh data dir each call). */
+async function pushToServing(env: Record<string, string> = {}): Promise<number[]> {
+  const server = await startTestServer({ WORKER_CONCURRENCY: "1", ...env });
   const repo = makeRepo({ "iris.ipynb": nb });
   await server.api("/api/repos", { method: "POST", body: JSON.stringify({ full_name: "bench/iris", clone_url: repo.dir }) });
   const times: number[] = [];
@@ -188,6 +194,43 @@ async function intake() {
   db.close();
   await server.stop();
   return { bareRun, bareStored, ours, stored };
+}
+
+/** Push to serving on Ray next to local and bare papermill, in the same run and on the same notebook. */
+async function rayAgainstLocal(): Promise<void> {
+  if (networkInterfaces().join() !== "lo") {
+    // Ray advertises the machine's non-loopback address: run this mode where loopback is all there is.
+    const r = Bun.spawnSync(["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$0" "$@"', process.execPath, ...process.argv.slice(1)], {
+      stdout: "inherit",
+      stderr: "inherit",
+    });
+    process.exit(r.exitCode ?? 1);
+  }
+  console.log(`bench-pipeline --ray: ${RUNS} pushes per backend, iris-onnx notebook, a two-node Ray cluster on loopback\n`);
+  const cluster = await startRayCluster();
+  try {
+    const port = freePort();
+    const rayEnv = { RUNNER_BACKEND: "ray", RAY_ADDRESS: cluster.address, PUBLIC_URL: `http://127.0.0.1:${port}`, PORT: String(port) };
+    const bare: number[] = [];
+    for (let i = 0; i < RUNS; i++) bare.push(await barePapermill());
+    const local = await pushToServing();
+    const ray = await pushToServing(rayEnv);
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const runs = (t: number[]) => `runs: ${t.map((x) => (x / 1000).toFixed(2)).join(", ")}`;
+    table([
+      ["bare papermill (median)", `${s(median(bare))}   ${runs(bare)}`],
+      ["push → serving, RUNNER_BACKEND=local", `${s(median(local))}   ${runs(local)}`],
+      ["push → serving, RUNNER_BACKEND=ray", `${s(median(ray))}   ${runs(ray)}`],
+      ["ray against local", `+${s(median(ray) - median(local))}  (${(median(ray) / median(local)).toFixed(2)}×)`],
+    ]);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+if (process.argv.includes("--ray")) {
+  await rayAgainstLocal();
+  process.exit(0);
 }
 
 console.log(`bench-pipeline: ${RUNS} runs each; ${SECONDS} s of load per intake run (wrk, 1 thread, 32 connections)\n`);

@@ -144,7 +144,15 @@ describe("loadConfig", () => {
       tmp(),
     );
     expect(config.runnerBackend).toBe("ray");
-    expect(config.ray).toEqual({ address: "http://ray-head:8265", headers: { Authorization: "Bearer t" }, pendingTimeoutSeconds: 600 });
+    expect(config.ray).toEqual({
+      address: "http://ray-head:8265",
+      headers: { Authorization: "Bearer t" },
+      pendingTimeoutSeconds: 600,
+      lostTimeoutSeconds: 120,
+    });
+    expect(tryLoad({ RUNNER_BACKEND: "ray", RAY_ADDRESS: "http://ray-head:8265", PUBLIC_URL: "https://m.example.com", RAY_LOST_TIMEOUT_SECONDS: "0" })).toBe(
+      'invalid RAY_LOST_TIMEOUT_SECONDS="0": must be a whole number of seconds from 1 to 86400',
+    );
     expect(config.workerConcurrency).toBe(16);
     expect(loadConfig({}, tmp()).runnerBackend).toBe("local");
   });

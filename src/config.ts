@@ -70,6 +70,7 @@ const schema = z.object({
     .refine((v) => v === "" || isStringRecord(v), 'must be a JSON object of header names to string values, such as {"Authorization": "Bearer …"}')
     .default(""),
   RAY_PENDING_TIMEOUT_SECONDS: int(1, 7 * 24 * 3600, "a whole number of seconds from 1 to 604800").default(600),
+  RAY_LOST_TIMEOUT_SECONDS: int(1, 24 * 3600, "a whole number of seconds from 1 to 86400").default(120),
   ADMIN_TOKEN: z
     .string()
     .trim()
@@ -119,8 +120,11 @@ export type Config = {
   /** Seconds running notebooks may go on after a stop signal before they are stopped and queued again. */
   shutdownGraceSeconds: number;
   runnerBackend: "local" | "ray";
-  /** RUNNER_BACKEND=ray: where the cluster's Jobs API is, extra headers, and how long a job may wait for a node. */
-  ray: { address: string; headers: Record<string, string>; pendingTimeoutSeconds: number };
+  /**
+   * RUNNER_BACKEND=ray: where the cluster's Jobs API is, extra headers, how long a job may wait for a node, and how
+   * long a running job's cluster may stay silent before its pipeline fails.
+   */
+  ray: { address: string; headers: Record<string, string>; pendingTimeoutSeconds: number; lostTimeoutSeconds: number };
   adminToken: string;
   /** Bearer token for predictions and /metrics; "" leaves them open. */
   predictToken: string;
@@ -223,6 +227,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       address: v.RAY_ADDRESS.replace(/\/+$/, ""),
       headers: v.RAY_HEADERS ? (JSON.parse(v.RAY_HEADERS) as Record<string, string>) : {},
       pendingTimeoutSeconds: v.RAY_PENDING_TIMEOUT_SECONDS,
+      lostTimeoutSeconds: v.RAY_LOST_TIMEOUT_SECONDS,
     },
     adminToken: v.ADMIN_TOKEN,
     predictToken: v.PREDICT_TOKEN,

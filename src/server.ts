@@ -167,6 +167,7 @@ export async function startServer(
             publicUrl: config.publicUrl,
             issueUploadToken: (id) => uploadTokens.issue(id),
             pendingTimeoutMs: config.ray.pendingTimeoutSeconds * 1000,
+            lostAfterMs: config.ray.lostTimeoutSeconds * 1000,
             resourcesFor: (spec) => notebookResources(spec.notebook),
           })
         : new LocalRunner({ papermill: config.papermill, environments, sandbox, network: nb.network, maxLineChars: nb.logLineMaxChars }),

@@ -97,6 +97,11 @@ export function PipelineSummary(props: PipelineSummaryProps) {
           </>
         )}
       </dl>
+      {p.waiting && (
+        <p id="waiting" class="warning" role="status">
+          Waiting since <When iso={p.waiting.since} />: {p.waiting.reason}. It stays queued and is tried again.
+        </p>
+      )}
       {p.error && (
         <p id="error" class="error" role="alert">
           {p.error}

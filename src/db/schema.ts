@@ -80,6 +80,9 @@ export const pipelines = sqliteTable("pipelines", {
   runnerHandle: text("runner_handle"),
   /** The cluster node the notebook ran on (Ray's node id); null for local runs. */
   runnerNode: text("runner_node"),
+  /** Why a queued pipeline waits (its runner cannot take it now) and since when; null once it runs. */
+  waitingReason: text("waiting_reason"),
+  waitingSince: text("waiting_since"),
 });
 
 export const pipelinePhases = sqliteTable(

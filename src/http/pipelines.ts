@@ -56,7 +56,8 @@ export function pipelineRoutes(deps: {
       store.get(id);
       const text = store
         .logs(id)
-        .map((l) => `${l.line}\n`)
+        // Ray's own lines (its setup of the job) are marked, as the page marks them.
+        .map((l) => `${l.stream === "ray" ? "[ray] " : ""}${l.line}\n`)
         .join("");
       return c.text(text);
     })

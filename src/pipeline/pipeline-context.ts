@@ -74,8 +74,29 @@ export type PipelineContext = {
   /** The notebook's own environment (a requirements.txt); absent: the bundled runtime. */
   environment?: PreparedEnvironment;
   outputs?: { model: string; metrics: string; executed: string };
+  /**
+   * Set when a restarted server follows again a run its predecessor submitted (a runner whose runs outlive the
+   * server): the stored handle, the output lines the log already holds, and when the run was submitted.
+   */
+  resume?: { handle: string; linesSeen: number; startedAt: number };
   registered?: { version: number; path: string; metrics: Record<string, number> };
 };
+
+/** The runner cannot take the pipeline now (its cluster does not answer): it goes back to the queue and waits. */
+export class WaitForRunnerError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "WaitForRunnerError";
+  }
+}
+
+/** The server is stopping and the run goes on without it: the pipeline stays running, for the next start to follow. */
+export class RunDetachedError extends Error {
+  constructor(readonly handle: string) {
+    super(`the server is stopping; run ${handle} goes on, and the next start of the server follows it again`);
+    this.name = "RunDetachedError";
+  }
+}
 
 /**
  * A phase failure whose message is the reason a user can act on. `status` overrides the pipeline's final status;

@@ -52,7 +52,8 @@ const pushPayload = z.object({
   ref: z.string(),
   resumed: z.boolean().optional(),
 });
-const pipelinePayload = z.object({ pipelineId: z.number() });
+// `resume`: follow again the run a stopped server left going (a runner whose runs outlive the server).
+const pipelinePayload = z.object({ pipelineId: z.number(), resume: z.boolean().optional() });
 
 export { INTERRUPTED };
 
@@ -196,9 +197,10 @@ export class PipelineService {
   /**
    * Start-up recovery: jobs left running by a dead process fail as interrupted (not re-queued: a notebook may
    * have side effects, so a person decides with retry), their pipelines are failed with the reason, and
-   * processes the dead server recorded are killed. An interrupted push intake is queued again, once: it only
-   * creates pipelines (skipping those it already made), and an accepted push must not be lost. Queued pipelines
-   * without a waiting job get one. Returns the pipeline ids marked.
+   * processes the dead server recorded are killed. A pipeline whose notebook runs on a backend that outlives the
+   * server (a Ray job) is not interrupted: a job is queued to follow that run again. An interrupted push intake is
+   * queued again, once: it only creates pipelines (skipping those it already made), and an accepted push must not be
+   * lost. Queued pipelines without a waiting job get one. Returns the pipeline ids marked interrupted.
    */
   recoverAtStart(): number[] {
     for (const job of this.jobs.recoverInterrupted(INTERRUPTED)) {
@@ -209,13 +211,20 @@ export class PipelineService {
       }
     }
     const marked: number[] = [];
+    const { runner } = this.services;
     for (const p of this.services.store.withStatus(["running"])) {
+      // the checkout is only needed while the notebook runs (a run followed again checks it out anew); the executed notebook stays
+      rmSync(join(pipelineDir(this.services.config.dataDir, p.id), "repo"), { recursive: true, force: true });
+      if (runner.runsOutliveServer && p.runnerHandle && this.services.store.runningPhase(p.id) === "execute") {
+        // No dedupe key: a newer push of the same notebook must not supersede a run that is under way.
+        this.jobs.enqueue({ kind: JobKind.pipeline, payload: { pipelineId: p.id, resume: true } });
+        this.deps.logger?.warn({ pipeline: p.id, run: p.runnerHandle }, `pipeline's notebook still runs on ${runner.name}: following it again`);
+        continue;
+      }
       const killed = killRecorded(this.services.store.processes(p.id));
       if (killed.length) this.deps.logger?.warn({ pipeline: p.id, pids: killed.map((k) => k.pid) }, "killed processes left by a previous run");
       this.services.store.clearProcesses(p.id);
       this.services.ending.end(p.id, "failed", failure(this.services.store.runningPhase(p.id), FailureKind.interrupted, INTERRUPTED));
-      // the checkout is only needed while the notebook runs; the executed notebook stays
-      rmSync(join(pipelineDir(this.services.config.dataDir, p.id), "repo"), { recursive: true, force: true });
       marked.push(p.id);
     }
     // A pipeline row is created before its job is queued (retry, manual run), and a graceful stop puts a pipeline
@@ -239,8 +248,8 @@ export class PipelineService {
         await this.intake({ repo, sha: p.sha, before: p.before, ref: p.ref, deliveryId: p.deliveryId, trigger: "push" });
       },
       [JobKind.pipeline]: async (job: Job, ctx: { signal: AbortSignal }) => {
-        const { pipelineId } = pipelinePayload.parse(job.payload);
-        await runPipeline(this.services, pipelineId, ctx.signal);
+        const { pipelineId, resume } = pipelinePayload.parse(job.payload);
+        await runPipeline(this.services, pipelineId, ctx.signal, { resume });
       },
     };
   }

@@ -110,7 +110,7 @@ export class PipelineStore {
     const row = this.get(id);
     this.db
       .update(pipelines)
-      .set({ status: "running", startedAt: row.startedAt ?? nowIso() })
+      .set({ status: "running", startedAt: row.startedAt ?? nowIso(), waitingReason: null, waitingSince: null })
       .where(eq(pipelines.id, id))
       .run();
   }
@@ -156,21 +156,37 @@ export class PipelineStore {
    * did so before (the caller then fails it as interrupted) or when it has ended.
    */
   requeueAfterStop(id: number): boolean {
+    return this.backToQueue(id, (row) => (row.shutdownRequeues > 0 ? undefined : { shutdownRequeues: row.shutdownRequeues + 1 }));
+  }
+
+  /**
+   * Record that queued or running pipeline `id` waits because its runner cannot take it now (`reason`): a running
+   * one goes back to queued as `requeueAfterStop` does (without counting it as a stop). Returns how long it has been
+   * waiting, in ms (0 the first time), or undefined, changing nothing, when it has ended.
+   */
+  waitForRunner(id: number, reason: string): number | undefined {
+    let since: string | null = null;
+    const changed = this.backToQueue(id, (row) => {
+      since = row.waitingSince ?? nowIso();
+      return { waitingReason: reason, waitingSince: since };
+    });
+    return changed && since ? Date.now() - Date.parse(since) : undefined;
+  }
+
+  /** Put a pipeline that has not ended back to queued with `fields(row)` (undefined: change nothing), its phases pending. */
+  private backToQueue(id: number, fields: (row: PipelineRow) => Partial<PipelineRow> | undefined): boolean {
     return this.db.transaction(
       (tx) => {
         const row = tx.select().from(pipelines).where(eq(pipelines.id, id)).get();
-        if (!row || isTerminalStatus(row.status) || row.shutdownRequeues > 0) return false;
+        if (!row || isTerminalStatus(row.status)) return false;
+        const more = fields(row);
+        if (!more) return false;
+        if (row.status === "queued") {
+          tx.update(pipelines).set(more).where(eq(pipelines.id, id)).run();
+          return true;
+        }
         tx.update(pipelines)
-          .set({
-            status: "queued",
-            error: null,
-            failure: null,
-            startedAt: null,
-            finishedAt: null,
-            metrics: null,
-            modelVersion: null,
-            shutdownRequeues: row.shutdownRequeues + 1,
-          })
+          .set({ status: "queued", error: null, failure: null, startedAt: null, finishedAt: null, metrics: null, modelVersion: null, ...more })
           .where(eq(pipelines.id, id))
           .run();
         tx.update(pipelinePhases).set({ status: "pending", startedAt: null, finishedAt: null, error: null }).where(eq(pipelinePhases.pipelineId, id)).run();
@@ -249,6 +265,21 @@ export class PipelineStore {
         )
         .get(id, exceptStream)?.b ?? 0
     );
+  }
+
+  /** How many lines of output (every stream but the platform's own, `exceptStream`) pipeline `id`'s log holds. */
+  outputLines(id: number, exceptStream: string): number {
+    return (
+      this.db.$client
+        .query<{ n: number }, [number, string]>("SELECT count(*) AS n FROM pipeline_log_lines WHERE pipeline_id = ? AND stream <> ?")
+        .get(id, exceptStream)?.n ?? 0
+    );
+  }
+
+  /** When phase `name` of pipeline `id` last started (ms since the epoch), or undefined when it never did. */
+  phaseStartedAt(id: number, name: PhaseName): number | undefined {
+    const at = this.phases(id).find((p) => p.name === name)?.startedAt;
+    return at ? Date.parse(at) : undefined;
   }
 
   /** The highest log sequence number stored, 0 when none. */

@@ -21,6 +21,8 @@ export function pipelineJson(p: PipelineRow, phases?: PhaseRow[]) {
     error: p.error,
     /** Why it did not succeed, as data (src/pipeline/pipeline-failure.ts); null while it runs and when it succeeded. */
     failure: p.failure,
+    /** Why a queued pipeline waits (its runner cannot take it now, e.g. "waiting for Ray at …") and since when; else null. */
+    waiting: p.status === "queued" && p.waitingReason ? { reason: p.waitingReason, since: p.waitingSince } : null,
     metrics: p.metrics ? (JSON.parse(p.metrics) as Record<string, number>) : null,
     model_version: p.modelVersion,
     retry_of: p.retryOf,

@@ -80,7 +80,7 @@ const SQL_FAIL = `UPDATE jobs SET
   RETURNING state`;
 
 // The attempt is given back (attempts - 1): being stopped from outside is not the job's failure.
-const SQL_REQUEUE = `UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0), run_at = $now, locked_by = NULL,
+const SQL_REQUEUE = `UPDATE jobs SET state = 'queued', attempts = max(attempts - 1, 0), run_at = $now + $delay, locked_by = NULL,
     locked_until = NULL, last_error = $reason, failure_kind = 'interrupted', updated_at = $now
   WHERE id = $id AND state = 'running' AND locked_by = $worker`;
 
@@ -216,12 +216,13 @@ export class JobStore {
   }
 
   /**
-   * Put a running job held by `workerId` back in the queue, due now, as if this attempt had not happened
-   * (attempts goes back down), with `last_error` = `reason`: for work the server stopped before it could finish.
-   * Returns false (changing nothing) when the worker no longer holds it.
+   * Put a running job held by `workerId` back in the queue, due in `delayMs` (default now), as if this attempt had
+   * not happened (attempts goes back down), with `last_error` = `reason`: for work the server stopped before it could
+   * finish, or work that waits for something outside (a cluster that does not answer). Returns false (changing
+   * nothing) when the worker no longer holds it.
    */
-  requeue(id: number, workerId: string, reason: string): boolean {
-    return this.statements.requeue.run({ id, worker: workerId, reason, now: this.clock.now() }).changes === 1;
+  requeue(id: number, workerId: string, reason: string, delayMs = 0): boolean {
+    return this.statements.requeue.run({ id, worker: workerId, reason, delay: Math.max(0, Math.round(delayMs)), now: this.clock.now() }).changes === 1;
   }
 
   /**

@@ -53,10 +53,14 @@ export function abortedByStop(signal: AbortSignal): boolean {
 
 /**
  * Thrown by a handler to put its job back in the queue as it was (the attempt not counted) instead of failing it,
- * e.g. work the server's stop cut short that should run again at the next start. The message is recorded as `last_error`.
+ * due after `delayMs`: work the server's stop cut short that should run again at the next start, or work waiting for
+ * something outside to come back. The message is recorded as `last_error`.
  */
 export class RequeueJobError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly delayMs = 0,
+  ) {
     super(message);
     this.name = "RequeueJobError";
   }
@@ -264,7 +268,8 @@ export class WorkerPool {
           if (this.store.complete(job.id, lock)) log.info("job succeeded");
           else log.warn("job finished but was no longer held by this worker; result not recorded");
         } else if (failure.error instanceof RequeueJobError) {
-          if (this.store.requeue(job.id, lock, failure.error.message)) log.info({ reason: failure.error.message }, "job queued again");
+          if (this.store.requeue(job.id, lock, failure.error.message, failure.error.delayMs))
+            log.info({ reason: failure.error.message, delayMs: failure.error.delayMs }, "job queued again");
           else log.warn("job asked to be queued again but was no longer held by this worker");
         } else {
           const stopped = failure.error instanceof JobAbortedError && failure.error.why === "stopping";

@@ -27,6 +27,7 @@ export function withEnvironment(run: PreparedRun, environment: PreparedEnvironme
 
 export class LocalRunner implements NotebookRunner {
   readonly name = "local";
+  readonly runsOutliveServer = false;
 
   constructor(private readonly opts: LocalRunnerOptions) {}
 
@@ -61,8 +62,13 @@ export class LocalRunner implements NotebookRunner {
     return { id: `local:${spec.pipelineId}:${Date.now()}`, result, cancel: () => abort.abort() };
   }
 
+  /** This machine is always there to run on. */
+  async unavailable(): Promise<undefined> {
+    return undefined;
+  }
+
   /** Local runs do not outlive the server. */
-  attach(_handleId: string, _events: RunEvents): undefined {
+  attach(): undefined {
     return undefined;
   }
 }

@@ -126,6 +126,7 @@ const jobSchema = z.object({
 const submitSchema = z.object({ submission_id: z.string().max(1000) });
 const stopSchema = z.object({ stopped: z.boolean() });
 const logsSchema = z.object({ logs: z.string() });
+const versionSchema = z.object({ ray_version: z.string().max(200) });
 
 /** A client of one Ray cluster's Jobs API. Every method may throw RayUnreachableError or RayApiError; none retries. */
 export class RayJobsClient {
@@ -183,6 +184,12 @@ export class RayJobsClient {
     };
     const res = await this.call("POST", "/api/jobs/", { json: body, signal });
     return parse(submitSchema, res, "POST /api/jobs/").submission_id;
+  }
+
+  /** The cluster's Ray version (GET /api/version): the cheapest way to ask whether the Jobs API answers at all. */
+  async version(signal?: AbortSignal): Promise<string> {
+    const res = await this.call("GET", "/api/version", { signal });
+    return parse(versionSchema, res, "GET /api/version").ray_version;
   }
 
   /** The job's status, or undefined when Ray knows no job by that id. */

@@ -111,6 +111,21 @@ describe("RUNNER_BACKEND=ray", () => {
     expect((await jobOf(p!.id))?.status).toBe("PENDING");
   }, 180_000);
 
+  test("a requirements.txt Ray cannot install fails the pipeline with pip's words, Ray's whole message in the log", async () => {
+    const nb = exampleNotebook("iris-onnx.ipynb").replace('MODEL_NAME = \\"iris\\"', 'MODEL_NAME = \\"iris-unresolvable\\"');
+    const repo = makeRepo({ "train.ipynb": nb, "requirements.txt": "nonexistent-package-for-mlops==1.0\n" });
+    const repoId = await registerRepo(server, "acme/ray-unresolvable", repo.dir);
+    await sendPush(server.base, { fullName: "acme/ray-unresolvable", cloneUrl: repo.dir, after: repo.sha });
+    const [p] = await waitForPipelines(server, `repo=${repoId}`, 1, 180_000);
+    expect(p!.status).toBe("failed");
+    expect(p!.error).toStartWith("Ray could not set up the job's runtime environment (the requirements.txt it installs with pip): ERROR: ");
+    expect(p!.error).toContain("nonexistent-package-for-mlops==1.0");
+    expect(p!.phases.find((ph) => ph.name === "execute")?.status).toBe("failed");
+    const log = await (await server.api(`/api/pipelines/${p!.id}/logs`)).text();
+    expect(log).toContain("[ray] runtime_env setup failed");
+    expect((await jobOf(p!.id))?.status).toBe("FAILED");
+  }, 240_000);
+
   test("cancelling a pipeline stops its Ray job", async () => {
     const nb = notebook([
       { tags: ["mlops:config"], source: 'MODEL_NAME = "sleeper"\nVERSION = "1"' },

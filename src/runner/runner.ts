@@ -25,6 +25,8 @@ export type RunSpec = {
   timeoutMs: number;
   /** Which submission of this pipeline this is, counting from 1 (a restart that submits again counts up). */
   attempt?: number;
+  /** When the run was first submitted (ms since the epoch; default: now): a run attached again keeps its time limits. */
+  startedAt?: number;
   /** The environment `prepare` made ready; absent: the backend's bundled runtime (no requirements.txt). */
   environment?: PreparedEnvironment;
 };
@@ -43,15 +45,19 @@ export type PreparedEnvironment = {
 
 /** What the caller hears while the run goes on. Both must not throw (a throw is ignored) and must not wait. */
 export type RunEvents = {
-  /** Each output line, in order per stream. */
-  onLine(stream: "stdout" | "stderr", line: string): void;
+  /** Each output line, in order per stream; `ray` is the cluster's own (its setup of the job, its reason for a failure). */
+  onLine(stream: "stdout" | "stderr" | "ray", line: string): void;
   /** The run was placed on a cluster node (backends that run elsewhere call it once they know). */
   onPlaced?(where: { nodeId: string }): void;
   /** Processes of the run on this machine as they appear (backends that run elsewhere never call it). */
   onSpawn?(procs: ProcessRecord[]): void;
 };
 
-export type RunStatus = "succeeded" | "failed" | "timed_out" | "cancelled";
+/**
+ * `unavailable`: the backend could not be reached before it accepted the run, so nothing ran (try again later);
+ * `detached`: the caller stopped following a run that goes on without the server (`RunHandle.detach`).
+ */
+export type RunStatus = "succeeded" | "failed" | "timed_out" | "cancelled" | "unavailable" | "detached";
 
 export type RunResult = {
   status: RunStatus;
@@ -74,6 +80,11 @@ export type RunHandle = {
   readonly result: Promise<RunResult>;
   /** Stop the run (its result then says cancelled). Idempotent; does nothing once it has ended. */
   cancel(): void;
+  /**
+   * Stop following the run and leave it running (the server is stopping; `attach` follows it again at the next
+   * start); the result then says detached. Only backends whose runs outlive the server have it.
+   */
+  detach?(): void;
 };
 
 export interface NotebookRunner {
@@ -85,11 +96,16 @@ export interface NotebookRunner {
    * reason a user can act on (the resolver's words) when that fails, and with the signal's reason when it aborts.
    */
   prepare(requirements: Requirements, log: (line: string) => void, signal?: AbortSignal): Promise<PreparedEnvironment>;
+  /** Whether runs go on without the server (then a restart attaches to them instead of calling them interrupted). */
+  readonly runsOutliveServer: boolean;
+  /** Why the backend cannot take a run now, in words for the pipeline's page ("waiting for Ray at …"); undefined when it can. */
+  unavailable(): Promise<string | undefined>;
   /** Start the run. Returns at once; the run's failures are in its result, never thrown. */
   submit(spec: RunSpec, events: RunEvents): RunHandle;
   /**
-   * The run named `handleId` if it still runs on the backend, followed again with `events`; undefined when the
-   * backend's runs do not outlive the server (so start-up recovery marks the pipeline interrupted) or it is gone.
+   * Follow again the run named `handleId`, submitted from `spec` by a server that has since stopped, with `events`
+   * (the first `linesSeen` output lines, which the pipeline already holds, are not repeated); undefined when the
+   * backend's runs do not outlive the server. A run the backend no longer knows ends failed, saying so.
    */
-  attach(handleId: string, events: RunEvents): RunHandle | undefined;
+  attach(handleId: string, spec: RunSpec, events: RunEvents, linesSeen: number): RunHandle | undefined;
 }

@@ -142,7 +142,7 @@ type PipelineJson = {
 };
 
 /** Poll the API until `count` pipelines exist (filtered by `query`) and all have ended; returns them (with phases). */
-export async function waitForPipelines(server: TestServer, query: string, count: number, timeoutMs = 90_000): Promise<PipelineJson[]> {
+export async function waitForPipelines(server: Pick<TestServer, "api">, query: string, count: number, timeoutMs = 90_000): Promise<PipelineJson[]> {
   let seen: [number, string][] = [];
   const list = await eventually(
     async () => {
@@ -158,7 +158,7 @@ export async function waitForPipelines(server: TestServer, query: string, count:
 }
 
 /** Poll until pipeline `id` reaches one of `statuses`. */
-export function waitForStatus(server: TestServer, id: number, statuses: string[], timeoutMs = 60_000): Promise<PipelineJson> {
+export function waitForStatus(server: Pick<TestServer, "api">, id: number, statuses: string[], timeoutMs = 60_000): Promise<PipelineJson> {
   return eventually(
     async () => {
       const p = (await (await server.api(`/api/pipelines/${id}`)).json()) as PipelineJson;

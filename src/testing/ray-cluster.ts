@@ -43,6 +43,8 @@ export type RayClusterOptions = {
   /** Logical CPUs per node (defaults 2 on the head, 1 on the worker): Ray counts them, nothing pins them. */
   headCpus?: number;
   workerCpus?: number;
+  /** The Jobs API's port (default: a free one), for a test that points the server at the cluster before it exists. */
+  dashboardPort?: number;
 };
 
 /** The network interfaces this process sees (its network namespace's), from /proc/self/net/dev. */
@@ -72,7 +74,8 @@ export async function startRayCluster(opts: RayClusterOptions = {}): Promise<Ray
   // Short: Ray's unix sockets live below it, and a socket path is limited to 107 bytes.
   const tempDir = mkdtempSync(join(tmpdir(), "ray-"));
   const id = tempDir;
-  const [gcsPort, dashboardPort, clientPort, headAgentPort, headMetricsPort, workerAgentPort, workerMetricsPort] = await distinctFreePorts(7);
+  const [gcsPort, freeDashboardPort, clientPort, headAgentPort, headMetricsPort, workerAgentPort, workerMetricsPort] = await distinctFreePorts(7);
+  const dashboardPort = opts.dashboardPort ?? freeDashboardPort;
   const address = `http://127.0.0.1:${dashboardPort}`;
   const gcsAddress = `127.0.0.1:${gcsPort}`;
   const common = [
@@ -191,6 +194,10 @@ function startNode(role: "head" | "worker", id: string, tempDir: string, args: s
       // A runtime env that cannot be set up (a pip requirement the wheel dir lacks) fails at the first attempt, not
       // after three of about 10 s each.
       RUNTIME_ENV_RETRY_TIMES: "1",
+      // A job's runtime_env pip installs from the local wheel dir alone, as on a cluster without a package index
+      // (pip reads these as it would a pip.conf).
+      PIP_NO_INDEX: "1",
+      PIP_FIND_LINKS: join(ROOT, ".venv-ray", "wheels"),
     },
   });
   closeSync(fd);

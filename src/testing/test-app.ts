@@ -131,6 +131,8 @@ export function testPipelineService(
       checkout: notUsed,
       runner: {
         name: "none",
+        runsOutliveServer: false,
+        unavailable: async () => undefined,
         prepare: notUsed,
         submit: () => {
           throw new Error("this test's pipeline service runs no notebook");

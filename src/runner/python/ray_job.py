@@ -5,14 +5,16 @@ Shipped inside the server's executable and uploaded with the notebook's checkout
 (src/runner/ray-runner.ts). Reads mlops-job.json beside it:
 
   {"notebook": "models/train.ipynb", "parameters": {"PIPELINE_ID": "12", ...}, "upload_url": "https://.../artifacts",
-   "timeout_seconds": 3600}
+   "upload_retry_seconds": 900, "timeout_seconds": 3600}
 
 and MLOPS_UPLOAD_TOKEN (and MLflow credentials, if any) from its environment. It runs the notebook with papermill
 exactly as the local runner does (the same parameters; MODEL_OUTPUT_PATH and METRICS_OUTPUT_PATH point into a
 directory of its own), converts a joblib model to ONNX with convert_model.py in this same Python (so the library
 that pickled the model reads it), then uploads what exists of model, metrics and executed notebook to upload_url as
 multipart/form-data, streamed, with the upload token. The executed notebook is uploaded even when a cell failed:
-the server reads the failed cell from it.
+the server reads the failed cell from it. While the server does not answer (it restarts, and follows this job again
+when it is back) the upload is tried again, with backoff, for upload_retry_seconds; a refusal (a wrong or expired
+token) is final.
 
 Exit codes: papermill's own when the notebook failed; 0 when everything ran and was uploaded; 3 when the model could
 not be converted (the converter's one-line reason is printed as "mlops: conversion failed: ..."); 4 when the upload
@@ -24,9 +26,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.parse
 import uuid
 
+KERNEL = "mlops-job"
 EXIT_CONVERSION = 3
 EXIT_UPLOAD = 4
 CHUNK = 1 << 20
@@ -34,6 +38,20 @@ CHUNK = 1 << 20
 
 def say(line):
     print(f"mlops: {line}", flush=True)
+
+
+def kernel_of_this_python(out):
+    """A Jupyter kernelspec that runs this very Python, and the Jupyter path that holds it.
+
+    Ray installs a notebook's requirements.txt into a virtualenv of its own and runs this script with its python; the
+    kernel papermill would find by the notebook's name ("python3") may be another Python, without those packages.
+    """
+    root = os.path.join(out, "jupyter")
+    spec_dir = os.path.join(root, "kernels", KERNEL)
+    os.makedirs(spec_dir, exist_ok=True)
+    with open(os.path.join(spec_dir, "kernel.json"), "w") as f:
+        json.dump({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "Python 3 (mlops job)", "language": "python"}, f)
+    return root
 
 
 def papermill(spec, out):
@@ -45,8 +63,9 @@ def papermill(spec, out):
     cmd = [sys.executable, "-m", "papermill", notebook, executed]
     for name, value in parameters.items():
         cmd += ["-r", name, str(value)]
-    cmd += ["--log-output", "--no-progress-bar", "--cwd", os.path.dirname(notebook)]
-    env = {**os.environ, **{k: str(v) for k, v in parameters.items()}, "PYTHONUNBUFFERED": "1"}
+    cmd += ["--log-output", "--no-progress-bar", "--cwd", os.path.dirname(notebook), "-k", KERNEL]
+    jupyter_path = os.pathsep.join(p for p in (kernel_of_this_python(out), os.environ.get("JUPYTER_PATH")) if p)
+    env = {**os.environ, **{k: str(v) for k, v in parameters.items()}, "PYTHONUNBUFFERED": "1", "JUPYTER_PATH": jupyter_path}
     say(f"running {spec['notebook']} with papermill on {os.uname().nodename}")
     try:
         return subprocess.call(cmd, env=env, timeout=spec.get("timeout_seconds"))
@@ -118,7 +137,29 @@ def upload(url, token, parts):
     answer = conn.getresponse()
     text = answer.read(4096).decode("utf-8", "replace")
     if answer.status // 100 != 2:
-        raise RuntimeError(f"{answer.status} {text.strip()[:300]}")
+        raise UploadRefused(answer.status, text.strip()[:300])
+
+
+class UploadRefused(RuntimeError):
+    def __init__(self, status, text):
+        super().__init__(f"{status} {text}")
+        self.status = status
+
+
+def upload_with_retry(url, token, parts, retry_seconds):
+    """upload(), tried again while the server does not answer or says it is unavailable, until retry_seconds pass."""
+    deadline = time.monotonic() + retry_seconds
+    delay = 1
+    while True:
+        try:
+            return upload(url, token, parts)
+        except (OSError, http.client.HTTPException, UploadRefused) as exc:
+            waiting = not isinstance(exc, UploadRefused) or exc.status in (502, 503, 504)
+            if not waiting or time.monotonic() + delay > deadline:
+                raise
+            say(f"the server did not take the upload ({exc}); trying again in {delay} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 30)
 
 
 def main():
@@ -137,7 +178,7 @@ def main():
     parts = {name: os.path.join(out, file) for name, file in (("model", "model"), ("metrics", "metrics.json"), ("notebook", "executed.ipynb"))}
     parts = {name: path for name, path in parts.items() if os.path.isfile(path) and (name != "model" or (code == 0 and failure is None))}
     try:
-        upload(spec["upload_url"], os.environ.get("MLOPS_UPLOAD_TOKEN", ""), parts)
+        upload_with_retry(spec["upload_url"], os.environ.get("MLOPS_UPLOAD_TOKEN", ""), parts, spec.get("upload_retry_seconds", 0))
         say(f"uploaded {', '.join(parts) or 'nothing'}")
     except Exception as exc:
         say(f"upload failed: {exc}")
