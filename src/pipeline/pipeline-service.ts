@@ -216,8 +216,9 @@ export class PipelineService {
       // the checkout is only needed while the notebook runs (a run followed again checks it out anew); the executed notebook stays
       rmSync(join(pipelineDir(this.services.config.dataDir, p.id), "repo"), { recursive: true, force: true });
       if (runner.runsOutliveServer && p.runnerHandle && this.services.store.runningPhase(p.id) === "execute") {
-        // No dedupe key: a newer push of the same notebook must not supersede a run that is under way.
-        this.jobs.enqueue({ kind: JobKind.pipeline, payload: { pipelineId: p.id, resume: true } });
+        // No dedupe key: a newer push of the same notebook must not supersede a run that is under way. A follower
+        // queued by an earlier start that never got to run it is enough.
+        if (this.jobFor(p.id)?.state !== JobState.queued) this.jobs.enqueue({ kind: JobKind.pipeline, payload: { pipelineId: p.id, resume: true } });
         this.deps.logger?.warn({ pipeline: p.id, run: p.runnerHandle }, `pipeline's notebook still runs on ${runner.name}: following it again`);
         continue;
       }

@@ -7,6 +7,7 @@ import { exampleNotebook, makeRepo, notebook, sendPush, signIn, startTestServer,
 import { eventually } from "../testing/eventually.ts";
 import { predict, registerRepo, ROWS, waitForLog } from "../testing/pipeline-fixtures.ts";
 import { startRayCluster, type RayCluster } from "../testing/ray-cluster.ts";
+import { readEvents } from "../testing/sse.ts";
 import { RayJobsClient } from "./ray-jobs-client.ts";
 
 // Long enough for the examples here, short enough for the timeout test to wait it out.
@@ -110,6 +111,34 @@ describe("RUNNER_BACKEND=ray", () => {
     // Ray's stop does not end a job no node took (it fails it after its own start timeout); nothing of it ran.
     expect((await jobOf(p!.id))?.status).toBe("PENDING");
   }, 180_000);
+
+  test("what the notebook prints reaches the pipeline's live stream while the job runs, most lines within 2 s", async () => {
+    const TICKS = 12;
+    const nb = notebook([
+      { tags: ["mlops:config"], source: 'MODEL_NAME = "ticker"\nVERSION = "1"' },
+      { tags: ["mlops:preprocessing"], source: "import time" },
+      { tags: ["mlops:training"], source: `for i in range(${TICKS}):\n    print(f"tick {i} at {time.time():.6f}", flush=True)\n    time.sleep(0.5)` },
+      { tags: ["mlops:export"], source: "pass" },
+    ]);
+    const repo = makeRepo({ "ticker.ipynb": nb });
+    const repoId = await registerRepo(server, "acme/ray-ticker", repo.dir);
+    await sendPush(server.base, { fullName: "acme/ray-ticker", cloneUrl: repo.dir, after: repo.sha });
+    const id = await eventually(
+      async () => ((await (await server.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: { id: number }[] }).pipelines[0]?.id,
+      { what: "the pipeline", timeoutMs: 30_000 },
+    );
+    const events = await readEvents(await server.api(`/api/pipelines/${id}/events`));
+    const ticks = events.filter((e) => e.event === "log" && /tick \d+ at /.test(e.data));
+    expect(ticks).toHaveLength(TICKS);
+    const printedAt = (data: string) => Number(/tick \d+ at ([\d.]+)/.exec((JSON.parse(data) as { line: string }).line)![1]) * 1000;
+    // Live, not at the end: the first tick arrived before the last was printed.
+    expect(ticks[0]!.arrivedAt).toBeLessThan(printedAt(ticks.at(-1)!.data));
+    const latencies = ticks.map((e) => e.arrivedAt - printedAt(e.data)).sort((a, b) => a - b);
+    console.log(`Ray job print → SSE client, ${latencies.length} lines: p50 ${latencies[latencies.length >> 1]} ms, max ${latencies.at(-1)} ms`);
+    expect(latencies.filter((ms) => ms <= 2_000).length).toBeGreaterThanOrEqual(Math.ceil(TICKS * 0.8));
+    // The pipeline itself fails at register (the notebook writes no model): only the stream is under test.
+    expect(events.at(-1)?.event).toBe("done");
+  }, 240_000);
 
   test("a requirements.txt Ray cannot install fails the pipeline with pip's words, Ray's whole message in the log", async () => {
     const nb = exampleNotebook("iris-onnx.ipynb").replace('MODEL_NAME = \\"iris\\"', 'MODEL_NAME = \\"iris-unresolvable\\"');

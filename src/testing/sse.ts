@@ -1,0 +1,40 @@
+// Test support: reading a Server-Sent Events stream (the live pipeline log) as a client does.
+
+/** One Server-Sent Event as a test reads it, with when it arrived (ms since the epoch). */
+export type SseEvent = { id?: string; event: string; data: string; arrivedAt: number };
+
+/** Read Server-Sent Events from a response until the stream ends or `stop` returns true. */
+export async function readEvents(res: Response, stop: (e: SseEvent, all: SseEvent[]) => boolean = () => false): Promise<SseEvent[]> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  const events: SseEvent[] = [];
+  let buffer = "";
+  for (;;) {
+    const chunk = await reader.read();
+    if (chunk.done) return events;
+    const arrivedAt = Date.now();
+    buffer += decoder.decode(chunk.value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const e: SseEvent = { event: "message", data: "", arrivedAt };
+      const data: string[] = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith(":")) continue;
+        const [field, ...rest] = line.split(":");
+        const value = rest.join(":").replace(/^ /, "");
+        if (field === "id") e.id = value;
+        else if (field === "event") e.event = value;
+        else if (field === "data") data.push(value);
+      }
+      if (!data.length && e.id === undefined) continue; // a comment ping
+      e.data = data.join("\n");
+      events.push(e);
+      if (stop(e, events)) {
+        await reader.cancel();
+        return events;
+      }
+    }
+  }
+}
