@@ -1,6 +1,6 @@
-// What a Ray job asks of the cluster: a notebook's metadata `mlops.resources` (docs/notebook-contract.md), shaped
-// {"num_cpus": 1, "num_gpus": 0, "memory_mb": 2048, "resources": {"trainer": 1}}, every key optional. The notebook
-// comes from a push: the shape is checked and a bad one fails the pipeline with the reason.
+// What a Ray job asks of the cluster: the repository's `runner_resources` and a notebook's metadata `mlops.resources`
+// (docs/notebook-contract.md), both shaped {"num_cpus": 1, "num_gpus": 0, "memory_mb": 2048, "resources": {"trainer": 1}},
+// every key optional. The notebook comes from a push: the shape is checked and a bad one fails the pipeline with the reason.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 
@@ -32,4 +32,20 @@ export function notebookResources(file: string): RayResources {
     throw new Error(`the notebook's metadata mlops.resources is not usable: ${issue.path.join(".") || "it"}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/**
+ * What a job asks for: the repository's resources with the notebook's on top, per top-level key (a notebook's
+ * `resources` object replaces the repository's whole `resources` object; the two are not merged). Either may be
+ * absent; both absent: `{}`.
+ */
+export function resourcesFor(repo: RayResources | null | undefined, notebook: RayResources | null | undefined): RayResources {
+  const merged: RayResources = {};
+  for (const asked of [repo, notebook]) {
+    for (const [key, value] of Object.entries(asked ?? {})) {
+      // An explicit undefined in the notebook's object would otherwise erase the repository's value.
+      if (value !== undefined) Object.assign(merged, { [key]: value });
+    }
+  }
+  return merged;
 }
