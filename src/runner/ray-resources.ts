@@ -5,8 +5,19 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 const amount = z.number().finite().min(0).max(1_000_000);
-export const rayResourcesSchema = z
-  .object({
+/** The shape, as error messages and hints show it. */
+export const RAY_RESOURCES_EXAMPLE = '{"num_cpus": 1, "num_gpus": 0, "memory_mb": 2048, "resources": {"trainer": 1}}';
+const objectErrors = {
+  error: (issue: { code?: string; keys?: string[] }) =>
+    issue.code === "invalid_type"
+      ? `must be a JSON object such as ${RAY_RESOURCES_EXAMPLE}, every key optional`
+      : issue.code === "unrecognized_keys"
+        ? `unknown key ${issue.keys?.join(", ")}; allowed: num_cpus, num_gpus, memory_mb, resources`
+        : undefined,
+};
+/** What a Ray job may ask for: unknown keys refused, amounts finite and not negative. */
+export const rayResourcesSchema = z.strictObject(
+  {
     num_cpus: amount.optional(),
     num_gpus: amount.optional(),
     memory_mb: z
@@ -16,8 +27,9 @@ export const rayResourcesSchema = z
       .max(1024 * 1024 * 1024)
       .optional(),
     resources: z.record(z.string().min(1).max(200), amount).optional(),
-  })
-  .strict();
+  },
+  objectErrors,
+);
 
 export type RayResources = z.infer<typeof rayResourcesSchema>;
 
