@@ -175,7 +175,7 @@ describe("/repos", () => {
       name: "runner resources that are not JSON",
       form: { full_name: "acme/new", runner_resources: "{num_cpus: 1" },
       status: 422,
-      message: "invalid runner_resources: runner_resources: must be a JSON object such as {&quot;num_cpus&quot;: 1",
+      message: "invalid request: runner_resources: must be a JSON object such as {&quot;num_cpus&quot;: 1",
     },
     {
       name: "runner resources asking for negative GPUs",

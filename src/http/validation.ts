@@ -12,8 +12,8 @@ export function onInvalid(result: ValidationResult): void {
 }
 
 /**
- * zValidator hook like `onInvalid`, except that a body whose only problems lie inside `field` is a 422 (an
- * UnprocessableError naming each one): the request is well formed, but that field's value cannot be used.
+ * zValidator hook like `onInvalid` (the same words), except that a body whose only problems lie inside `field` is a
+ * 422 (UnprocessableError): the request is well formed, but that field's value cannot be used.
  */
 export function onInvalidWithin(field: string) {
   return (result: ValidationResult): void => {
@@ -21,7 +21,7 @@ export function onInvalidWithin(field: string) {
     const issues = result.error.issues;
     if (!issues.every((i) => i.path[0] === field)) return onInvalid(result);
     const problems = issues.map((i) => `${i.path.map(String).join(".")}: ${i.message}`);
-    throw new UnprocessableError(`invalid ${field}: ${problems.join("; ")}`, { problems });
+    throw new UnprocessableError(`invalid request: ${problems.join("; ")}`, { problems });
   };
 }
 

@@ -150,6 +150,7 @@ describe("RUNNER_BACKEND=ray", () => {
 
   test("a repository's runner_resources asking for the worker's custom resource runs its notebook (no resources of its own) on the worker node", async () => {
     const nb = exampleNotebook("iris-onnx.ipynb").replace('MODEL_NAME = \\"iris\\"', 'MODEL_NAME = \\"iris-repo-trainer\\"');
+    // Ray runs a job that asks for no resources on the head node: only the repository's resources move it.
     expect(JSON.parse(nb).metadata.mlops?.resources).toBeUndefined();
     const repo = makeRepo({ "train.ipynb": nb });
     const repoId = await registerRepo(server, "acme/ray-repo-trainer", repo.dir, { runner_resources: { resources: { trainer: 1 } } });
