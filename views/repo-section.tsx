@@ -81,16 +81,16 @@ export function RepoSection(props: RepoSectionProps) {
           Runner resources (Ray) <textarea name="runner_resources" rows={2} placeholder={d.resourcesExample}></textarea>
         </label>
         <p class="muted">Empty fields take the value shown in grey.</p>
-        <ResourcesHint example={d.resourcesExample} />
         <button type="submit">Register</button>
       </form>
+      <ResourcesHint example={d.resourcesExample} />
     </section>
   );
 }
 
 function ResourcesHint(props: { example: string }) {
   return (
-    <p class="muted">
+    <p class="muted resources-hint">
       Runner resources (Ray): what the repository's notebooks ask of the cluster with RUNNER_BACKEND=ray, a JSON object such as <code>{props.example}</code>,
       every key optional; empty: none. A notebook's metadata <code>mlops.resources</code> wins, key by key.
     </p>
