@@ -26,7 +26,7 @@ import { LogBus } from "./pipeline/log-bus.ts";
 import type { PipelineServices } from "./pipeline/pipeline-context.ts";
 import { LocalRunner, withEnvironment } from "./runner/local-runner.ts";
 import { RayJobsClient } from "./runner/ray-jobs-client.ts";
-import { notebookResources } from "./runner/ray-resources.ts";
+import { notebookResources, resourcesFor } from "./runner/ray-resources.ts";
 import { RayRunner } from "./runner/ray-runner.ts";
 import { PipelineEnding, type EndListener } from "./pipeline/pipeline-ending.ts";
 import { JobKind, PipelineService } from "./pipeline/pipeline-service.ts";
@@ -168,7 +168,12 @@ export async function startServer(
             issueUploadToken: (id) => uploadTokens.issue(id),
             pendingTimeoutMs: config.ray.pendingTimeoutSeconds * 1000,
             lostAfterMs: config.ray.lostTimeoutSeconds * 1000,
-            resourcesFor: (spec) => notebookResources(spec.notebook),
+            // The repository's runner_resources, under the notebook's own metadata (which wins per key).
+            resourcesFor: (spec) => {
+              const repoId = pipelineStore.find(spec.pipelineId)?.repoId;
+              const repo = repoId == null ? undefined : repos.find(repoId);
+              return resourcesFor(repo?.runner_resources, notebookResources(spec.notebook));
+            },
           })
         : new LocalRunner({ papermill: config.papermill, environments, sandbox, network: nb.network, maxLineChars: nb.logLineMaxChars }),
     // With an environment of its own, the notebook's model is read by the python that pickled it.

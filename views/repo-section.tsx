@@ -11,7 +11,15 @@ export type RepoSummary = Repo & {
 };
 
 /** What an empty form field stands for, shown as placeholders. */
-export type RepoDefaults = { branch: string; notebookGlob: string; deployMetric: string; threshold: number; autoDeploy: boolean };
+export type RepoDefaults = {
+  branch: string;
+  notebookGlob: string;
+  deployMetric: string;
+  threshold: number;
+  autoDeploy: boolean;
+  /** The shape of `runner_resources`, shown as the hint of its fields. */
+  resourcesExample: string;
+};
 
 export type RepoSectionProps = { repos: RepoSummary[]; defaults: RepoDefaults };
 
@@ -34,13 +42,14 @@ export function RepoSection(props: RepoSectionProps) {
               <th>branch</th>
               <th>notebooks</th>
               <th>deploy when</th>
+              <th>runner resources (Ray)</th>
               <th>newest pipeline</th>
               <th></th>
             </tr>
           </thead>
           <tbody>
             {props.repos.map((r) => (
-              <RepoRow repo={r} />
+              <RepoRow repo={r} resourcesExample={d.resourcesExample} />
             ))}
           </tbody>
         </table>
@@ -68,15 +77,29 @@ export function RepoSection(props: RepoSectionProps) {
         <label>
           Deploy threshold <input type="number" name="deploy_threshold" min="0" max="1" step="any" placeholder={`server default (${d.threshold})`} />
         </label>
+        <label>
+          Runner resources (Ray) <textarea name="runner_resources" rows={2} placeholder={d.resourcesExample}></textarea>
+        </label>
         <p class="muted">Empty fields take the value shown in grey.</p>
         <button type="submit">Register</button>
       </form>
+      <ResourcesHint example={d.resourcesExample} />
     </section>
   );
 }
 
-function RepoRow(props: { repo: RepoSummary }) {
+function ResourcesHint(props: { example: string }) {
+  return (
+    <p class="muted resources-hint">
+      Runner resources (Ray): what the repository's notebooks ask of the cluster with RUNNER_BACKEND=ray, a JSON object such as <code>{props.example}</code>,
+      every key optional; empty: none. A notebook's metadata <code>mlops.resources</code> wins, key by key.
+    </p>
+  );
+}
+
+function RepoRow(props: { repo: RepoSummary; resourcesExample: string }) {
   const r = props.repo;
+  const resources = r.runner_resources ? JSON.stringify(r.runner_resources) : "";
   return (
     <tr data-repo-id={String(r.id)}>
       <td class="repo-name">{r.full_name}</td>
@@ -92,6 +115,19 @@ function RepoRow(props: { repo: RepoSummary }) {
       <td class="policy">
         <code>{r.deploy_metric}</code> ≥ {r.threshold}
         {r.thresholdIsDefault && <span class="muted"> (server default)</span>}
+      </td>
+      <td class="runner-resources">
+        <details>
+          <summary>{resources ? <code>{resources}</code> : <span class="muted">none</span>}</summary>
+          <form class="resources-form" hx-post={`/repos/${r.id}/resources`} hx-target="#repo-section" hx-swap="outerHTML" {...errorsToBox}>
+            <textarea name="runner_resources" rows={3} placeholder={props.resourcesExample} aria-label={`runner resources (Ray) of ${r.full_name}`}>
+              {resources}
+            </textarea>
+            <button type="submit" title="empty: none">
+              Save
+            </button>
+          </form>
+        </details>
       </td>
       <td>
         {r.newest ? (

@@ -24,6 +24,8 @@ export const repositories = sqliteTable("repositories", {
   deployThreshold: real("deploy_threshold"),
   createdAt: createdAt(),
   updatedAt: text("updated_at").notNull(),
+  /** JSON of what its notebooks ask of a Ray cluster (src/runner/ray-resources.ts); a notebook's own metadata wins. */
+  runnerResources: text("runner_resources"),
 });
 
 export const webhookDeliveries = sqliteTable("webhook_deliveries", {

@@ -107,4 +107,31 @@ describe("pages in Chromium", () => {
     expect(stored.filter((r) => r.full_name === "acme/from-the-form")).toEqual([expect.objectContaining({ branch: "prod", deploy_threshold: 0.9 })]);
     await page.close();
   }, 90_000);
+
+  test("a repository's runner resources (Ray) are changed, refused with the error shown, and cleared from its row", async () => {
+    const repoId = await registerRepo(server, "acme/ray-form", "/srv/git/ray-form", { runner_resources: { num_cpus: 1 } });
+    const stored = async () => ((await (await server.api(`/api/repos/${repoId}`)).json()) as { runner_resources: unknown }).runner_resources;
+    const page = await browser.newPage();
+    await signIn(page, server.base, ADMIN_TOKEN, "/repos");
+    const cell = () => page.locator(`tr[data-repo-id="${repoId}"] .runner-resources`);
+    await cell().locator("summary").click();
+    expect(await cell().locator("textarea").inputValue()).toBe('{"num_cpus":1}');
+
+    await cell().locator("textarea").fill('{"num_gpus": 1, "resources": {"trainer": 1}}');
+    await cell().locator('button[type="submit"]').click();
+    await cell().locator("summary", { hasText: '"num_gpus":1' }).waitFor({ timeout: 10_000 });
+    expect(await stored()).toEqual({ num_gpus: 1, resources: { trainer: 1 } });
+
+    await cell().locator("summary").click();
+    await cell().locator("textarea").fill('{"num_gpus": -1}');
+    await cell().locator('button[type="submit"]').click();
+    await expect(page.locator("#repo-error .error").textContent()).resolves.toContain("runner_resources.num_gpus");
+    expect(await stored()).toEqual({ num_gpus: 1, resources: { trainer: 1 } });
+
+    await cell().locator("textarea").fill("");
+    await cell().locator('button[type="submit"]').click();
+    await cell().locator("summary", { hasText: "none" }).waitFor({ timeout: 10_000 });
+    expect(await stored()).toBeNull();
+    await page.close();
+  }, 90_000);
 });

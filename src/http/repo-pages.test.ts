@@ -171,6 +171,24 @@ describe("/repos", () => {
       message: "set GITHUB_TOKEN instead",
     },
     { name: "an unknown field", form: { full_name: "acme/new", colour: "red" }, status: 400, message: "unknown field colour" },
+    {
+      name: "runner resources that are not JSON",
+      form: { full_name: "acme/new", runner_resources: "{num_cpus: 1" },
+      status: 422,
+      message: "invalid request: runner_resources: must be a JSON object such as {&quot;num_cpus&quot;: 1",
+    },
+    {
+      name: "runner resources asking for negative GPUs",
+      form: { full_name: "acme/new", runner_resources: '{"num_gpus": -1}' },
+      status: 422,
+      message: "runner_resources.num_gpus: ",
+    },
+    {
+      name: "runner resources with an unknown key",
+      form: { full_name: "acme/new", runner_resources: '{"gpu": 1}' },
+      status: 422,
+      message: "unknown key gpu; allowed: num_cpus, num_gpus, memory_mb, resources",
+    },
   ];
   for (const r of refused) {
     test(`Register refuses ${r.name} (${r.status} in the error box) and stores nothing`, async () => {
@@ -199,7 +217,81 @@ describe("/repos", () => {
       /<button class="remove danger" hx-post="\/repos\/1\/delete" hx-target="#repo-section" hx-swap="outerHTML" hx-confirm="[^"]*" hx-status:4xx="target:#repo-error swap:innerHTML"/,
     );
     expect(rowOf(html, 1)).toContain('<button class="run" hx-post="/repos/1/run" hx-target="#repo-error" hx-swap="innerHTML"');
-    for (const field of ["full_name", "clone_url", "branch", "notebook_glob", "deploy_metric", "deploy_threshold"]) expect(html).toContain(`name="${field}"`);
+    for (const field of ["full_name", "clone_url", "branch", "notebook_glob", "deploy_metric", "deploy_threshold", "runner_resources"])
+      expect(html).toContain(`name="${field}"`);
+    expect(rowOf(html, 1)).toMatch(
+      /<form class="resources-form" hx-post="\/repos\/1\/resources" hx-target="#repo-section" hx-swap="outerHTML" hx-status:4xx="target:#repo-error swap:innerHTML"/,
+    );
+  });
+
+  test("each row shows its runner resources (Ray) in a form prefilled with them; the forms hint at the shape", async () => {
+    const t = makeReposApp();
+    const iris = t.repos.create({ full_name: "acme/iris", runner_resources: { num_gpus: 1, resources: { trainer: 1 } } });
+    const churn = t.repos.create({ full_name: "acme/churn" });
+    const html = await (await t.app.request("/repos", { headers: browser })).text();
+    const shown = "{&quot;num_gpus&quot;:1,&quot;resources&quot;:{&quot;trainer&quot;:1}}";
+    expect(rowOf(html, iris.id)).toContain(`<summary><code>${shown}</code></summary>`);
+    expect(rowOf(html, iris.id)).toMatch(new RegExp(`<textarea name="runner_resources"[^>]*>${shown}</textarea>`));
+    expect(rowOf(html, churn.id)).toContain('<summary><span class="muted">none</span></summary>');
+    expect(rowOf(html, churn.id)).toMatch(/<textarea name="runner_resources"[^>]*><\/textarea>/);
+    const example = "{&quot;num_cpus&quot;: 1, &quot;num_gpus&quot;: 0, &quot;memory_mb&quot;: 2048, &quot;resources&quot;: {&quot;trainer&quot;: 1}}";
+    expect(html).toContain(`<textarea name="runner_resources" rows="2" placeholder="${example}"></textarea>`);
+    expect(html).toContain(`<code>${example}</code>, every key optional`);
+    expect(html).toContain("<code>mlops.resources</code> wins");
+  });
+
+  test("Register stores the runner resources given as JSON text", async () => {
+    const t = makeReposApp();
+    const res = await t.post("/repos", htmx, { ...emptyForm, full_name: "acme/ray", runner_resources: ' {"num_cpus": 2, "resources": {"trainer": 1}} ' });
+    expect(res.status).toBe(200);
+    expect(rowOf(await res.text(), 1)).toContain("<summary><code>{&quot;num_cpus&quot;:2,&quot;resources&quot;:{&quot;trainer&quot;:1}}</code></summary>");
+    expect(t.repos.get(1).runner_resources).toEqual({ num_cpus: 2, resources: { trainer: 1 } });
+    // Left empty: none.
+    expect((await t.post("/repos", htmx, { ...emptyForm, full_name: "acme/plain", runner_resources: "" })).status).toBe(200);
+    expect(t.repos.get(2).runner_resources).toBeNull();
+  });
+
+  test("a row's runner resources form changes them, and empty clears them; other repositories are left alone", async () => {
+    const t = makeReposApp();
+    const iris = t.repos.create({ full_name: "acme/iris", runner_resources: { num_cpus: 1 } });
+    const other = t.repos.create({ full_name: "acme/other", runner_resources: { num_gpus: 1 } });
+    const changed = await t.post(`/repos/${iris.id}/resources`, htmx, { runner_resources: '{"memory_mb": 4096, "resources": {"trainer": 1}}' });
+    expect(changed.status).toBe(200);
+    const fragment = await changed.text();
+    expect(fragment).toStartWith('<section id="repo-section">');
+    expect(rowOf(fragment, iris.id)).toContain("<summary><code>{&quot;memory_mb&quot;:4096,&quot;resources&quot;:{&quot;trainer&quot;:1}}</code></summary>");
+    expect(t.repos.get(iris.id).runner_resources).toEqual({ memory_mb: 4096, resources: { trainer: 1 } });
+
+    const cleared = await t.post(`/repos/${iris.id}/resources`, htmx, { runner_resources: "  " });
+    expect(cleared.status).toBe(200);
+    expect(rowOf(await cleared.text(), iris.id)).toContain('<summary><span class="muted">none</span></summary>');
+    expect(t.repos.get(iris.id).runner_resources).toBeNull();
+    expect(t.repos.get(other.id).runner_resources).toEqual({ num_gpus: 1 });
+  });
+
+  test("a bad value in a row's runner resources form shows the error in the box and changes nothing", async () => {
+    const t = makeReposApp();
+    const iris = t.repos.create({ full_name: "acme/iris", runner_resources: { num_cpus: 1 } });
+    const before = t.state();
+    for (const [text, status, message] of [
+      ['{"num_gpus": -1}', 422, "runner_resources.num_gpus: "],
+      ['{"memory_mb": 1.5}', 422, "runner_resources.memory_mb: "],
+      ['{"resources": {"trainer": "one"}}', 422, "runner_resources.resources.trainer: "],
+      ['{"cpus": 2}', 422, "unknown key cpus"],
+      ["num_cpus=2", 422, "runner_resources: must be a JSON object such as"],
+      ["[1, 2]", 422, "runner_resources: must be a JSON object such as"],
+    ] as const) {
+      const res = await t.post(`/repos/${iris.id}/resources`, htmx, { runner_resources: text });
+      expect(res.status).toBe(status);
+      const body = await res.text();
+      const shown = body.match(/^<p class="error" role="alert">(.*)<\/p>$/s)?.[1] ?? `not an error fragment: ${body}`;
+      expect(shown).toContain(message);
+      expect(t.state()).toEqual(before);
+    }
+    const unknown = await t.post("/repos/99/resources", htmx, { runner_resources: "{}" });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).toBe('<p class="error" role="alert">repository 99 does not exist</p>');
+    expect(t.state()).toEqual(before);
   });
 
   test("Run now on a real git repository queues a pipeline per tagged notebook of the branch head and redirects", async () => {
@@ -319,6 +411,7 @@ describe("/repos", () => {
       ["/repos", { full_name: "acme/new" }],
       [`/repos/${repo.id}/run`, undefined],
       [`/repos/${repo.id}/delete`, undefined],
+      [`/repos/${repo.id}/resources`, { runner_resources: '{"num_cpus": 8}' }],
       // Invalid input is refused for the session first, not validated.
       ["/repos", { full_name: "not a name" }],
     ];

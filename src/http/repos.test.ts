@@ -66,6 +66,78 @@ const scenarios: Scenario[] = [
     contains: ["already registered"],
     rows: 2,
   },
+  {
+    name: "create with runner_resources",
+    method: "POST",
+    url: "/api/repos",
+    body: { full_name: "o/r", runner_resources: { num_cpus: 2, num_gpus: 1, memory_mb: 4096, resources: { trainer: 1 } } },
+    status: 201,
+    contains: ['"runner_resources":{"num_cpus":2,"num_gpus":1,"memory_mb":4096,"resources":{"trainer":1}}'],
+    rows: 3,
+  },
+  {
+    name: "create with runner_resources null",
+    method: "POST",
+    url: "/api/repos",
+    body: { full_name: "o/r", runner_resources: null },
+    status: 201,
+    contains: ['"runner_resources":null'],
+    rows: 3,
+  },
+  {
+    name: "create with negative num_gpus",
+    method: "POST",
+    url: "/api/repos",
+    body: { full_name: "o/r", runner_resources: { num_gpus: -1 } },
+    status: 422,
+    contains: ["runner_resources.num_gpus"],
+    rows: 2,
+  },
+  {
+    name: "create with an unknown resources key",
+    method: "POST",
+    url: "/api/repos",
+    body: { full_name: "o/r", runner_resources: { gpus: 1 } },
+    status: 422,
+    contains: ["runner_resources", "unknown key gpus", "num_cpus, num_gpus, memory_mb, resources"],
+    rows: 2,
+  },
+  {
+    name: "create with runner_resources as text",
+    method: "POST",
+    url: "/api/repos",
+    body: { full_name: "o/r", runner_resources: '{"num_cpus": 1}' },
+    status: 422,
+    contains: ["runner_resources", "must be a JSON object such as"],
+    rows: 2,
+  },
+  {
+    name: "create with a custom resource that is not a number",
+    method: "POST",
+    url: "/api/repos",
+    body: { full_name: "o/r", runner_resources: { resources: { trainer: "one" } } },
+    status: 422,
+    contains: ["runner_resources.resources.trainer"],
+    rows: 2,
+  },
+  {
+    name: "create with fractional memory_mb",
+    method: "POST",
+    url: "/api/repos",
+    body: { full_name: "o/r", runner_resources: { memory_mb: 1.5 } },
+    status: 422,
+    contains: ["runner_resources.memory_mb"],
+    rows: 2,
+  },
+  {
+    name: "bad runner_resources and a bad other field: the 400 names both",
+    method: "POST",
+    url: "/api/repos",
+    body: { full_name: "a/b/c", runner_resources: { num_cpus: -1 } },
+    status: 400,
+    contains: ["full_name", "runner_resources.num_cpus"],
+    rows: 2,
+  },
   { name: "missing full_name", method: "POST", url: "/api/repos", body: {}, status: 400, contains: ["full_name"], rows: 2 },
   {
     name: "full_name without owner",
@@ -181,6 +253,15 @@ const scenarios: Scenario[] = [
     rows: 2,
   },
   { name: "patch invalid value", method: "PATCH", url: "/api/repos/1", body: { deploy_threshold: -0.1 }, status: 400, contains: ["deploy_threshold"], rows: 2 },
+  {
+    name: "patch bad runner_resources",
+    method: "PATCH",
+    url: "/api/repos/1",
+    body: { runner_resources: { num_gpus: -1 } },
+    status: 422,
+    contains: ["runner_resources.num_gpus"],
+    rows: 2,
+  },
   { name: "patch unknown field", method: "PATCH", url: "/api/repos/1", body: { id: 7 }, status: 400, contains: ["id"], rows: 2 },
   { name: "patch unknown repo", method: "PATCH", url: "/api/repos/42", body: { branch: "x" }, status: 404, rows: 2 },
   { name: "patch bad id", method: "PATCH", url: "/api/repos/x", body: { branch: "x" }, status: 400, rows: 2 },
@@ -291,5 +372,56 @@ describe("/api/repos behaviour", () => {
     ).json();
     expect(patched.created_at).toBe(created.created_at);
     expect(patched.updated_at > created.updated_at).toBe(true);
+  });
+
+  test("runner_resources: shown as null when unset, set, replaced whole and cleared by PATCH", async () => {
+    const { app, auth } = setup();
+    const json = { ...auth, "Content-Type": "application/json" };
+    await app.request("/api/repos", { method: "POST", headers: json, body: JSON.stringify(seeded[0]) });
+    const show = async () => (await (await app.request("/api/repos/1", { headers: auth })).json()).runner_resources;
+    expect(await show()).toBeNull();
+    const patch = (body: unknown) => app.request("/api/repos/1", { method: "PATCH", headers: json, body: JSON.stringify(body) });
+
+    const set = await patch({ runner_resources: { num_cpus: 2, resources: { trainer: 1 } } });
+    expect(set.status).toBe(200);
+    expect((await set.json()).runner_resources).toEqual({ num_cpus: 2, resources: { trainer: 1 } });
+    expect(await show()).toEqual({ num_cpus: 2, resources: { trainer: 1 } });
+    const listed = (await (await app.request("/api/repos", { headers: auth })).json()).repos;
+    expect(listed[0].runner_resources).toEqual({ num_cpus: 2, resources: { trainer: 1 } });
+
+    // A PATCH of other fields leaves it; a new value replaces the old one whole.
+    expect((await patch({ branch: "dev" })).status).toBe(200);
+    expect(await show()).toEqual({ num_cpus: 2, resources: { trainer: 1 } });
+    expect((await patch({ runner_resources: { memory_mb: 2048 } })).status).toBe(200);
+    expect(await show()).toEqual({ memory_mb: 2048 });
+
+    expect((await patch({ runner_resources: null })).status).toBe(200);
+    expect(await show()).toBeNull();
+  });
+
+  test("a bad runner_resources in a PATCH is a 422 naming the key, and changes nothing, the other fields sent with it included", async () => {
+    const { app, auth } = setup();
+    const json = { ...auth, "Content-Type": "application/json" };
+    await app.request("/api/repos", {
+      method: "POST",
+      headers: json,
+      body: JSON.stringify({ ...seeded[0], runner_resources: { num_cpus: 2, resources: { trainer: 1 } } }),
+    });
+    const before = await (await app.request("/api/repos/1", { headers: auth })).json();
+    for (const [runner_resources, named] of [
+      [{ num_gpus: -1 }, "runner_resources.num_gpus"],
+      [{ num_cpus: "2" }, "runner_resources.num_cpus"],
+      [{ memory_mb: 0 }, "runner_resources.memory_mb"],
+      [{ resources: { trainer: -1 } }, "runner_resources.resources.trainer"],
+      [{ cpus: 1 }, "unknown key cpus"],
+      [[1], "must be a JSON object"],
+    ] as const) {
+      const res = await app.request("/api/repos/1", { method: "PATCH", headers: json, body: JSON.stringify({ branch: "dev", runner_resources }) });
+      expect(res.status).toBe(422);
+      const body = await res.json();
+      expect(body.error).toContain(named);
+      expect(body.error).not.toContain("stack");
+      expect(await (await app.request("/api/repos/1", { headers: auth })).json()).toEqual(before);
+    }
   });
 });

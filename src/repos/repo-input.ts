@@ -1,5 +1,6 @@
 // What a repository registration or change may contain (docs/http.md), as zod schemas shared by the JSON API and the pages.
 import { z } from "zod";
+import { rayResourcesSchema } from "../runner/ray-resources.ts";
 
 // GitHub: owner 1–39 letters/digits/hyphens (`_` too for Enterprise managed users), not starting with a
 // hyphen; repository 1–100 letters/digits/`.`/`_`/`-`, but not `.` or `..`.
@@ -49,6 +50,8 @@ const fields = {
   notebook_glob: notebookGlob.optional(),
   deploy_metric: deployMetric.optional(),
   deploy_threshold: deployThreshold.optional(),
+  // null clears it.
+  runner_resources: rayResourcesSchema.nullable().optional(),
 };
 
 const unknownFields = {

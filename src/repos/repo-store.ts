@@ -3,6 +3,7 @@ import { asc, eq, sql } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { repositories } from "../db/schema.ts";
 import { ConflictError, NotFoundError } from "../lib/errors.ts";
+import type { RayResources } from "../runner/ray-resources.ts";
 
 /** A registered repository as the API shows it. `deploy_threshold` null = use MIN_ACCURACY_THRESHOLD. */
 export type Repo = {
@@ -13,6 +14,8 @@ export type Repo = {
   notebook_glob: string;
   deploy_metric: string;
   deploy_threshold: number | null;
+  /** What its notebooks ask of a Ray cluster (RUNNER_BACKEND=ray); a notebook's metadata mlops.resources wins per key. null: nothing. */
+  runner_resources: RayResources | null;
   created_at: string;
   updated_at: string;
 };
@@ -25,6 +28,7 @@ export type NewRepo = {
   notebook_glob?: string;
   deploy_metric?: string;
   deploy_threshold?: number | null;
+  runner_resources?: RayResources | null;
 };
 
 /** Fields a PATCH may change; absent fields stay as they are. */
@@ -49,9 +53,13 @@ const toRepo = (r: Row): Repo => ({
   notebook_glob: r.notebookGlob,
   deploy_metric: r.deployMetric,
   deploy_threshold: r.deployThreshold,
+  // Written only through NewRepo/RepoPatch, which the API's schema has checked.
+  runner_resources: r.runnerResources === null ? null : (JSON.parse(r.runnerResources) as RayResources),
   created_at: r.createdAt,
   updated_at: r.updatedAt,
 });
+
+const resourcesText = (r: RayResources | null | undefined) => (r ? JSON.stringify(r) : null);
 
 // GitHub treats owner/name case-insensitively, and webhooks may spell it differently from the registration.
 const sameName = (fullName: unknown) => sql`lower(${repositories.fullName}) = lower(${fullName})`;
@@ -90,6 +98,7 @@ export class RepoStore {
             notebookGlob: input.notebook_glob ?? DEFAULT_NOTEBOOK_GLOB,
             deployMetric: input.deploy_metric ?? DEFAULT_DEPLOY_METRIC,
             deployThreshold: input.deploy_threshold ?? null,
+            runnerResources: resourcesText(input.runner_resources),
             updatedAt: new Date().toISOString(),
           })
           .returning()
@@ -141,6 +150,7 @@ export class RepoStore {
         if (patch.notebook_glob !== undefined) fields.notebookGlob = patch.notebook_glob;
         if (patch.deploy_metric !== undefined) fields.deployMetric = patch.deploy_metric;
         if (patch.deploy_threshold !== undefined) fields.deployThreshold = patch.deploy_threshold;
+        if (patch.runner_resources !== undefined) fields.runnerResources = resourcesText(patch.runner_resources);
         if (!Object.keys(fields).length) return toRepo(current);
         const row = tx
           .update(repositories)

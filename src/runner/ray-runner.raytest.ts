@@ -1,7 +1,7 @@
 // RUNNER_BACKEND=ray end to end, against a real two-node Ray cluster (run by scripts/test-ray.sh, inside a network
 // namespace with loopback alone): pushes deploy and serve through Ray jobs that upload their results with the
 // pipeline's token; a notebook asking for the worker's custom resource runs there; one asking for a GPU nobody has
-// fails after RAY_PENDING_TIMEOUT_SECONDS naming it; cancel stops the Ray job.
+// fails after RAY_PENDING_TIMEOUT_SECONDS naming it; cancel stops the Ray job; a repository's runner_resources apply.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exampleNotebook, makeRepo, notebook, sendPush, signIn, startTestServer, waitForPipelines, waitForStatus, type TestServer } from "../testing/e2e.ts";
 import { eventually } from "../testing/eventually.ts";
@@ -191,4 +191,18 @@ describe("RUNNER_BACKEND=ray", () => {
     expect(p!.error).toContain(`PIPELINE_TIMEOUT_SECONDS (${TIMEOUT_SECONDS} s)`);
     await eventually(async () => (await jobOf(p!.id))?.status === "STOPPED", { what: "the Ray job to be stopped", timeoutMs: 30_000 });
   }, 240_000);
+
+  test("a repository's runner_resources asking for the worker's custom resource runs its notebook (no resources of its own) on the worker node", async () => {
+    const nb = exampleNotebook("iris-onnx.ipynb").replace('MODEL_NAME = \\"iris\\"', 'MODEL_NAME = \\"iris-repo-trainer\\"');
+    // Ray runs a job that asks for no resources on the head node: only the repository's resources move it.
+    expect(JSON.parse(nb).metadata.mlops?.resources).toBeUndefined();
+    const repo = makeRepo({ "train.ipynb": nb });
+    const repoId = await registerRepo(server, "acme/ray-repo-trainer", repo.dir, { runner_resources: { resources: { trainer: 1 } } });
+    await sendPush(server.base, { fullName: "acme/ray-repo-trainer", cloneUrl: repo.dir, after: repo.sha });
+    const [p] = await waitForPipelines(server, `repo=${repoId}`, 1, 240_000);
+    expect(p!.status).toBe("succeeded");
+    expect((await jobOf(p!.id))?.driverNodeId).toBe(cluster.workerNodeId);
+    const detail = (await (await server.api(`/api/pipelines/${p!.id}`)).json()) as { runner: { node_id: string } };
+    expect(detail.runner.node_id).toBe(cluster.workerNodeId);
+  }, 300_000);
 });

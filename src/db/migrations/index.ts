@@ -10,6 +10,7 @@ import pageSessionTags from "./0009_page_session_tags.sql" with { type: "text" }
 import runnerNode from "./0011_runner_node.sql" with { type: "text" };
 import pipelineWaiting from "./0013_pipeline_waiting.sql" with { type: "text" };
 import uploadTokens from "./0010_upload_tokens.sql" with { type: "text" };
+import repoRunnerResources from "./0012_repo_runner_resources.sql" with { type: "text" };
 
 export type Migration = { id: number; name: string; sql: string };
 
@@ -25,5 +26,6 @@ export const migrations: readonly Migration[] = [
   { id: 9, name: "0009_page_session_tags", sql: pageSessionTags },
   { id: 10, name: "0010_upload_tokens", sql: uploadTokens },
   { id: 11, name: "0011_runner_node", sql: runnerNode },
+  { id: 12, name: "0012_repo_runner_resources", sql: repoRunnerResources },
   { id: 13, name: "0013_pipeline_waiting", sql: pipelineWaiting },
 ];
