@@ -32,7 +32,8 @@ beforeAll(async () => {
     RAY_ADDRESS: cluster.address,
     PUBLIC_URL: `http://127.0.0.1:${port}`,
     PORT: String(port),
-    RAY_PENDING_TIMEOUT_SECONDS: "15",
+    // It counts the runtime env's pip install on the node too (Ray shows both as PENDING): under load that takes 15 s.
+    RAY_PENDING_TIMEOUT_SECONDS: "40",
     PIPELINE_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS),
     WORKER_CONCURRENCY: "4",
   });
@@ -154,6 +155,20 @@ describe("RUNNER_BACKEND=ray", () => {
     expect(log).toContain("[ray] runtime_env setup failed");
     expect((await jobOf(p!.id))?.status).toBe("FAILED");
   }, 240_000);
+
+  test("a job id another server already took on the shared cluster fails the pipeline saying so, and its job is left alone", async () => {
+    const newest = ((await (await server.api("/api/pipelines")).json()) as { pipelines: { id: number }[] }).pipelines[0]?.id ?? 0;
+    const taken = `mlops-${newest + 1}-1`;
+    await ray.submit({ submissionId: taken, entrypoint: 'python -c "print(1)"', metadata: { mlops_server: "http://another-mlops:8000" } });
+    const repo = makeRepo({ "train.ipynb": exampleNotebook("iris-onnx.ipynb").replace('MODEL_NAME = \\"iris\\"', 'MODEL_NAME = \\"iris-collides\\"') });
+    const repoId = await registerRepo(server, "acme/ray-collides", repo.dir);
+    await sendPush(server.base, { fullName: "acme/ray-collides", cloneUrl: repo.dir, after: repo.sha });
+    const [p] = await waitForPipelines(server, `repo=${repoId}`, 1, 120_000);
+    expect(p!.id).toBe(newest + 1);
+    expect(p!.status).toBe("failed");
+    expect(p!.error).toContain(`Ray already has a job ${taken} that this server did not submit: another mlops server shares the cluster`);
+    expect((await jobOf(p!.id))?.metadata?.mlops_server).toBe("http://another-mlops:8000");
+  }, 180_000);
 
   test("cancelling a pipeline stops its Ray job", async () => {
     const nb = notebook([

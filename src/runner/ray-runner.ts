@@ -91,7 +91,10 @@ export class RayRunner implements NotebookRunner {
     const r = requests();
     const result = this.start(spec, id).then(
       () => this.follow(spec, id, events, r.asked, 0),
-      (e: unknown): RunResult => (isSilence(e) ? { ...failed(spec, this.waiting(e)), status: "unavailable" } : failed(spec, errorText(e))),
+      (e: unknown): RunResult =>
+        isSilence(e)
+          ? { ...failed(spec, this.waiting(e)), status: "unavailable" }
+          : failed(spec, e instanceof RayApiError && e.duplicateSubmission ? this.taken(id) : errorText(e)),
     );
     return { id, result, cancel: r.cancel, detach: r.detach };
   }
@@ -100,6 +103,10 @@ export class RayRunner implements NotebookRunner {
     if (!/^mlops-\d+-\d+$/.test(handleId)) return undefined;
     const r = requests();
     return { id: handleId, result: this.follow(spec, handleId, events, r.asked, linesSeen), cancel: r.cancel, detach: r.detach };
+  }
+
+  private taken(id: string): string {
+    return `Ray already has a job ${id} that this server did not submit: another mlops server shares the cluster and its pipeline ids collide with this one's (give each server a cluster of its own)`;
   }
 
   private waiting(e: unknown): string {
@@ -132,7 +139,8 @@ export class RayRunner implements NotebookRunner {
       entrypointNumGpus: r.num_gpus,
       entrypointMemoryBytes: r.memory_mb === undefined ? undefined : r.memory_mb * 1024 * 1024,
       entrypointResources: r.resources,
-      metadata: { pipeline_id: String(spec.pipelineId) },
+      // Whose job it is: submission ids are per server, and two servers sharing a cluster must not follow each other's.
+      metadata: { pipeline_id: String(spec.pipelineId), mlops_server: this.opts.publicUrl },
     });
   }
 
@@ -194,6 +202,8 @@ export class RayRunner implements NotebookRunner {
         continue;
       }
       if (!status) return failed(spec, `Ray knows no job ${id}: the cluster was replaced, or the server stopped before Ray accepted the job`, started);
+      const owner = status.metadata?.mlops_server;
+      if (owner !== undefined && owner !== this.opts.publicUrl) return failed(spec, this.taken(id), started);
       const ended = isFinalRayStatus(status.status);
       // Ray's stop reaches a job through its supervisor: a job no node took stays PENDING (until Ray's own start
       // timeout), and a running one may take a moment. The pipeline's end does not wait for either past STOP_WAIT_MS.
