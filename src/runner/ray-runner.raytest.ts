@@ -88,6 +88,11 @@ describe("RUNNER_BACKEND=ray", () => {
     const [p] = await waitForPipelines(server, `repo=${repoId}`, 1, 240_000);
     expect(p!.status).toBe("succeeded");
     expect((await jobOf(p!.id))?.driverNodeId).toBe(cluster.workerNodeId);
+    // In Ray's own working dir on the node, nowhere in the server's DATA_DIR.
+    const log = await (await server.api(`/api/pipelines/${p!.id}/logs`)).text();
+    const input = /^Input Notebook:\s+(\S+)$/m.exec(log)?.[1];
+    expect(input).toStartWith(cluster.tempDir);
+    expect(input).not.toStartWith(server.dataDir);
     // Where it ran, in the API and on the page, with a link to the job in Ray's dashboard.
     const detail = (await (await server.api(`/api/pipelines/${p!.id}`)).json()) as { runner: Record<string, unknown> };
     expect(detail.runner).toEqual({
