@@ -6,7 +6,6 @@ import { createHash } from "node:crypto";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { AppDeps } from "../app.ts";
 import type { DesiredState } from "../replication/desired-state.ts";
 import { eventually } from "../testing/eventually.ts";
 import { sseReader } from "../testing/sse.ts";
@@ -23,7 +22,7 @@ beforeAll(async () => {
   model = await makeTestModel(mkdtempSync(join(tmpdir(), "mlops-replication-")));
   modelSha = createHash("sha256").update(readFileSync(model.onnxPath)).digest("hex");
   // Pings every 100 ms, so a test sees them without waiting out the real 10 s.
-  t = makeTestApp({}, { replicationPingMs: 100 } as Partial<AppDeps>);
+  t = makeTestApp({}, { replicationPingMs: 100 });
   server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: t.app.fetch });
   base = `http://127.0.0.1:${server.port}`;
 }, 60_000);
