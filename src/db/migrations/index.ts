@@ -11,6 +11,7 @@ import runnerNode from "./0011_runner_node.sql" with { type: "text" };
 import pipelineWaiting from "./0013_pipeline_waiting.sql" with { type: "text" };
 import uploadTokens from "./0010_upload_tokens.sql" with { type: "text" };
 import repoRunnerResources from "./0012_repo_runner_resources.sql" with { type: "text" };
+import replicaTokens from "./0014_replica_tokens.sql" with { type: "text" };
 
 export type Migration = { id: number; name: string; sql: string };
 
@@ -28,4 +29,5 @@ export const migrations: readonly Migration[] = [
   { id: 11, name: "0011_runner_node", sql: runnerNode },
   { id: 12, name: "0012_repo_runner_resources", sql: repoRunnerResources },
   { id: 13, name: "0013_pipeline_waiting", sql: pipelineWaiting },
+  { id: 14, name: "0014_replica_tokens", sql: replicaTokens },
 ];
