@@ -56,4 +56,15 @@ if [[ "${1:-}" == "--test" ]]; then
   else
     say "chromium present"
   fi
+  # Debian's haproxy (serving replicas behind a real load balancer) and docker-compose (parses deploy/'s compose
+  # file; no container engine runs here).
+  for tool in haproxy:haproxy docker-compose:docker-compose; do
+    if ! command -v "${tool%%:*}" >/dev/null; then
+      say "installing Debian's ${tool##*:} for the scale-out tests"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get install -y -qq "${tool##*:}" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "${tool##*:}" >/dev/null; }
+    else
+      say "${tool##*:} present"
+    fi
+  done
 fi
