@@ -24,7 +24,9 @@ export async function startHaproxy(replicas: [string, string]): Promise<HaproxyP
   });
   for (const stream of [proc.stdout, proc.stderr]) {
     void (async () => {
-      for await (const chunk of stream) out += new TextDecoder().decode(chunk);
+      const reader = stream.getReader();
+      const decoder = new TextDecoder();
+      for (let r = await reader.read(); !r.done; r = await reader.read()) out += decoder.decode(r.value, { stream: true });
     })();
   }
   const base = `http://127.0.0.1:${port}`;
