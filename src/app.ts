@@ -16,6 +16,8 @@ import { deliveryRoutes, webhookRoutes } from "./http/webhook.ts";
 import { modelRoutes } from "./http/models.ts";
 import { htmlError, pageRoutes, wantsHtml } from "./http/pages.tsx";
 import { pipelineRoutes } from "./http/pipelines.ts";
+import { replicaTokenRoutes } from "./http/replica-tokens.ts";
+import { replicationRoutes, type ReplicationDeps } from "./http/replication.ts";
 import { mountServing } from "./http/serving-routes.ts";
 import { AppError } from "./lib/errors.ts";
 import type { Logger } from "./lib/logger.ts";
@@ -51,7 +53,8 @@ export type AppDeps = {
   databaseOk: () => boolean;
   /** POST /api/pipelines/{id}/artifacts: results sent back by a notebook run elsewhere, with its upload token. */
   artifactUploads: ArtifactUploads;
-} & PipelineAndModelDeps;
+} & PipelineAndModelDeps &
+  ReplicationDeps;
 
 /** Build the Hono app. Errors thrown as AppError become `{"error": ...}` with their status; anything else is a logged 500. */
 export function createApp(deps: AppDeps) {
@@ -74,11 +77,14 @@ export function createApp(deps: AppDeps) {
   api.route("/deliveries", deliveryRoutes({ deliveries }));
   api.route("/pipelines", pipelineRoutes({ ...deps, repoName: (id) => repos.find(id)?.full_name }));
   api.route("/models", modelRoutes(deps));
+  api.route("/replica-tokens", replicaTokenRoutes(deps));
 
   app.route("/health", healthRoutes(deps));
   app.route("/webhook", webhookRoutes({ deliveries, webhookSecret: deps.secrets.webhookSecret }));
   // Ahead of /api's admin check, which it must not pass through: its one credential is the pipeline's upload token.
   app.route("/api/pipelines", artifactRoutes(deps));
+  // Likewise ahead of it: a replica token is good here (and only here), beside the admin token.
+  app.route("/api/replication", replicationRoutes({ ...deps, adminTokenSha256: deps.secrets.adminTokenSha256 }));
   app.route("/api", api);
   app.route(
     "/",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // The command line: `mlops [serve]`, `mlops replica <primary URL>`, `mlops --version`, `mlops --help`,
-// `mlops reset-admin-token`, `mlops check-model`.
+// `mlops reset-admin-token`, `mlops create-replica-token`, `mlops check-model`.
 import { checkModel } from "./cli/check-model.ts";
 import { loadConfig, loadReplicaConfig } from "./config.ts";
 import { offerExamples } from "./examples/first-run.ts";
@@ -10,6 +10,7 @@ import { ConfigError } from "./lib/errors.ts";
 import { makeNonDumpable } from "./lib/non-dumpable.ts";
 import { VERSION } from "./lib/version.ts";
 import { startReplica } from "./replica/replica-server.ts";
+import { ReplicaTokens } from "./replication/replica-tokens.ts";
 import { startServer } from "./server.ts";
 
 const HELP = `mlops ${VERSION} — push a notebook to GitHub, get a deployed model.
@@ -22,6 +23,9 @@ Usage:
                              serve predictions only, following what the primary deploys (REPLICA_TOKEN required;
                              also PORT, HOST, DATA_DIR = its file cache, PREDICT_TOKEN, SHUTDOWN_GRACE_SECONDS)
   mlops reset-admin-token    replace the admin token and print the new one
+  mlops create-replica-token [--name <label>]
+                             make a token for a serving replica (GET /api/replication/* only) and print it
+                             alone on the last line; list and revoke tokens under /api/replica-tokens
   mlops check-model <file>   load an ONNX model, print its inputs and outputs, predict a row of zeros
   mlops --version            print the version
   mlops --help               print this help
@@ -46,6 +50,21 @@ async function main(argv: string[]): Promise<number> {
     migrate(db);
     console.log(`new admin token: ${resetAdminToken(db)}`);
     db.$client.close();
+    return 0;
+  }
+  if (command === "create-replica-token") {
+    const named = rest[0] === "--name" && rest.length === 2;
+    if (rest.length && !named) {
+      console.error("usage: mlops create-replica-token [--name <label>]");
+      return 2;
+    }
+    const config = loadConfig(process.env);
+    const db = openDatabase(config.databasePath);
+    migrate(db);
+    const made = new ReplicaTokens(db).create(named ? rest[1]!.trim() : "");
+    db.$client.close();
+    console.log(`replica token ${made.id}${made.name ? ` (${made.name})` : ""} created; shown once, keep it (the replica's REPLICA_TOKEN):`);
+    console.log(made.token);
     return 0;
   }
   if (command === "check-model") {

@@ -21,6 +21,8 @@ import { PageSessions } from "./auth/page-sessions.ts";
 import { MLFLOW_ALIAS_JOB, MLFLOW_SYNC_JOB, MlflowTracking } from "./mlflow/mlflow-tracking.ts";
 import { Deployer } from "./models/deployer.ts";
 import { ModelStore } from "./models/model-store.ts";
+import { DeploymentsFeed } from "./replication/deployments-feed.ts";
+import { ReplicaTokens } from "./replication/replica-tokens.ts";
 import { convertJoblib } from "./pipeline/convert-joblib.ts";
 import { LogBus } from "./pipeline/log-bus.ts";
 import type { PipelineServices } from "./pipeline/pipeline-context.ts";
@@ -116,6 +118,9 @@ export async function startServer(
   // Each model loads and runs in a worker thread of its own: a big load never holds up requests to other models.
   const registry = new ModelRegistry(openWorkerSession);
   const deployer = new Deployer(modelStore, registry, logger);
+  // Serving replicas follow every deployment change through GET /api/replication/deployments.
+  const deploymentsFeed = new DeploymentsFeed(db, logger);
+  deploymentsFeed.follow(deployer);
   const mirror = new GitMirror(join(config.dataDir, "git"), { token: config.githubToken || undefined, tokenScope: gitTokenScope(config.githubApiUrl) });
 
   const ending = new PipelineEnding(pipelineStore, bus, logger);
@@ -297,6 +302,8 @@ export async function startServer(
     modelStore,
     deployer,
     registry,
+    replicaTokens: new ReplicaTokens(db),
+    deploymentsFeed,
     mlflowView: tracking && ((id) => tracking.view(id)),
     jobDashboard: rayClient && ((jobId) => rayClient.dashboardUrl(jobId)),
     mlflowSyncCounts: tracking && (() => tracking.syncCounts()),
@@ -331,6 +338,7 @@ export async function startServer(
         await Promise.all(pools.map((p) => p.stop({ graceMs: config.shutdownGraceSeconds * 1000 })));
         // Live log streams never end on their own; the HTTP server waits for open responses.
         bus.close();
+        deploymentsFeed.close();
         await stopHttp(server);
         await registry.close();
         db.$client.close();

@@ -204,3 +204,12 @@ export const uploadTokens = sqliteTable("upload_tokens", {
   tokenSha256: text("token_sha256").notNull(),
   issuedAt: createdAt("issued_at"),
 });
+
+/** Replica tokens (src/replication/replica-tokens.ts): a serving replica's credential for /api/replication/, kept as SHA-256. */
+export const replicaTokens = sqliteTable("replica_tokens", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().default(""),
+  tokenSha256: text("token_sha256").notNull().unique(),
+  createdAt: createdAt(),
+  lastUsedAt: text("last_used_at"),
+});

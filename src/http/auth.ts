@@ -39,6 +39,23 @@ export function requireAdmin(adminTokenSha256: string): MiddlewareHandler {
   return requireBearer([adminTokenSha256]);
 }
 
+/**
+ * Middleware that lets a request through with the admin token, or with a token `check` accepts (it returns the token's
+ * id, which handlers read as c.get("tokenId"); undefined for the admin token); else 401. Used only where a second
+ * kind of credential is good (the replica tokens of /api/replication/).
+ */
+export function requireAdminOr(adminTokenSha256: string, check: (token: string) => number | undefined): MiddlewareHandler<{ Variables: { tokenId?: number } }> {
+  return async (c, next) => {
+    if (!hasBearerToken(c, [adminTokenSha256])) {
+      const token = bearerToken(c.req.header("authorization"));
+      const id = token === null ? undefined : check(token);
+      if (id === undefined) throw new UnauthorizedError();
+      c.set("tokenId", id);
+    }
+    await next();
+  };
+}
+
 // What /\s/ matches: String.prototype.trim strips exactly the WhiteSpace and LineTerminator characters.
 function isSpace(ch: string): boolean {
   return ch.trim() === "";

@@ -38,3 +38,46 @@ export async function readEvents(res: Response, stop: (e: SseEvent, all: SseEven
     }
   }
 }
+
+/** A Server-Sent Events stream read one event at a time: `next()` is the next event, or undefined once the stream ended. */
+export type SseReader = { next(): Promise<SseEvent | undefined>; comments: () => number; close(): Promise<void> };
+
+/** Read `res`'s events one by one (comments such as `: ping` are counted, not returned). */
+export function sseReader(res: Response): SseReader {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let comments = 0;
+  return {
+    comments: () => comments,
+    async next() {
+      for (;;) {
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const e: SseEvent = { event: "message", data: "", arrivedAt: Date.now() };
+          const data: string[] = [];
+          for (const line of block.split("\n")) {
+            if (line.startsWith(":")) {
+              comments++;
+              continue;
+            }
+            const [field, ...rest] = line.split(":");
+            const value = rest.join(":").replace(/^ /, "");
+            if (field === "id") e.id = value;
+            else if (field === "event") e.event = value;
+            else if (field === "data") data.push(value);
+          }
+          if (!data.length && e.id === undefined) continue;
+          e.data = data.join("\n");
+          return e;
+        }
+        const chunk = await reader.read();
+        if (chunk.done) return undefined;
+        buffer += decoder.decode(chunk.value, { stream: true });
+      }
+    },
+    close: () => reader.cancel().catch(() => undefined),
+  };
+}

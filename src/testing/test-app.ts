@@ -20,6 +20,8 @@ import { PipelineStore } from "../pipeline/pipeline-store.ts";
 import { ArtifactUploads } from "../pipeline/artifact-upload.ts";
 import { UploadTokens } from "../pipeline/upload-tokens.ts";
 import { ModelRegistry } from "../serving/model-registry.ts";
+import { DeploymentsFeed } from "../replication/deployments-feed.ts";
+import { ReplicaTokens } from "../replication/replica-tokens.ts";
 import { PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
 import { JobStore } from "../queue/job-store.ts";
 import { RepoStore } from "../repos/repo-store.ts";
@@ -53,6 +55,9 @@ export function makeTestApp(env: Record<string, string> = {}, { acceptPush, ...o
   const secrets = ensureSecrets(db, config);
   const repos = overrides.repos ?? new RepoStore(db);
   const logger = createLogger("silent");
+  const deployer = new Deployer(modelStore, registry);
+  const deploymentsFeed = new DeploymentsFeed(db, logger);
+  deploymentsFeed.follow(deployer);
   const deps: AppDeps = {
     config,
     secrets,
@@ -89,7 +94,9 @@ export function makeTestApp(env: Record<string, string> = {}, { acceptPush, ...o
     },
     modelStore,
     registry,
-    deployer: new Deployer(modelStore, registry),
+    deployer,
+    replicaTokens: new ReplicaTokens(db),
+    deploymentsFeed,
     artifactUploads: new ArtifactUploads({ tokens: new UploadTokens(db), dataDir: config.dataDir, maxBytes: config.maxArtifactBytes }),
     ...overrides,
   };

@@ -10,6 +10,7 @@ import pageSessionTags from "./0009_page_session_tags.sql" with { type: "text" }
 import runnerNode from "./0011_runner_node.sql" with { type: "text" };
 import pipelineWaiting from "./0013_pipeline_waiting.sql" with { type: "text" };
 import uploadTokens from "./0010_upload_tokens.sql" with { type: "text" };
+import replicaTokens from "./0014_replica_tokens.sql" with { type: "text" };
 
 export type Migration = { id: number; name: string; sql: string };
 
@@ -26,4 +27,5 @@ export const migrations: readonly Migration[] = [
   { id: 10, name: "0010_upload_tokens", sql: uploadTokens },
   { id: 11, name: "0011_runner_node", sql: runnerNode },
   { id: 13, name: "0013_pipeline_waiting", sql: pipelineWaiting },
+  { id: 14, name: "0014_replica_tokens", sql: replicaTokens },
 ];
