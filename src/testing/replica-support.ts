@@ -4,6 +4,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadReplicaConfig } from "../config.ts";
+import { openDatabase } from "../db/connection.ts";
+import { ModelStore } from "../models/model-store.ts";
 import { fileSha256, ModelCache } from "../replica/model-cache.ts";
 import { type RunningReplica, startReplica } from "../replica/replica-server.ts";
 import { ROOT } from "./e2e.ts";
@@ -88,4 +90,30 @@ export async function seedCache(dataDir: string, revision: number, models: Recor
     state[name] = { version: m.version, sha256: await fileSha256(path), size: statSync(path).size };
   }
   cache.writeState({ revision, models: state });
+}
+
+/**
+ * Store `onnxPath` as the next version of `name` in the primary's database at `dataDir` (its file under the data dir,
+ * its real sha256), as the register phase does; returns the version. Deploy it through the primary's API.
+ */
+export async function storeOnPrimary(dataDir: string, name: string, onnxPath: string): Promise<number> {
+  const sha256 = await fileSha256(onnxPath);
+  return withPrimaryStore(dataDir, (store) =>
+    store.register({ modelName: name, status: "registered", path: "", sha256, format: "onnx" }, (version) => {
+      const dir = join(dataDir, "models", name, String(version));
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(onnxPath, join(dir, "model.onnx"));
+      return join(dir, "model.onnx");
+    }),
+  ).version;
+}
+
+/** Run `fn` with a ModelStore on the primary's database at `dataDir` (a second connection: the primary may be running or stopped). */
+export function withPrimaryStore<T>(dataDir: string, fn: (store: ModelStore) => T): T {
+  const db = openDatabase(join(dataDir, "mlops.db"));
+  try {
+    return fn(new ModelStore(db));
+  } finally {
+    db.$client.close();
+  }
 }
