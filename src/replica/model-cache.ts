@@ -10,7 +10,8 @@ export type ModelState = { version: number; sha256: string; size: number };
 /** The primary's desired state (one SSE event of /api/replication/deployments). */
 export type DesiredState = { revision: number; models: Record<string, ModelState> };
 
-// The primary's own rule for model names, so a name from the network never leaves the cache directory.
+// The primary's own rule for model names (it starts with a letter or digit: never "." or ".."), so a name from the
+// network never leaves the cache directory.
 const MODEL_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
@@ -27,7 +28,7 @@ export function checkState(value: unknown): DesiredState {
   const models: Record<string, ModelState> = {};
   for (const [name, m] of Object.entries(v.models as Record<string, unknown>)) {
     const s = m as Partial<ModelState> | null;
-    if (!MODEL_NAME_RE.test(name) || name.includes("..")) throw new Error(`the state names a model ${JSON.stringify(name)} that is not a usable name`);
+    if (!MODEL_NAME_RE.test(name)) throw new Error(`the state names a model ${JSON.stringify(name)} that is not a usable name`);
     if (!s || !Number.isSafeInteger(s.version) || (s.version as number) < 1) throw new Error(`model "${name}" has no whole version number in the state`);
     if (typeof s.sha256 !== "string" || !SHA256_RE.test(s.sha256)) throw new Error(`model "${name}" has no sha256 in the state`);
     if (!Number.isSafeInteger(s.size) || (s.size as number) < 0) throw new Error(`model "${name}" has no size in the state`);
