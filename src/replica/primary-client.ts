@@ -78,7 +78,8 @@ export class PrimaryClient {
   async download(name: string, version: number, expected: ModelState, dest: string): Promise<void> {
     const url = `${this.opts.url}/api/replication/models/${encodeURIComponent(name)}/versions/${version}/model.onnx`;
     const ac = new AbortController();
-    this.closing.signal.addEventListener("abort", () => ac.abort(this.closing.signal.reason), { once: true });
+    const onClose = () => ac.abort(this.closing.signal.reason);
+    this.closing.signal.addEventListener("abort", onClose, { once: true });
     let idle = setTimeout(() => ac.abort(new Error(`no byte of the file for ${this.idleMs} ms`)), this.idleMs);
     const file = await open(dest, "wx", 0o600);
     try {
@@ -110,6 +111,7 @@ export class PrimaryClient {
       throw e;
     } finally {
       clearTimeout(idle);
+      this.closing.signal.removeEventListener("abort", onClose);
     }
     await file.close();
   }

@@ -242,3 +242,15 @@ describe("mlops replica as a process", () => {
     }
   }, 60_000);
 });
+
+test("a prediction body over MAX_REQUEST_BYTES is refused with 413 JSON, and the replica keeps serving", async () => {
+  const r = await replica(await seeded(), { MAX_REQUEST_BYTES: "2048" });
+  const res = await predict(
+    r.base,
+    "iris",
+    Array.from({ length: 200 }, () => f.iris.expected.rows[0]!),
+  );
+  expect(res.status).toBe(413);
+  expect(((await res.json()) as { error: string }).error).toContain("MAX_REQUEST_BYTES");
+  expect((await predict(r.base, "iris", f.iris.expected.rows)).status).toBe(200);
+});
