@@ -175,25 +175,88 @@ export type NotebookSettings = {
   logLineMaxChars: number;
 };
 
-/** The name of every environment variable the server reads as a setting (docs/settings.md has a row for each). */
-export const SETTING_NAMES: readonly string[] = Object.freeze(Object.keys(schema.shape));
+// `mlops replica <primary URL>`: the serving settings, and the replica token the primary issued.
+const replicaSchema = schema
+  .pick({
+    PORT: true,
+    HOST: true,
+    DATA_DIR: true,
+    PREDICT_TOKEN: true,
+    SHUTDOWN_GRACE_SECONDS: true,
+    LOG_LEVEL: true,
+    MAX_BATCH_ROWS: true,
+    MAX_REQUEST_BYTES: true,
+  })
+  .extend({
+    // The primary's replica token (mlops create-replica-token on the primary): reads its deployments and model files.
+    REPLICA_TOKEN: z
+      .string({ error: "must be set to a replica token of the primary (run mlops create-replica-token there)" })
+      .trim()
+      .min(16, "must be a replica token of the primary (run mlops create-replica-token there)"),
+  });
 
-/** Parse and check the environment; throws ConfigError naming each bad variable and what it allows. Creates DATA_DIR. */
-export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
-  // Empty strings mean "unset" for variables with defaults, as in a typical .env file.
+/** The name of every environment variable the server or a replica reads as a setting (docs/settings.md has a row for each). */
+export const SETTING_NAMES: readonly string[] = Object.freeze([...new Set([...Object.keys(schema.shape), ...Object.keys(replicaSchema.shape)])]);
+
+/** What `mlops replica` runs with: the primary, the token it reads it with, and the serving settings. */
+export type ReplicaConfig = Pick<
+  Config,
+  "port" | "host" | "dataDir" | "predictToken" | "shutdownGraceSeconds" | "logLevel" | "maxBatchRows" | "maxRequestBytes"
+> & {
+  /** The primary's base URL, without trailing slash. */
+  primaryUrl: string;
+  replicaToken: string;
+};
+
+/** Parse the replica's settings and `primaryUrl`; throws ConfigError naming each bad one (as loadConfig). Creates DATA_DIR. */
+export function loadReplicaConfig(env: Record<string, string | undefined>, primaryUrl: string, cwd = process.cwd()): ReplicaConfig {
+  const problems: string[] = [];
+  const primary = URL.parse(primaryUrl.trim());
+  if (!primary || !/^https?:$/.test(primary.protocol) || primary.search || primary.hash || primary.username)
+    problems.push(`invalid primary URL ${JSON.stringify(primaryUrl)}: must be the primary's http(s) base URL, such as http://primary:8000`);
+  const parsed = parseSettings(replicaSchema, env);
+  if (!parsed.success) problems.push(...parsed.problems);
+  if (!parsed.success || problems.length) throw new ConfigError(problems.join("\n"));
+  const v = parsed.data;
+  const dataDir = resolve(cwd, v.DATA_DIR);
+  checkWritableDir("DATA_DIR", dataDir);
+  return {
+    primaryUrl: primary!.href.replace(/\/+$/, ""),
+    replicaToken: v.REPLICA_TOKEN,
+    port: v.PORT,
+    host: v.HOST,
+    dataDir,
+    predictToken: v.PREDICT_TOKEN,
+    shutdownGraceSeconds: v.SHUTDOWN_GRACE_SECONDS,
+    logLevel: v.LOG_LEVEL,
+    maxBatchRows: v.MAX_BATCH_ROWS,
+    maxRequestBytes: v.MAX_REQUEST_BYTES,
+  };
+}
+
+// Empty strings mean "unset" for variables with defaults, as in a typical .env file.
+function parseSettings<S extends z.ZodObject>(
+  s: S,
+  env: Record<string, string | undefined>,
+): { success: true; data: z.output<S> } | { success: false; problems: string[] } {
   const present = Object.fromEntries(
-    Object.keys(schema.shape)
+    Object.keys(s.shape)
       .filter((k) => env[k] !== undefined && env[k] !== "")
       .map((k) => [k, env[k]]),
   );
-  const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const name = String(i.path[0]);
-      return `invalid ${name}=${JSON.stringify(env[name] ?? "")}: ${i.message}`;
-    });
-    throw new ConfigError(lines.join("\n"));
-  }
+  const parsed = s.safeParse(present);
+  if (parsed.success) return { success: true, data: parsed.data };
+  const problems = parsed.error.issues.map((i) => {
+    const name = String(i.path[0]);
+    return `invalid ${name}=${JSON.stringify(env[name] ?? "")}: ${i.message}`;
+  });
+  return { success: false, problems };
+}
+
+/** Parse and check the environment; throws ConfigError naming each bad variable and what it allows. Creates DATA_DIR. */
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+  const parsed = parseSettings(schema, env);
+  if (!parsed.success) throw new ConfigError(parsed.problems.join("\n"));
   const v = parsed.data;
   if (v.RUNNER_BACKEND === "ray") {
     // Jobs report back to PUBLIC_URL, and there is no cluster to guess: both must be set.

@@ -1,14 +1,15 @@
 #!/usr/bin/env bun
-// The command line: `mlops [serve]`, `mlops --version`, `mlops --help`, `mlops reset-admin-token`,
-// `mlops create-replica-token`, `mlops check-model`.
+// The command line: `mlops [serve]`, `mlops replica <primary URL>`, `mlops --version`, `mlops --help`,
+// `mlops reset-admin-token`, `mlops create-replica-token`, `mlops check-model`.
 import { checkModel } from "./cli/check-model.ts";
-import { loadConfig } from "./config.ts";
+import { loadConfig, loadReplicaConfig } from "./config.ts";
 import { offerExamples } from "./examples/first-run.ts";
 import { migrate, openDatabase } from "./db/connection.ts";
 import { resetAdminToken } from "./db/settings-store.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { makeNonDumpable } from "./lib/non-dumpable.ts";
 import { VERSION } from "./lib/version.ts";
+import { startReplica } from "./replica/replica-server.ts";
 import { ReplicaTokens } from "./replication/replica-tokens.ts";
 import { startServer } from "./server.ts";
 
@@ -18,6 +19,9 @@ Usage:
   mlops [serve]              start the server (configuration from the environment; see README)
   mlops serve --examples     the same; on a data dir with no repositories, register and run the bundled
                              example notebooks and print a curl line to try (used by scripts/start.sh)
+  mlops replica <primary URL>
+                             serve predictions only, following what the primary deploys (REPLICA_TOKEN required;
+                             also PORT, HOST, DATA_DIR = its file cache, PREDICT_TOKEN, SHUTDOWN_GRACE_SECONDS)
   mlops reset-admin-token    replace the admin token and print the new one
   mlops create-replica-token [--name <label>]
                              make a token for a serving replica (GET /api/replication/* only) and print it
@@ -70,6 +74,13 @@ async function main(argv: string[]): Promise<number> {
     }
     return await checkModel(rest[0]!);
   }
+  if (command === "replica") {
+    if (rest.length !== 1) {
+      console.error("usage: mlops replica <primary URL>   (with REPLICA_TOKEN set; see mlops --help)");
+      return 2;
+    }
+    return await runReplica(rest[0]!);
+  }
   const examples = rest[0] === "--examples";
   if (command !== "serve" || rest.length > (examples ? 1 : 0)) {
     console.error(`mlops: unknown command "${argv.join(" ")}"; see mlops --help`);
@@ -106,6 +117,35 @@ async function main(argv: string[]): Promise<number> {
       () => process.exit(0),
       (err) => {
         server.logger.error({ err }, "stop failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  return -1; // keep running
+}
+
+// `mlops replica`: serving only; the first signal drains (health 503 for SHUTDOWN_GRACE_SECONDS), a second ends the wait.
+async function runReplica(primaryUrl: string): Promise<number> {
+  const stillDumpable = makeNonDumpable();
+  const config = loadReplicaConfig(process.env, primaryUrl);
+  const replica = await startReplica(config);
+  if (stillDumpable)
+    replica.logger.warn({ reason: stillDumpable }, "the replica could not make itself non-dumpable: processes of its uid can read its environment");
+  let signalled = false;
+  const shutdown = (signal: string) => {
+    if (signalled) {
+      replica.logger.warn({ signal }, "second stop signal: stopping now");
+      replica.hurry();
+      return;
+    }
+    signalled = true;
+    replica.logger.info({ signal, grace_seconds: config.shutdownGraceSeconds }, "stopping");
+    replica.stop().then(
+      () => process.exit(0),
+      (err) => {
+        replica.logger.error({ err }, "stop failed");
         process.exit(1);
       },
     );

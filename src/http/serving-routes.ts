@@ -1,5 +1,6 @@
 // Mounts everything that answers predictions: /models (native and MLflow), /v2 (Open Inference Protocol), /metrics.
 import type { Hono } from "hono";
+import type { Registry } from "prom-client";
 import type { Config } from "../config.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
 import { hashToken } from "../lib/tokens.ts";
@@ -21,10 +22,12 @@ export type ServingAppDeps = {
   registry: ModelRegistry;
   modelStore: VersionStore;
   queueDepth: () => number;
-  /** Pipelines by status, read at each scrape. */
-  pipelineCounts: () => Record<string, number>;
+  /** Pipelines by status, read at each scrape; absent on a replica (it runs no pipelines). */
+  pipelineCounts?: () => Record<string, number>;
   /** Pipelines' MLflow syncs by status; absent without MLflow tracking. */
   mlflowSyncCounts?: () => Record<string, number>;
+  /** Adds gauges of its own to the metrics registry (a replica's view of its primary). */
+  moreMetrics?: (registry: Registry) => void;
 };
 
 // Every serving path; /v2/health/live and /v2/health/ready stay open for probes, as /health does.
@@ -48,6 +51,7 @@ export function mountServing(app: Hono, deps: ServingAppDeps): void {
     pipelineCounts: deps.pipelineCounts,
     mlflowSyncCounts: deps.mlflowSyncCounts,
   });
+  deps.moreMetrics?.(prom);
   const serving = {
     registry,
     modelStore: deps.modelStore,
