@@ -2,6 +2,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createApp } from "./app.ts";
+import { withAbsoluteUrl } from "./http/absolute-url.ts";
 import type { Lifecycle } from "./http/lifecycle.ts";
 import type { Config } from "./config.ts";
 import { databaseOk, migrate, openDatabase } from "./db/connection.ts";
@@ -316,7 +317,13 @@ export async function startServer(
   });
   // Every route caps its own body (app.ts) and answers in JSON; Bun's own cap (128 MB unless set) would cut artifact
   // uploads short with a bare 413, before the upload token is even looked at.
-  const server = Bun.serve({ port: config.port, hostname: config.host, fetch: app.fetch, idleTimeout: 60, maxRequestBodySize: Number.MAX_SAFE_INTEGER });
+  const server = Bun.serve({
+    port: config.port,
+    hostname: config.host,
+    fetch: withAbsoluteUrl(app.fetch),
+    idleTimeout: 60,
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+  });
   for (const p of pools) p.start();
   lifecycle.phase = "ready";
   const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;

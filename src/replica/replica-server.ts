@@ -3,6 +3,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ReplicaConfig } from "../config.ts";
+import { withAbsoluteUrl } from "../http/absolute-url.ts";
 import type { Lifecycle } from "../http/lifecycle.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
 import { VERSION } from "../lib/version.ts";
@@ -89,7 +90,7 @@ export async function startReplica(
   const server = Bun.serve({
     port: config.port,
     hostname: config.host,
-    fetch: app.fetch,
+    fetch: withAbsoluteUrl(app.fetch),
     idleTimeout: 60,
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
   });

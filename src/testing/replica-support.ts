@@ -39,11 +39,20 @@ export type ReplicaProcess = {
   kill(): Promise<void>;
 };
 
-/** Spawn `bun src/main.ts replica <primaryUrl>` on `dataDir` and a free port (plus `env`); does not wait for it to listen. */
-export function spawnReplica(primaryUrl: string, token: string, dataDir: string, env: Record<string, string> = {}): ReplicaProcess {
-  const port = freePort();
+/**
+ * Spawn `bun src/main.ts replica <primaryUrl>` (or `opts.command` … replica, e.g. a compiled executable) on `dataDir` and
+ * `opts.port` (default: a free one), plus `env`; does not wait for it to listen.
+ */
+export function spawnReplica(
+  primaryUrl: string,
+  token: string,
+  dataDir: string,
+  env: Record<string, string> = {},
+  opts: { port?: number; command?: string[] } = {},
+): ReplicaProcess {
+  const port = opts.port ?? freePort();
   const out = join(dataDir, "replica.out");
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "replica", primaryUrl], {
+  const proc = Bun.spawn([...(opts.command ?? [process.execPath, join(ROOT, "src", "main.ts")]), "replica", primaryUrl], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",

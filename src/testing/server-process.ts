@@ -30,10 +30,18 @@ export function freePort(): number {
  * notebook runtime, plus `env`; its output goes to `<dataDir>/<name>.out|.err`. `prefix` runs before bun and must
  * exec it (e.g. setpriv), so the pid is the server's. Does not wait for it to listen.
  */
-export function spawnServer(opts: { dataDir: string; port: number; name: string; env?: Record<string, string>; prefix?: string[] }): ServerProcess {
+export function spawnServer(opts: {
+  dataDir: string;
+  port: number;
+  name: string;
+  env?: Record<string, string>;
+  prefix?: string[];
+  /** The mlops command to run (default: bun on src/main.ts), e.g. a compiled executable. */
+  command?: string[];
+}): ServerProcess {
   const out = join(opts.dataDir, `${opts.name}.out`);
   const err = join(opts.dataDir, `${opts.name}.err`);
-  const proc = Bun.spawn([...(opts.prefix ?? []), process.execPath, join(ROOT, "src", "main.ts"), "serve"], {
+  const proc = Bun.spawn([...(opts.prefix ?? []), ...(opts.command ?? [process.execPath, join(ROOT, "src", "main.ts")]), "serve"], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
