@@ -1,14 +1,16 @@
 // Scale-out end to end with real processes on loopback: the compiled executable as primary and as two replicas,
-// behind Debian's HAProxy running the repository's deploy/haproxy.cfg (health checks on /health). A client hammering
-// HAProxy through five deploys, a rollback and one replica's restart sees zero failed requests; with the primary
-// stopped the replicas keep answering, and when it returns with a newer deployment they converge; a revoked token is
-// refused and the replicas keep serving what they have.
+// behind Debian's HAProxy running the repository's deploy/haproxy.cfg (health checks on /health). A push deploys a
+// model that both replicas then serve. A client hammering HAProxy through five deploys, a rollback and one replica's
+// restart sees zero failed requests; with the primary stopped the replicas keep answering, and when it returns with
+// a newer deployment they converge; a revoked token is refused and the replicas keep serving what they have.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildExecutable } from "../../scripts/build.ts";
+import { exampleNotebook, makeRepo, sendPush, waitForPipelines } from "../testing/e2e.ts";
 import { eventually } from "../testing/eventually.ts";
+import { registerRepo } from "../testing/pipeline-fixtures.ts";
 import { type HaproxyProcess, startHaproxy } from "../testing/haproxy.ts";
 import { type ReplicaProcess, spawnReplica, storeOnPrimary } from "../testing/replica-support.ts";
 import { freePort, type ServerProcess, spawnServer, waitForReady } from "../testing/server-process.ts";
@@ -120,6 +122,19 @@ afterAll(async () => {
 });
 
 describe("a primary and two replicas (the compiled executable) behind HAProxy", () => {
+  test("a push deploys a new model on the primary, and both replicas serve it, through HAProxy too", async () => {
+    const repo = makeRepo({ "iris.ipynb": exampleNotebook("iris-onnx.ipynb").replace('MODEL_NAME = \\"iris\\"', 'MODEL_NAME = \\"pushed\\"') });
+    const repoId = await registerRepo(primary, "acme/pushed", repo.dir);
+    expect((await sendPush(primary.base, { fullName: "acme/pushed", cloneUrl: repo.dir, after: repo.sha })).status).toBe(202);
+    const [p] = await waitForPipelines(primary, `repo=${repoId}`, 1, 120_000);
+    expect({ status: p!.status, error: p!.error, version: p!.model_version }).toEqual({ status: "succeeded", error: null, version: 1 });
+    for (const r of replicas)
+      await eventually(async () => (await health(r.proc.base)).models.pushed === 1, { what: "the replica to serve the pushed model", timeoutMs: 20_000 });
+    const res = await fetch(`${haproxy.base}/models/pushed/predict`, { method: "POST", body: JSON.stringify({ inputs: f.iris.expected.rows }) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-model-version")).toBe("1");
+  }, 180_000);
+
   test("five deploys, a rollback and a replica's restart under load: zero failed requests, both replicas follow each change", async () => {
     await eventually(
       async () =>
