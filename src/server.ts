@@ -2,7 +2,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createApp } from "./app.ts";
-import { withAbsoluteUrl } from "./http/absolute-url.ts";
+import { listen } from "./http/listen.ts";
 import type { Lifecycle } from "./http/lifecycle.ts";
 import type { Config } from "./config.ts";
 import { databaseOk, migrate, openDatabase } from "./db/connection.ts";
@@ -46,8 +46,6 @@ import { ModelRegistry } from "./serving/model-registry.ts";
 import { openWorkerSession } from "./serving/worker-session.ts";
 
 const ENDED_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
-/** How long a stop waits for in-flight HTTP requests (predictions) to finish before closing their connections. */
-const HTTP_DRAIN_MS = 5_000;
 const ENVIRONMENT_SWEEP_MS = 6 * 3600 * 1000;
 
 export type RunningServer = {
@@ -315,25 +313,16 @@ export async function startServer(
     mlflowSyncCounts: tracking && (() => tracking.syncCounts()),
     artifactUploads: new ArtifactUploads({ tokens: uploadTokens, dataDir: config.dataDir, maxBytes: config.maxArtifactBytes }),
   });
-  // Every route caps its own body (app.ts) and answers in JSON; Bun's own cap (128 MB unless set) would cut artifact
-  // uploads short with a bare 413, before the upload token is even looked at.
-  const server = Bun.serve({
-    port: config.port,
-    hostname: config.host,
-    fetch: withAbsoluteUrl(app.fetch),
-    idleTimeout: 60,
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-  });
+  const http = listen({ port: config.port, host: config.host, fetch: app.fetch });
   for (const p of pools) p.start();
   lifecycle.phase = "ready";
-  const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
-  const url = `http://${shownHost}:${server.port}`;
+  const { url } = http;
   logger.info({ url, version: VERSION, data_dir: config.dataDir, workers: config.workerConcurrency }, "mlops ready");
 
   let stopping: Promise<void> | undefined;
   return {
     url,
-    port: server.port ?? config.port,
+    port: http.port,
     generatedAdminToken: secrets.generatedAdminToken,
     logger,
     repos,
@@ -351,7 +340,7 @@ export async function startServer(
         // Live log streams never end on their own; the HTTP server waits for open responses.
         bus.close();
         deploymentsFeed.close();
-        await stopHttp(server);
+        await http.stop();
         await registry.close();
         db.$client.close();
       })();
@@ -362,14 +351,6 @@ export async function startServer(
       for (const p of pools) p.hurry();
     },
   };
-}
-
-/** Close the listening socket and wait for in-flight requests, but not for ever: then their connections are cut. */
-async function stopHttp(server: Bun.Server<undefined>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = await Promise.race([server.stop().then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), HTTP_DRAIN_MS)))]);
-  clearTimeout(timer);
-  if (late) await server.stop(true);
 }
 
 function payloadPipelineId(payload: unknown, what: string): number {

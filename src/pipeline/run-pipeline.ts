@@ -49,7 +49,6 @@ export async function runPipeline(services: PipelineServices, id: number, signal
     return;
   }
   const workDir = pipelineDir(services.config.dataDir, id);
-  mkdirSync(workDir, { recursive: true });
   const log = (line: string) => void bus.append(id, "mlops", line);
   const ctx: PipelineContext = { services, pipeline, repo, workDir, signal, log };
   if (opts.resume) {
@@ -70,6 +69,8 @@ export async function runPipeline(services: PipelineServices, id: number, signal
     bus.status(id, "running");
     services.statuses?.changed(id);
   }
+  // Made once the pipeline runs: one that waits for its runner leaves nothing on disk.
+  mkdirSync(workDir, { recursive: true });
   let phase: PhaseName = "download";
   let requeued = false;
   try {

@@ -3,7 +3,7 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { ReplicaConfig } from "../config.ts";
-import { withAbsoluteUrl } from "../http/absolute-url.ts";
+import { listen } from "../http/listen.ts";
 import type { Lifecycle } from "../http/lifecycle.ts";
 import { createLogger, type Logger } from "../lib/logger.ts";
 import { VERSION } from "../lib/version.ts";
@@ -13,9 +13,6 @@ import { ModelCache } from "./model-cache.ts";
 import { PrimaryClient, type PrimaryClientOptions } from "./primary-client.ts";
 import { createReplicaApp } from "./replica-app.ts";
 import { ReplicaSync } from "./replica-sync.ts";
-
-/** How long a stop waits for in-flight requests once the grace period is over, before it cuts their connections. */
-const HTTP_DRAIN_MS = 5_000;
 
 export type RunningReplica = {
   url: string;
@@ -86,23 +83,15 @@ export async function startReplica(
     applied: () => sync.current(),
     problems: () => sync.problems(),
   });
-  // Every route caps its own body and answers 413 in JSON; Bun's own cap would answer a bare 413 first.
-  const server = Bun.serve({
-    port: config.port,
-    hostname: config.host,
-    fetch: withAbsoluteUrl(app.fetch),
-    idleTimeout: 60,
-    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-  });
-  const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
-  const url = `http://${shownHost}:${server.port}`;
+  const http = listen({ port: config.port, host: config.host, fetch: app.fetch });
+  const { url } = http;
   logger.info({ url, version: VERSION, primary: config.primaryUrl, data_dir: config.dataDir, serving: registry.serving() }, "mlops replica ready");
 
   let stopping: Promise<void> | undefined;
   let endGrace = () => {};
   return {
     url,
-    port: server.port ?? config.port,
+    port: http.port,
     logger,
     client,
     sync,
@@ -121,7 +110,7 @@ export async function startReplica(
           });
         }
         client.close();
-        await stopHttp(server);
+        await http.stop();
         await registry.close();
       })();
       return stopping;
@@ -130,12 +119,4 @@ export async function startReplica(
       endGrace();
     },
   };
-}
-
-/** Close the listening socket and wait for in-flight requests, but not for ever: then their connections are cut. */
-async function stopHttp(server: Bun.Server<undefined>): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = await Promise.race([server.stop().then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), HTTP_DRAIN_MS)))]);
-  clearTimeout(timer);
-  if (late) await server.stop(true);
 }

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exampleNotebook, makeRepo, sendPush, signIn, waitForPipelines, waitForStatus } from "../testing/e2e.ts";
 import { eventually } from "../testing/eventually.ts";
-import { predict, registerRepo, ROWS, waitForLog } from "../testing/pipeline-fixtures.ts";
+import { predict, registerRepo, ROWS, waitForCreated, waitForLog } from "../testing/pipeline-fixtures.ts";
 import { startRayCluster, type RayCluster } from "../testing/ray-cluster.ts";
 import { freePort, spawnServer, waitForReady, type ServerProcess } from "../testing/server-process.ts";
 import { RayJobsClient } from "./ray-jobs-client.ts";
@@ -116,10 +116,7 @@ describe("RUNNER_BACKEND=ray under faults", () => {
     const repo = makeRepo({ "resumed.ipynb": tickingIris("resumed", 25) });
     const repoId = await registerRepo(server, "acme/ray-resumed", repo.dir);
     await sendPush(server.base, { fullName: "acme/ray-resumed", cloneUrl: repo.dir, after: repo.sha });
-    const id = await eventually(
-      async () => ((await (await server.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: { id: number }[] }).pipelines[0]?.id,
-      { what: "the pipeline", timeoutMs: 30_000 },
-    );
+    const id = (await waitForCreated(server, repoId))[0]!.id;
     await waitForLog(server, id, "tick 3", 180_000);
     await server.kill();
     expect((await ray.status(`mlops-${id}-1`))?.status).toBe("RUNNING");
@@ -141,10 +138,7 @@ describe("RUNNER_BACKEND=ray under faults", () => {
     const repo = makeRepo({ "drained.ipynb": tickingIris("drained", 30) });
     const repoId = await registerRepo(server, "acme/ray-drained", repo.dir);
     await sendPush(server.base, { fullName: "acme/ray-drained", cloneUrl: repo.dir, after: repo.sha });
-    const id = await eventually(
-      async () => ((await (await server.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: { id: number }[] }).pipelines[0]?.id,
-      { what: "the pipeline", timeoutMs: 30_000 },
-    );
+    const id = (await waitForCreated(server, repoId))[0]!.id;
     await waitForLog(server, id, "tick 2", 180_000);
     server.proc.kill("SIGTERM");
     expect(await server.proc.exited).toBe(0);
@@ -165,10 +159,7 @@ describe("RUNNER_BACKEND=ray under faults", () => {
     const repo = makeRepo({ "orphan.ipynb": tickingIris("orphan", 600, { mlops: { resources: { resources: { trainer: 1 } } } }) });
     const repoId = await registerRepo(server, "acme/ray-orphan", repo.dir);
     await sendPush(server.base, { fullName: "acme/ray-orphan", cloneUrl: repo.dir, after: repo.sha });
-    const id = await eventually(
-      async () => ((await (await server.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: { id: number }[] }).pipelines[0]?.id,
-      { what: "the pipeline", timeoutMs: 30_000 },
-    );
+    const id = (await waitForCreated(server, repoId))[0]!.id;
     await waitForLog(server, id, "tick 2", 180_000);
     await cluster!.stopHead();
     const lostAt = Date.now();

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { exampleNotebook, makeRepo, notebook, sendPush, signIn, startTestServer, waitForPipelines, waitForStatus, type TestServer } from "../testing/e2e.ts";
 import { eventually } from "../testing/eventually.ts";
-import { predict, registerRepo, ROWS, waitForLog } from "../testing/pipeline-fixtures.ts";
+import { predict, registerRepo, ROWS, waitForCreated, waitForLog } from "../testing/pipeline-fixtures.ts";
 import { startRayCluster, type RayCluster } from "../testing/ray-cluster.ts";
 import { readEvents } from "../testing/sse.ts";
 import { RayJobsClient } from "./ray-jobs-client.ts";
@@ -129,10 +129,7 @@ describe("RUNNER_BACKEND=ray", () => {
     const repo = makeRepo({ "ticker.ipynb": nb });
     const repoId = await registerRepo(server, "acme/ray-ticker", repo.dir);
     await sendPush(server.base, { fullName: "acme/ray-ticker", cloneUrl: repo.dir, after: repo.sha });
-    const id = await eventually(
-      async () => ((await (await server.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: { id: number }[] }).pipelines[0]?.id,
-      { what: "the pipeline", timeoutMs: 30_000 },
-    );
+    const id = (await waitForCreated(server, repoId))[0]!.id;
     const events = await readEvents(await server.api(`/api/pipelines/${id}/events`));
     const ticks = events.filter((e) => e.event === "log" && /tick \d+ at /.test(e.data));
     expect(ticks).toHaveLength(TICKS);
@@ -185,10 +182,7 @@ describe("RUNNER_BACKEND=ray", () => {
     const repo = makeRepo({ "sleep.ipynb": nb });
     const repoId = await registerRepo(server, "acme/ray-sleep", repo.dir);
     await sendPush(server.base, { fullName: "acme/ray-sleep", cloneUrl: repo.dir, after: repo.sha });
-    const id = await eventually(
-      async () => ((await (await server.api(`/api/pipelines?repo=${repoId}`)).json()) as { pipelines: { id: number }[] }).pipelines[0]?.id,
-      { what: "the pipeline", timeoutMs: 30_000 },
-    );
+    const id = (await waitForCreated(server, repoId))[0]!.id;
     await waitForLog(server, id, "sleeping now", 120_000);
     expect((await server.api(`/api/pipelines/${id}/cancel`, { method: "POST" })).status).toBeLessThan(300);
     const p = await waitForStatus(server, id, ["cancelled"], 60_000);

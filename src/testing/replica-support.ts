@@ -1,6 +1,6 @@
 // Test support for replicas: one in-process (startTestReplica) or as a child process (`bun src/main.ts replica`),
 // and a cache seeded as a replica's earlier run leaves it.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadReplicaConfig } from "../config.ts";
@@ -9,7 +9,7 @@ import { ModelStore } from "../models/model-store.ts";
 import { fileSha256, ModelCache } from "../replica/model-cache.ts";
 import { type RunningReplica, startReplica } from "../replica/replica-server.ts";
 import { ROOT } from "./e2e.ts";
-import { freePort } from "./server-process.ts";
+import { freePort, type MlopsProcess, spawnMlops } from "./server-process.ts";
 
 export type TestReplica = RunningReplica & { base: string; dataDir: string };
 
@@ -29,19 +29,11 @@ export async function startTestReplica(
   return { ...replica, base: `http://127.0.0.1:${replica.port}`, dataDir };
 }
 
-export type ReplicaProcess = {
-  proc: Bun.Subprocess;
-  base: string;
-  dataDir: string;
-  /** What the process printed so far (stdout and stderr). */
-  output(): string;
-  /** SIGKILL it if it still runs and wait for it. */
-  kill(): Promise<void>;
-};
+export type ReplicaProcess = MlopsProcess & { dataDir: string };
 
 /**
  * Spawn `bun src/main.ts replica <primaryUrl>` (or `opts.command` … replica, e.g. a compiled executable) on `dataDir` and
- * `opts.port` (default: a free one), plus `env`; does not wait for it to listen.
+ * `opts.port` (default: a free one) with `token`, plus `env` (see spawnMlops); does not wait for it to listen.
  */
 export function spawnReplica(
   primaryUrl: string,
@@ -51,41 +43,8 @@ export function spawnReplica(
   opts: { port?: number; command?: string[] } = {},
 ): ReplicaProcess {
   const port = opts.port ?? freePort();
-  const out = join(dataDir, "replica.out");
-  const proc = Bun.spawn([...(opts.command ?? [process.execPath, join(ROOT, "src", "main.ts")]), "replica", primaryUrl], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? dataDir,
-      DATA_DIR: dataDir,
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      REPLICA_TOKEN: token,
-      LOG_LEVEL: "info",
-      ...env,
-    },
-    stdin: "ignore",
-    stdout: Bun.file(out),
-    stderr: Bun.file(join(dataDir, "replica.err")),
-  });
-  const read = (path: string) => {
-    try {
-      return readFileSync(path, "utf8");
-    } catch {
-      return "";
-    }
-  };
-  return {
-    proc,
-    base: `http://127.0.0.1:${port}`,
-    dataDir,
-    output: () => read(out) + read(join(dataDir, "replica.err")),
-    async kill() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
-      proc.kill("SIGKILL");
-      await proc.exited;
-    },
-  };
+  const replica = spawnMlops(["replica", primaryUrl], { dataDir, port, name: "replica", env: { REPLICA_TOKEN: token, ...env }, command: opts.command });
+  return { ...replica, dataDir };
 }
 
 /** Leave in `dataDir` the cache a replica that served `models` (name → version and ONNX file) at `revision` would leave. */

@@ -6,15 +6,9 @@ import { join } from "node:path";
 import { ADMIN_TOKEN, ROOT, VENV_BIN, WEBHOOK_SECRET } from "./e2e.ts";
 import { eventually } from "./eventually.ts";
 
-export type ServerProcess = {
-  proc: Bun.Subprocess;
-  base: string;
+export type ServerProcess = MlopsProcess & {
   /** A call to the JSON API with the admin token. */
   api(path: string, init?: RequestInit): Promise<Response>;
-  /** What the process printed so far (stdout and stderr). */
-  output(): string;
-  /** SIGKILL the server if it still runs (after a SIGCONT, in case something stopped it) and wait for it. */
-  kill(): Promise<void>;
 };
 
 /** A free loopback port (a probe server binds port 0, notes the port and closes). */
@@ -25,23 +19,28 @@ export function freePort(): number {
   return port;
 }
 
+/** A command of mlops running as a child process, its output in files of its data dir. */
+export type MlopsProcess = {
+  proc: Bun.Subprocess;
+  base: string;
+  /** What the process printed so far (stdout and stderr). */
+  output(): string;
+  /** SIGKILL it if it still runs (after a SIGCONT, in case something stopped it) and wait for it. */
+  kill(): Promise<void>;
+};
+
 /**
- * Spawn `bun src/main.ts serve` on `dataDir` and `port` with the test admin token, webhook secret and the
- * notebook runtime, plus `env`; its output goes to `<dataDir>/<name>.out|.err`. `prefix` runs before bun and must
- * exec it (e.g. setpriv), so the pid is the server's. Does not wait for it to listen.
+ * Spawn `bun src/main.ts <args>` (or `opts.command` <args>, e.g. a compiled executable) on `dataDir` and `port`, with
+ * loopback, the notebook runtime and `LOG_LEVEL=info`, plus `env`; its output goes to `<dataDir>/<name>.out|.err`.
+ * `prefix` runs before the command and must exec it (e.g. setpriv), so the pid is mlops'. Does not wait for it to listen.
  */
-export function spawnServer(opts: {
-  dataDir: string;
-  port: number;
-  name: string;
-  env?: Record<string, string>;
-  prefix?: string[];
-  /** The mlops command to run (default: bun on src/main.ts), e.g. a compiled executable. */
-  command?: string[];
-}): ServerProcess {
+export function spawnMlops(
+  args: string[],
+  opts: { dataDir: string; port: number; name: string; env?: Record<string, string>; prefix?: string[]; command?: string[] },
+): MlopsProcess {
   const out = join(opts.dataDir, `${opts.name}.out`);
   const err = join(opts.dataDir, `${opts.name}.err`);
-  const proc = Bun.spawn([...(opts.prefix ?? []), ...(opts.command ?? [process.execPath, join(ROOT, "src", "main.ts")]), "serve"], {
+  const proc = Bun.spawn([...(opts.prefix ?? []), ...(opts.command ?? [process.execPath, join(ROOT, "src", "main.ts")]), ...args], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -49,8 +48,6 @@ export function spawnServer(opts: {
       DATA_DIR: opts.dataDir,
       PORT: String(opts.port),
       HOST: "127.0.0.1",
-      ADMIN_TOKEN,
-      GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
       PAPERMILL: join(VENV_BIN, "papermill"),
       PYTHON: join(VENV_BIN, "python"),
       LOG_LEVEL: "info",
@@ -60,7 +57,6 @@ export function spawnServer(opts: {
     stdout: Bun.file(out),
     stderr: Bun.file(err),
   });
-  const base = `http://127.0.0.1:${opts.port}`;
   const read = (path: string) => {
     try {
       return readFileSync(path, "utf8");
@@ -70,12 +66,7 @@ export function spawnServer(opts: {
   };
   return {
     proc,
-    base,
-    api: (path, init = {}) =>
-      fetch(base + path, {
-        ...init,
-        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json", ...(init.headers as Record<string, string>) },
-      }),
+    base: `http://127.0.0.1:${opts.port}`,
     output: () => read(out) + read(err),
     async kill() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -83,6 +74,22 @@ export function spawnServer(opts: {
       proc.kill("SIGKILL");
       await proc.exited;
     },
+  };
+}
+
+/**
+ * Spawn `bun src/main.ts serve` (see spawnMlops) with the test admin token and webhook secret, plus `env`. Does not
+ * wait for it to listen.
+ */
+export function spawnServer(opts: Parameters<typeof spawnMlops>[1]): ServerProcess {
+  const server = spawnMlops(["serve"], { ...opts, env: { ADMIN_TOKEN, GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET, ...opts.env } });
+  return {
+    ...server,
+    api: (path, init = {}) =>
+      fetch(server.base + path, {
+        ...init,
+        headers: { Authorization: `Bearer ${ADMIN_TOKEN}`, "Content-Type": "application/json", ...(init.headers as Record<string, string>) },
+      }),
   };
 }
 
