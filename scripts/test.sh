@@ -38,6 +38,12 @@ if [[ $# -eq 0 ]]; then
   if [[ $ray_rc -ne 0 && $rc -eq 0 ]]; then rc=$ray_rc; fi
 fi
 
+# The failed tests of both runs together, where the end of a long CI log shows them.
+if grep -hE '^\(fail\) ' "$log" "$raylog" >/dev/null 2>&1; then
+  echo "failed tests:"
+  grep -hE '^\(fail\) ' "$log" "$raylog" | sort -u
+fi
+
 # The one line CI reads.
 echo "${all_passed} passed, ${all_failed} failed"
 exit $rc

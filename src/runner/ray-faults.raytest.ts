@@ -58,6 +58,12 @@ function tickingIris(name: string, ticks: number, metadata: object = {}): string
   return JSON.stringify(nb);
 }
 
+/** The cluster the first test brings up; the later tests fail at once without it instead of waiting out their time. */
+function clusterUp(): RayCluster {
+  if (!cluster) throw new Error("no Ray cluster: the first test, which starts it, failed before it came up");
+  return cluster;
+}
+
 const logOf = async (id: number) => (await server.api(`/api/pipelines/${id}/logs`)).text();
 
 beforeAll(async () => {
@@ -113,6 +119,7 @@ describe("RUNNER_BACKEND=ray under faults", () => {
   }, 420_000);
 
   test("a server SIGKILLed while its Ray job runs follows the job again at the next start, and deploys what it made", async () => {
+    clusterUp();
     const repo = makeRepo({ "resumed.ipynb": tickingIris("resumed", 25) });
     const repoId = await registerRepo(server, "acme/ray-resumed", repo.dir);
     await sendPush(server.base, { fullName: "acme/ray-resumed", cloneUrl: repo.dir, after: repo.sha });
@@ -135,6 +142,7 @@ describe("RUNNER_BACKEND=ray under faults", () => {
   }, 480_000);
 
   test("a server stopped with SIGTERM while its Ray job runs leaves the job running, and the next start finishes the pipeline", async () => {
+    clusterUp();
     const repo = makeRepo({ "drained.ipynb": tickingIris("drained", 30) });
     const repoId = await registerRepo(server, "acme/ray-drained", repo.dir);
     await sendPush(server.base, { fullName: "acme/ray-drained", cloneUrl: repo.dir, after: repo.sha });
@@ -155,13 +163,14 @@ describe("RUNNER_BACKEND=ray under faults", () => {
   }, 480_000);
 
   test("losing the Ray head mid-job fails the pipeline within RAY_LOST_TIMEOUT_SECONDS, saying so", async () => {
+    const running = clusterUp();
     // On the worker node, so the job's own process outlives the head.
     const repo = makeRepo({ "orphan.ipynb": tickingIris("orphan", 600, { mlops: { resources: { resources: { trainer: 1 } } } }) });
     const repoId = await registerRepo(server, "acme/ray-orphan", repo.dir);
     await sendPush(server.base, { fullName: "acme/ray-orphan", cloneUrl: repo.dir, after: repo.sha });
     const id = (await waitForCreated(server, repoId))[0]!.id;
     await waitForLog(server, id, "tick 2", 180_000);
-    await cluster!.stopHead();
+    await running.stopHead();
     const lostAt = Date.now();
     const p = await waitForStatus(server, id, ["succeeded", "failed", "cancelled", "timed_out"], (LOST_SECONDS + 60) * 1000);
     expect(p.status).toBe("failed");
