@@ -78,9 +78,13 @@ function expectUnblocked(r: { actionMs: number; status: number; during: Timed[] 
   expect(r.status).toBe(200);
   // The load itself took long: had it run on the serving thread, the requests below would have waited that long.
   expect(r.actionMs).toBeGreaterThan(3 * BOUND_MS);
-  // Checked first so that a load on the serving thread fails here, naming how long the other model's request waited.
-  const slowest = Math.max(...r.during.map((d) => d.ms));
-  expect(slowest).toBeLessThan(BOUND_MS);
+  // Checked first so that a load on the serving thread fails here, naming how long the other model's requests waited:
+  // blocked, nearly all of them would wait for the load, and one of them about as long as the load took. A single
+  // pause of the loaded CI machine (GC, scheduling) may slow one request past the bound, so the bound is on the 90th
+  // percentile and the slowest is held to half the load's time.
+  const ms = r.during.map((d) => d.ms).sort((a, b) => a - b);
+  expect(ms[Math.floor(ms.length * 0.9)]!).toBeLessThan(BOUND_MS);
+  expect(ms.at(-1)!).toBeLessThan(r.actionMs / 2);
   expect(r.during.length).toBeGreaterThan(5);
 }
 
