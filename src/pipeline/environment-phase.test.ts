@@ -83,7 +83,8 @@ describe("environment phase", () => {
     const env = phase(second, "environment");
     expect(env.status).toBe("succeeded");
     console.log(`  environment phase: ${phase(first as unknown as Detail, "environment").duration_ms} ms cold, ${env.duration_ms} ms warm`);
-    expect(env.duration_ms!).toBeLessThan(1000);
+    // A cache hit looks the environment up; a build installs packages for tens of seconds. Room for a loaded machine.
+    expect(env.duration_ms!).toBeLessThan(5000);
     // Where it ran: this machine (RUNNER_BACKEND=local).
     expect((await detail(second.id)).runner).toEqual({ backend: "local", job_id: null, node_id: null, dashboard_url: null });
     expect(environments()).toHaveLength(1);
