@@ -11,6 +11,7 @@ import { MlflowClient, type MlflowModelVersion } from "../mlflow/mlflow-client.t
 import { DEPLOYED_ALIAS, MODEL_ARTIFACT, VERSION_TAG } from "../mlflow/mlflow-restore.ts";
 import type { VersionSigner } from "../mlflow/model-signature.ts";
 import { checkState, type DesiredState, isModelName, type ModelState } from "./model-cache.ts";
+import { chunksOf } from "./sse-reader.ts";
 import { type DesiredStateSource, IntegrityError, type Refusal, type SourceStatus, type StateHandlers } from "./state-source.ts";
 
 export type MlflowSourceOptions = {
@@ -45,8 +46,12 @@ export class MlflowSource implements DesiredStateSource {
   private located = new Map<string, Located>();
   // By "name@mlflowVersion@runId@sha256": the file's size, read once per version (a listing costs a request).
   private readonly sizes = new Map<string, number>();
+  // By run id: its artifact root (a run's never changes), so a poll reads no run it read before.
+  private readonly artifactRoots = new Map<string, string>();
   private handlers?: StateHandlers;
   private closed = false;
+  // Aborts a download in flight when the replica stops.
+  private readonly closing = new AbortController();
   private wakeSleep?: () => void;
 
   constructor(private readonly opts: MlflowSourceOptions) {
@@ -68,6 +73,7 @@ export class MlflowSource implements DesiredStateSource {
 
   close(): void {
     this.closed = true;
+    this.closing.abort(new Error("the replica is stopping"));
     this.wakeSleep?.();
   }
 
@@ -103,13 +109,22 @@ export class MlflowSource implements DesiredStateSource {
     const file = await open(dest, "wx", 0o600);
     try {
       if (!where || where.sha256 !== expected.sha256) throw new Error(`MLflow's "${DEPLOYED_ALIAS}" alias of ${name} no longer points at version ${version}`);
-      const bytes = await this.downloads.downloadArtifact({ artifactUri: where.artifactUri }, MODEL_ARTIFACT);
-      const sha = createHash("sha256").update(bytes).digest("hex");
-      if (bytes.byteLength !== expected.size || sha !== expected.sha256)
-        throw new IntegrityError(
-          `the model file of ${name} version ${version} in MLflow (registered version ${where.mlflowVersion}; ${bytes.byteLength} bytes, sha256 ${sha}) is not the one its signature covers (${expected.size} bytes, sha256 ${expected.sha256}): not served`,
+      const body = await this.downloads.openArtifact({ artifactUri: where.artifactUri }, MODEL_ARTIFACT, this.closing.signal);
+      const hash = createHash("sha256");
+      let size = 0;
+      const refuse = (what: string) =>
+        new IntegrityError(
+          `the model file of ${name} version ${version} in MLflow (registered version ${where.mlflowVersion}; ${what}) is not the one its signature covers (${expected.size} bytes, sha256 ${expected.sha256}): not served`,
         );
-      await file.write(bytes);
+      // Read no more than the listed size: whatever MLflow holds is bounded before it is kept.
+      for await (const chunk of chunksOf(body)) {
+        size += chunk.byteLength;
+        if (size > expected.size) throw refuse(`more than ${expected.size} bytes`);
+        hash.update(chunk);
+        await file.write(chunk);
+      }
+      const sha = hash.digest("hex");
+      if (size !== expected.size || sha !== expected.sha256) throw refuse(`${size} bytes, sha256 ${sha}`);
       await file.sync();
     } catch (e) {
       await file.close().catch(() => undefined);
@@ -124,6 +139,7 @@ export class MlflowSource implements DesiredStateSource {
     const models: Record<string, ModelState> = {};
     const refused: Record<string, Refusal> = {};
     const located = new Map<string, Located>();
+    const runsSeen = new Set<string>();
     for (const name of await this.reads.registeredModelNames()) {
       const mv = await this.reads.versionByAlias(name, DEPLOYED_ALIAS);
       if (!mv) continue; // not deployed
@@ -141,11 +157,19 @@ export class MlflowSource implements DesiredStateSource {
         };
         continue;
       }
-      const run = await this.reads.getRun(mv.runId);
-      const size = await this.sizeOf(mv, run.runId, signed.sha256);
+      runsSeen.add(mv.runId);
+      let artifactUri = this.artifactRoots.get(mv.runId);
+      if (artifactUri === undefined) {
+        artifactUri = (await this.reads.getRun(mv.runId)).artifactUri;
+        this.artifactRoots.set(mv.runId, artifactUri);
+      }
+      const size = await this.sizeOf(mv, mv.runId, signed.sha256);
       models[name] = { version: signed.version, sha256: signed.sha256, size };
-      located.set(`${name}@${signed.version}`, { sha256: signed.sha256, artifactUri: run.artifactUri, mlflowVersion: mv.version });
+      located.set(`${name}@${signed.version}`, { sha256: signed.sha256, artifactUri, mlflowVersion: mv.version });
     }
+    // Remember only what the aliases name now: the maps do not grow with every version ever deployed.
+    for (const runId of this.artifactRoots.keys()) if (!runsSeen.has(runId)) this.artifactRoots.delete(runId);
+    for (const key of this.sizes.keys()) if (!runsSeen.has(key.split("@")[2]!)) this.sizes.delete(key);
     return { models, refused, located };
   }
 
