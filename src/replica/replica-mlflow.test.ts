@@ -22,6 +22,7 @@ import { makeTestRegressor } from "../testing/test-models.ts";
 const MODEL = "followed";
 // What the primary signs with is derived from its webhook secret; a replica holds only the derived key.
 const KEY = new VersionSigner(WEBHOOK_SECRET).keyHex();
+const TRACKING_SECRET = "tracking-password-0123456789";
 
 let mlflowDir: string;
 let mlflow: MlflowServer;
@@ -124,10 +125,14 @@ describe("a replica following MLflow", () => {
       dataDir: dir,
       port: freePort(),
       name: "replica",
-      env: { MLFLOW_TRACKING_URI: mlflow.url, MLFLOW_SIGNATURE_KEY: KEY, MLFLOW_POLL_SECONDS: "1" },
+      // Credentials in the URI, as behind an authenticating proxy (this MLflow ignores them): sent, never shown.
+      env: { MLFLOW_TRACKING_URI: mlflow.url.replace("://", `://mlops:${TRACKING_SECRET}@`), MLFLOW_SIGNATURE_KEY: KEY, MLFLOW_POLL_SECONDS: "1" },
     });
     await converged(1, [child.base]);
     expect((await predict(child.base, MODEL)).body.version).toBe(1);
+    const shown = [await (await fetch(`${child.base}/health`)).text(), await (await fetch(`${child.base}/api/models`)).text(), child.output()];
+    for (const text of shown) expect(text).not.toContain(TRACKING_SECRET);
+    expect(shown[0]).toContain("http://***@127.0.0.1");
   }, 120_000);
 
   test("a push, a rollback, an undeploy and a deploy on the primary are followed through MLflow", async () => {
