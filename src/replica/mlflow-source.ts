@@ -41,7 +41,7 @@ export class MlflowSource implements DesiredStateSource {
   private readonly state: SourceStatus;
   private readonly retryMs: number;
   private revision: number;
-  private last?: { key: string; state: DesiredState; refused: Record<string, Refusal>; at: number };
+  private last?: { key: string; at: number };
   // By "name@version": where the file of each version of the newest state is.
   private located = new Map<string, Located>();
   // By "name@mlflowVersion@runId@sha256": the file's size, read once per version (a listing costs a request).
@@ -83,9 +83,13 @@ export class MlflowSource implements DesiredStateSource {
    */
   async poll(): Promise<void> {
     const handlers = this.handlers;
-    let read: { models: Record<string, ModelState>; refused: Record<string, Refusal>; located: Map<string, Located> };
+    let read: { state: DesiredState; refused: Record<string, Refusal>; located: Map<string, Located>; key: string };
     try {
-      read = await this.read();
+      const { models, refused, located } = await this.read();
+      const key = JSON.stringify([sorted(models), sorted(refused)]);
+      const revision = this.last && this.last.key !== key ? this.revision + 1 : this.revision;
+      // Checked as a primary's state is: whatever MLflow answered, the cache gets no path or number it should not.
+      read = { state: checkState({ revision, models }), refused, located, key };
     } catch (e) {
       const reason = errorLine(e);
       this.down(reason);
@@ -95,13 +99,11 @@ export class MlflowSource implements DesiredStateSource {
     const wasDown = !this.state.reachable;
     this.up();
     this.located = read.located;
-    const key = JSON.stringify([sorted(read.models), sorted(read.refused)]);
     const now = Date.now();
-    if (this.last?.key === key && !wasDown && now - this.last.at < this.retryMs) return;
-    if (this.last && this.last.key !== key) this.revision++;
-    const state = checkState({ revision: this.revision, models: read.models });
-    this.last = { key, state, refused: read.refused, at: now };
-    handlers?.onState(state, read.refused);
+    if (this.last?.key === read.key && !wasDown && now - this.last.at < this.retryMs) return;
+    this.revision = read.state.revision;
+    this.last = { key: read.key, at: now };
+    handlers?.onState(read.state, read.refused);
   }
 
   async download(name: string, version: number, expected: ModelState, dest: string): Promise<void> {
