@@ -175,38 +175,69 @@ export type NotebookSettings = {
   logLineMaxChars: number;
 };
 
+// What every replica reads: the serving settings.
+const servingSchema = schema.pick({
+  PORT: true,
+  HOST: true,
+  DATA_DIR: true,
+  PREDICT_TOKEN: true,
+  SHUTDOWN_GRACE_SECONDS: true,
+  LOG_LEVEL: true,
+  MAX_BATCH_ROWS: true,
+  MAX_REQUEST_BYTES: true,
+});
+
 // `mlops replica <primary URL>`: the serving settings, and the replica token the primary issued.
-const replicaSchema = schema
-  .pick({
-    PORT: true,
-    HOST: true,
-    DATA_DIR: true,
-    PREDICT_TOKEN: true,
-    SHUTDOWN_GRACE_SECONDS: true,
-    LOG_LEVEL: true,
-    MAX_BATCH_ROWS: true,
-    MAX_REQUEST_BYTES: true,
-  })
-  .extend({
-    // The primary's replica token (mlops create-replica-token on the primary): reads its deployments and model files.
-    REPLICA_TOKEN: z
-      .string({ error: "must be set to a replica token of the primary (run mlops create-replica-token there)" })
-      .trim()
-      .min(16, "must be a replica token of the primary (run mlops create-replica-token there)"),
-  });
+const replicaSchema = servingSchema.extend({
+  // The primary's replica token (mlops create-replica-token on the primary): reads its deployments and model files.
+  REPLICA_TOKEN: z
+    .string({ error: "must be set to a replica token of the primary (run mlops create-replica-token there)" })
+    .trim()
+    .min(16, "must be a replica token of the primary (run mlops create-replica-token there)"),
+});
+
+// `mlops replica --follow-mlflow`: the serving settings, the MLflow server, and the key that verifies what the primary signed.
+const mlflowReplicaSchema = servingSchema.extend({
+  MLFLOW_TRACKING_URI: z
+    .string({ error: "must be set to the MLflow server the primary pushes to, such as http://mlflow:5000 (mlops replica --follow-mlflow)" })
+    .trim()
+    .refine((v) => /^https?:$/.test(URL.parse(v)?.protocol ?? ""), "must be the http(s) URL of the MLflow server the primary pushes to"),
+  // The primary's model signature key (mlops mlflow-signature-key there): verifies the versions it signed in MLflow.
+  MLFLOW_SIGNATURE_KEY: z
+    .string({ error: "must be set to the primary's model signature key (run mlops mlflow-signature-key there)" })
+    .trim()
+    .regex(/^[0-9a-fA-F]{64}$/, "must be the primary's model signature key, 64 hexadecimal digits (run mlops mlflow-signature-key there)"),
+  // How often a replica following MLflow reads the registry's "deployed" aliases.
+  MLFLOW_POLL_SECONDS: int(1, 3600, "a whole number of seconds from 1 to 3600").default(5),
+});
 
 /** The name of every environment variable the server or a replica reads as a setting (docs/settings.md has a row for each). */
-export const SETTING_NAMES: readonly string[] = Object.freeze([...new Set([...Object.keys(schema.shape), ...Object.keys(replicaSchema.shape)])]);
+export const SETTING_NAMES: readonly string[] = Object.freeze([
+  ...new Set([...Object.keys(schema.shape), ...Object.keys(replicaSchema.shape), ...Object.keys(mlflowReplicaSchema.shape)]),
+]);
 
-/** What `mlops replica` runs with: the primary, the token it reads it with, and the serving settings. */
+/** What a replica follows: a primary's deployments stream, or the "deployed" aliases in MLflow's registry. */
+export type ReplicaFollow =
+  | {
+      kind: "primary";
+      /** The primary's base URL, without trailing slash. */
+      url: string;
+      token: string;
+    }
+  | {
+      kind: "mlflow";
+      /** The tracking server, without trailing slash (credentials in it are sent as Basic auth, as on the primary). */
+      url: string;
+      /** The primary's model signature key (64 hex digits). */
+      signatureKey: string;
+      pollSeconds: number;
+    };
+
+/** What `mlops replica` runs with: what it follows, and the serving settings. */
 export type ReplicaConfig = Pick<
   Config,
   "port" | "host" | "dataDir" | "predictToken" | "shutdownGraceSeconds" | "logLevel" | "maxBatchRows" | "maxRequestBytes"
-> & {
-  /** The primary's base URL, without trailing slash. */
-  primaryUrl: string;
-  replicaToken: string;
-};
+> & { follow: ReplicaFollow };
 
 /** Parse the replica's settings and `primaryUrl`; throws ConfigError naming each bad one (as loadConfig). Creates DATA_DIR. */
 export function loadReplicaConfig(env: Record<string, string | undefined>, primaryUrl: string, cwd = process.cwd()): ReplicaConfig {
@@ -218,11 +249,29 @@ export function loadReplicaConfig(env: Record<string, string | undefined>, prima
   if (!parsed.success) problems.push(...parsed.problems);
   if (!parsed.success || problems.length) throw new ConfigError(problems.join("\n"));
   const v = parsed.data;
+  return { ...servingSettings(v, cwd), follow: { kind: "primary", url: primary!.href.replace(/\/+$/, ""), token: v.REPLICA_TOKEN } };
+}
+
+/** Parse the settings of `mlops replica --follow-mlflow`; throws ConfigError naming each bad or missing one. Creates DATA_DIR. */
+export function loadMlflowReplicaConfig(env: Record<string, string | undefined>, cwd = process.cwd()): ReplicaConfig {
+  const parsed = parseSettings(mlflowReplicaSchema, env);
+  if (!parsed.success) throw new ConfigError(parsed.problems.join("\n"));
+  const v = parsed.data;
+  return {
+    ...servingSettings(v, cwd),
+    follow: {
+      kind: "mlflow",
+      url: v.MLFLOW_TRACKING_URI.replace(/\/+$/, ""),
+      signatureKey: v.MLFLOW_SIGNATURE_KEY.toLowerCase(),
+      pollSeconds: v.MLFLOW_POLL_SECONDS,
+    },
+  };
+}
+
+function servingSettings(v: z.output<typeof servingSchema>, cwd: string): Omit<ReplicaConfig, "follow"> {
   const dataDir = resolve(cwd, v.DATA_DIR);
   checkWritableDir("DATA_DIR", dataDir);
   return {
-    primaryUrl: primary!.href.replace(/\/+$/, ""),
-    replicaToken: v.REPLICA_TOKEN,
     port: v.PORT,
     host: v.HOST,
     dataDir,

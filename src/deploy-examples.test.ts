@@ -15,16 +15,18 @@ function run(argv: string[], env: Record<string, string>): { code: number; out: 
 const SETTINGS = { ADMIN_TOKEN: "a".repeat(32), GITHUB_WEBHOOK_SECRET: "s".repeat(32) };
 
 describe("deploy/docker-compose.yml", () => {
-  test("parses: a primary, two replicas following it, HAProxy with the repository's config, MLflow behind a profile", () => {
+  test("parses: a primary, two replicas following it, HAProxy with the repository's config, MLflow and a replica following it behind a profile", () => {
     const r = run(["docker-compose", "-f", COMPOSE, "--profile", "mlflow", "config"], SETTINGS);
     expect(r.code).toBe(0);
     // What compose made of the file, every variable substituted and every reference resolved.
     const config = Bun.YAML.parse(r.out) as {
       services: Record<string, { command?: string[]; environment?: Record<string, string>; volumes?: string[]; image?: string }>;
     };
-    expect(Object.keys(config.services).sort()).toEqual(["haproxy", "mlflow", "primary", "replica1", "replica2"]);
+    expect(Object.keys(config.services).sort()).toEqual(["haproxy", "mlflow", "primary", "replica-mlflow", "replica1", "replica2"]);
     expect(config.services.primary!.command).toEqual(["serve"]);
     for (const replica of ["replica1", "replica2"]) expect(config.services[replica]!.command).toEqual(["replica", "http://primary:8000"]);
+    expect(config.services["replica-mlflow"]!.command).toEqual(["replica", "--follow-mlflow"]);
+    expect(config.services["replica-mlflow"]!.environment!.MLFLOW_TRACKING_URI).toBe("http://mlflow:5000");
     const haproxy = config.services.haproxy!;
     expect(haproxy.volumes).toContain(`${HAPROXY}:/usr/local/etc/haproxy/haproxy.cfg:ro`);
     // HAProxy reaches the replicas by their service names.

@@ -1,14 +1,15 @@
 #!/usr/bin/env bun
-// The command line: `mlops [serve]`, `mlops replica <primary URL>`, `mlops --version`, `mlops --help`,
-// `mlops reset-admin-token`, `mlops create-replica-token`, `mlops check-model`.
+// The command line: `mlops [serve]`, `mlops replica <primary URL>`, `mlops replica --follow-mlflow`, `mlops --version`,
+// `mlops --help`, `mlops reset-admin-token`, `mlops create-replica-token`, `mlops mlflow-signature-key`, `mlops check-model`.
 import { checkModel } from "./cli/check-model.ts";
-import { loadConfig, loadReplicaConfig } from "./config.ts";
+import { loadConfig, loadMlflowReplicaConfig, loadReplicaConfig, type ReplicaConfig } from "./config.ts";
 import { offerExamples } from "./examples/first-run.ts";
 import { migrate, openDatabase } from "./db/connection.ts";
-import { resetAdminToken } from "./db/settings-store.ts";
+import { getSetting, resetAdminToken } from "./db/settings-store.ts";
 import { ConfigError } from "./lib/errors.ts";
 import { makeNonDumpable } from "./lib/non-dumpable.ts";
 import { VERSION } from "./lib/version.ts";
+import { VersionSigner } from "./mlflow/model-signature.ts";
 import { startReplica } from "./replica/replica-server.ts";
 import { ReplicaTokens } from "./replication/replica-tokens.ts";
 import { startServer } from "./server.ts";
@@ -22,10 +23,15 @@ Usage:
   mlops replica <primary URL>
                              serve predictions only, following what the primary deploys (REPLICA_TOKEN required;
                              also PORT, HOST, DATA_DIR = its file cache, PREDICT_TOKEN, SHUTDOWN_GRACE_SECONDS)
+  mlops replica --follow-mlflow
+                             serve predictions only, following MLflow's "deployed" aliases instead of a primary
+                             (MLFLOW_TRACKING_URI and MLFLOW_SIGNATURE_KEY required; MLFLOW_POLL_SECONDS, default 5)
   mlops reset-admin-token    replace the admin token and print the new one
   mlops create-replica-token [--name <label>]
                              make a token for a serving replica (GET /api/replication/* only) and print it
                              alone on the last line; list and revoke tokens under /api/replica-tokens
+  mlops mlflow-signature-key print the key that verifies the model versions this server signs in MLflow (a
+                             replica's MLFLOW_SIGNATURE_KEY; derived from the webhook secret, which it is not)
   mlops check-model <file>   load an ONNX model, print its inputs and outputs, predict a row of zeros
   mlops --version            print the version
   mlops --help               print this help
@@ -67,6 +73,25 @@ async function main(argv: string[]): Promise<number> {
     console.log(made.token);
     return 0;
   }
+  if (command === "mlflow-signature-key") {
+    if (rest.length) {
+      console.error("usage: mlops mlflow-signature-key");
+      return 2;
+    }
+    const config = loadConfig(process.env);
+    const db = openDatabase(config.databasePath);
+    migrate(db);
+    // The secret the server signs with: the environment's, else the one it generated and stored at its first start.
+    const secret = config.githubWebhookSecret || getSetting(db, "github_webhook_secret");
+    db.$client.close();
+    if (!secret) {
+      console.error("mlops: no webhook secret yet: start the server once on this DATA_DIR, or set GITHUB_WEBHOOK_SECRET as the server has it");
+      return 1;
+    }
+    console.log("model signature key (a replica following MLflow verifies with it; keep it secret, it can sign versions):");
+    console.log(new VersionSigner(secret).keyHex());
+    return 0;
+  }
   if (command === "check-model") {
     if (rest.length !== 1) {
       console.error("usage: mlops check-model <model.onnx>");
@@ -75,11 +100,15 @@ async function main(argv: string[]): Promise<number> {
     return await checkModel(rest[0]!);
   }
   if (command === "replica") {
-    if (rest.length !== 1) {
-      console.error("usage: mlops replica <primary URL>   (with REPLICA_TOKEN set; see mlops --help)");
+    if (rest.length !== 1 || (rest[0]!.startsWith("-") && rest[0] !== "--follow-mlflow")) {
+      console.error(
+        rest.includes("--follow-mlflow")
+          ? "mlops replica: give either a primary URL or --follow-mlflow, not both; see mlops --help"
+          : "usage: mlops replica <primary URL> (with REPLICA_TOKEN set) or mlops replica --follow-mlflow (with MLFLOW_TRACKING_URI and MLFLOW_SIGNATURE_KEY set); see mlops --help",
+      );
       return 2;
     }
-    return await runReplica(rest[0]!);
+    return await runReplica(rest[0] === "--follow-mlflow" ? undefined : rest[0]!);
   }
   const examples = rest[0] === "--examples";
   if (command !== "serve" || rest.length > (examples ? 1 : 0)) {
@@ -126,10 +155,11 @@ async function main(argv: string[]): Promise<number> {
   return -1; // keep running
 }
 
-// `mlops replica`: serving only; the first signal drains (health 503 for SHUTDOWN_GRACE_SECONDS), a second ends the wait.
-async function runReplica(primaryUrl: string): Promise<number> {
+// `mlops replica`: serving only, following `primaryUrl` (or MLflow when undefined); the first signal drains (health 503
+// for SHUTDOWN_GRACE_SECONDS), a second ends the wait.
+async function runReplica(primaryUrl: string | undefined): Promise<number> {
   const stillDumpable = makeNonDumpable();
-  const config = loadReplicaConfig(process.env, primaryUrl);
+  const config: ReplicaConfig = primaryUrl === undefined ? loadMlflowReplicaConfig(process.env) : loadReplicaConfig(process.env, primaryUrl);
   const replica = await startReplica(config);
   if (stillDumpable)
     replica.logger.warn({ reason: stillDumpable }, "the replica could not make itself non-dumpable: processes of its uid can read its environment");

@@ -172,6 +172,19 @@ export class MlflowClient {
     }
   }
 
+  /**
+   * The artifact at `path` under the run's artifact root as a stream, for reading a large file without holding it
+   * (MlflowError when it does not exist, TransientError when MLflow cannot be reached). The request's timeout covers
+   * the whole read; `signal` also aborts it. The caller reads the stream to its end or cancels it.
+   */
+  async openArtifact(run: Pick<MlflowRun, "artifactUri">, path: string, signal?: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const url = this.artifactUrl(run.artifactUri, path);
+    const res = await this.send("GET", url, undefined, undefined, signal);
+    if (!res.ok) await this.json(res, "GET", url);
+    if (!res.body) throw new MlflowError(res.status, "INVALID_RESPONSE", `MLflow at ${this.shownUrl} answered GET ${new URL(url).pathname} without a body`);
+    return res.body;
+  }
+
   /** The files and directories directly under `path` (default: the run's artifact root), with paths relative to that root. */
   async listArtifacts(runId: string, path?: string): Promise<{ path: string; isDir: boolean; fileSize?: number }[]> {
     const out: { path: string; isDir: boolean; fileSize?: number }[] = [];
@@ -317,13 +330,14 @@ export class MlflowClient {
   }
 
   /** One request; transport failures and timeouts become TransientError. No Origin header: MLflow's middleware blocks cross-origin writes. */
-  private async send(method: string, url: string, body?: string | Uint8Array<ArrayBuffer>, contentType?: string): Promise<Response> {
+  private async send(method: string, url: string, body?: string | Uint8Array<ArrayBuffer>, contentType?: string, signal?: AbortSignal): Promise<Response> {
+    const timeout = AbortSignal.timeout(this.timeoutMs);
     try {
       return await fetch(url, {
         method,
         body,
         headers: contentType ? { "Content-Type": contentType } : undefined,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
       });
     } catch (e) {
       throw this.transient(method, url, e);

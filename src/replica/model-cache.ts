@@ -15,6 +15,11 @@ export type DesiredState = { revision: number; models: Record<string, ModelState
 const MODEL_NAME_RE = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 
+/** Whether `name` is a model name a state may carry (one the primary accepts; it never leaves the cache directory). */
+export function isModelName(name: string): boolean {
+  return MODEL_NAME_RE.test(name);
+}
+
 /**
  * Check a state read from the primary or from disk; returns it, or throws Error saying what is wrong with it
  * (a hostile or broken primary never gets a path outside the cache or a version that is not a whole number).

@@ -3,21 +3,9 @@
 import { createHash } from "node:crypto";
 import { open, rm } from "node:fs/promises";
 import type { Logger } from "../lib/logger.ts";
-import { checkState, type DesiredState, type ModelState } from "./model-cache.ts";
+import { checkState, type ModelState } from "./model-cache.ts";
 import { chunksOf, readSse } from "./sse-reader.ts";
-
-/** Where the primary stands as this replica last saw it. */
-export type PrimaryStatus = {
-  url: string;
-  /** Whether the deployments stream is open and answered. */
-  reachable: boolean;
-  /** When `reachable` last changed (or the client started), ISO 8601. */
-  since: string;
-  /** Milliseconds since the epoch of the last byte from the primary; undefined before the first. */
-  lastContactAt?: number;
-  /** Why the primary is unreachable (the last connection's failure); absent while reachable. */
-  error?: string;
-};
+import { type DesiredStateSource, IntegrityError, type SourceStatus, type StateHandlers } from "./state-source.ts";
 
 export type PrimaryClientOptions = {
   url: string;
@@ -29,14 +17,12 @@ export type PrimaryClientOptions = {
   backoffMs?: { first: number; max: number };
 };
 
-/** The file the primary served did not match the state (size or sha256): it is never served. */
-export class IntegrityError extends Error {}
-
 /** Follows one primary. follow() starts the loop; close() ends it. */
-export class PrimaryClient {
+export class PrimaryClient implements DesiredStateSource {
+  readonly kind = "primary";
   private readonly idleMs: number;
   private readonly backoff: { first: number; max: number };
-  private readonly state: PrimaryStatus;
+  private readonly state: SourceStatus;
   private closed = false;
   private current?: AbortController;
   // Aborts downloads in flight when the replica stops (a reconnect of the stream leaves them alone).
@@ -46,11 +32,11 @@ export class PrimaryClient {
   constructor(private readonly opts: PrimaryClientOptions) {
     this.idleMs = opts.idleMs ?? 30_000;
     this.backoff = opts.backoffMs ?? { first: 500, max: 10_000 };
-    this.state = { url: opts.url, reachable: false, since: new Date().toISOString() };
+    this.state = { kind: "primary", url: opts.url, reachable: false, since: new Date().toISOString() };
   }
 
   /** A copy of what is known of the primary now. */
-  status(): PrimaryStatus {
+  status(): SourceStatus {
     return { ...this.state };
   }
 
@@ -58,7 +44,7 @@ export class PrimaryClient {
    * Connect and keep connected until close(): `onState` hears every state event (checked by checkState), in order;
    * `onDown` hears each failed or lost connection with the reason. Neither may throw. Call once.
    */
-  follow(handlers: { onState(state: DesiredState): void; onDown?(reason: string): void }): void {
+  follow(handlers: StateHandlers): void {
     void this.loop(handlers);
   }
 
@@ -116,7 +102,7 @@ export class PrimaryClient {
     await file.close();
   }
 
-  private async loop(handlers: { onState(state: DesiredState): void; onDown?(reason: string): void }): Promise<void> {
+  private async loop(handlers: StateHandlers): Promise<void> {
     let wait = this.backoff.first;
     while (!this.closed) {
       const ac = new AbortController();

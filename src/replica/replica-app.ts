@@ -1,5 +1,5 @@
 // The HTTP surface of a replica: the primary's serving routes (predict, /invocations, OIP v2, /metrics) over its own
-// registry, its own /health, and a 404 naming the primary for everything else.
+// registry, its own /health, and a 404 naming what it follows (its primary, or MLflow) for everything else.
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { Gauge, type Registry } from "prom-client";
@@ -14,7 +14,7 @@ import { hashToken, newToken } from "../lib/tokens.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
 
 export type ReplicaAppDeps = Omit<ReplicaHealthDeps, "serving"> & {
-  config: Pick<ReplicaConfig, "primaryUrl" | "predictToken" | "maxBatchRows" | "maxRequestBytes">;
+  config: Pick<ReplicaConfig, "predictToken" | "maxBatchRows" | "maxRequestBytes">;
   registry: ModelRegistry;
   logger: Logger;
   /** When this replica started (ms since the epoch): the contact age before any contact. */
@@ -27,10 +27,15 @@ const SMALL_BODY_BYTES = 64 * 1024;
 export function createReplicaApp(deps: ReplicaAppDeps) {
   const { registry, config } = deps;
   const app = new Hono();
+  const source = deps.source();
+  const following =
+    source.kind === "primary"
+      ? { of: `a replica of ${source.url}`, details: { primary: source.url } }
+      : { of: `a replica following MLflow's "deployed" aliases at ${source.url}`, details: { mlflow: source.url } };
   const notHere = (path: string) =>
     new NotFoundError(
-      `this server is a replica of ${config.primaryUrl}: it only serves predictions; ${path} is not one of its routes (use the primary for the API, pages and pinned versions)`,
-      { primary: config.primaryUrl },
+      `this server is ${following.of}: it only serves predictions; ${path} is not one of its routes (use the primary for the API, pages and pinned versions)`,
+      following.details,
     );
   // Only what the primary deploys serves here: a pinned version is answered like any other route a replica lacks.
   const pinned = (c: { req: { path: string } }) => {
@@ -64,7 +69,7 @@ export function createReplicaApp(deps: ReplicaAppDeps) {
     queueDepth: () => 0,
     moreMetrics: (prom) => replicaGauges(prom, deps),
   });
-  app.notFound((c) => c.json({ error: notHere(new URL(c.req.url).pathname).message, primary: config.primaryUrl }, 404));
+  app.notFound((c) => c.json({ error: notHere(new URL(c.req.url).pathname).message, ...following.details }, 404));
   app.onError((err, c) => {
     if (err instanceof AppError) return c.json({ error: err.message, ...err.details }, err.status);
     if (err instanceof HTTPException) return c.json({ error: err.message || "request failed" }, err.status);
@@ -75,25 +80,30 @@ export function createReplicaApp(deps: ReplicaAppDeps) {
 }
 
 function replicaGauges(prom: Registry, deps: ReplicaAppDeps): void {
+  // Named for the source, so an alert on a primary's replicas never reads an MLflow follower's figures.
+  const kind = deps.source().kind;
   new Gauge({
-    name: "mlops_replica_primary_last_contact_seconds",
-    help: "Seconds since this replica last heard a byte from its primary (since it started, before the first).",
+    name: `mlops_replica_${kind}_last_contact_seconds`,
+    help:
+      kind === "primary"
+        ? "Seconds since this replica last heard a byte from its primary (since it started, before the first)."
+        : "Seconds since this replica last read MLflow's registry (since it started, before the first).",
     registers: [prom],
     collect() {
-      this.set(Math.max(0, (Date.now() - (deps.primary().lastContactAt ?? deps.startedAt)) / 1000));
+      this.set(Math.max(0, (Date.now() - (deps.source().lastContactAt ?? deps.startedAt)) / 1000));
     },
   });
   new Gauge({
-    name: "mlops_replica_primary_reachable",
-    help: "1 while the primary's deployments stream is open, else 0.",
+    name: `mlops_replica_${kind}_reachable`,
+    help: kind === "primary" ? "1 while the primary's deployments stream is open, else 0." : "1 while MLflow's registry answered the last read, else 0.",
     registers: [prom],
     collect() {
-      this.set(deps.primary().reachable ? 1 : 0);
+      this.set(deps.source().reachable ? 1 : 0);
     },
   });
   new Gauge({
     name: "mlops_replica_revision",
-    help: "The primary's deployment revision this replica serves (-1 before its first state).",
+    help: "The revision of the desired state this replica serves (-1 before its first state).",
     registers: [prom],
     collect() {
       this.set(deps.applied()?.revision ?? -1);

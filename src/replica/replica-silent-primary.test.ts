@@ -1,6 +1,6 @@
 // A primary that stops answering without closing its connection (SIGSTOP: the socket stays open, no byte comes) is
 // counted dead once the stream has been silent longer than the primary's ping interval; the replica keeps serving
-// and follows again when it wakes.
+// and follows again when it wakes, the next change included.
 import { afterAll, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -48,4 +48,13 @@ test("a silent primary is counted dead after the idle time; serving goes on; the
     primary.proc.kill("SIGCONT");
   }
   await eventually(async () => (await health()).primary.reachable, { what: "the replica to follow the woken primary", timeoutMs: 20_000 });
+  // The reconnect brought the state it already served (nothing to do); the next change is followed all the same.
+  expect((await primary.api("/api/models/iris/undeploy", { method: "POST" })).status).toBe(200);
+  await eventually(
+    async () => (await fetch(`${r.base}/models/iris/predict`, { method: "POST", body: JSON.stringify({ inputs: model.expected.rows }) })).status === 404,
+    {
+      what: "the replica to follow the undeploy after the reconnect",
+      timeoutMs: 20_000,
+    },
+  );
 }, 90_000);

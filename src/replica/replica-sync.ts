@@ -5,35 +5,39 @@ import { rmSync } from "node:fs";
 import type { Logger } from "../lib/logger.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
 import { type DesiredState, type ModelCache, type ModelState, moveIntoPlace } from "./model-cache.ts";
+import type { Refusal, SourceKind } from "./state-source.ts";
 
 /** Downloads one model file into a temp path; throws (leaving nothing at `dest`) when it cannot or the file fails its check. */
 export type Downloader = (name: string, version: number, expected: ModelState, dest: string) => Promise<void>;
 
-/** A model the replica could not bring to the version the primary deploys, and why. */
+/** A model the replica could not bring to the version its source deploys, and why. */
 export type ModelProblem = { model: string; wanted: number; serving: number | null; error: string; at: string };
 
-/** Where the state being served came from: the primary's stream, or the cache at a start without the primary. */
-export type StateSource = "primary" | "cache";
+/** Where the state being served came from: the source (primary or MLflow), or the cache at a start without it. */
+export type StateOrigin = SourceKind | "cache";
 
 /** Applies desired states one at a time; a state arriving meanwhile replaces any not yet started (the newest wins). */
 export class ReplicaSync {
   private readonly served = new Map<string, ModelState>();
   private readonly problemsByModel = new Map<string, ModelProblem>();
-  private next?: { state: DesiredState; source: StateSource };
+  private next?: { state: DesiredState; source: StateOrigin; refused: Record<string, Refusal> };
   private running?: Promise<void>;
-  private applied?: { revision: number; source: StateSource };
+  private applied?: { revision: number; source: StateOrigin };
   private readonly listeners: (() => void)[] = [];
 
   constructor(private readonly deps: { registry: ModelRegistry; cache: ModelCache; download: Downloader; logger: Logger }) {}
 
   /**
    * Serve `state` (from `source`); resolves once it or a newer state queued meanwhile is applied. Never rejects: a
-   * model that fails keeps its previous version and is listed in problems(). A cache state is ignored once the
-   * primary's has been applied (the primary's is newer by definition).
+   * model that fails keeps its previous version and is listed in problems(), as does each model in `refused`. A cache
+   * state is ignored once the source's has been applied (the source's is newer by definition); a state already
+   * applied in full (same revision and origin, no problem left) is not applied again.
    */
-  apply(state: DesiredState, source: StateSource): Promise<void> {
-    if (source === "cache" && this.applied?.source === "primary") return Promise.resolve();
-    this.next = { state, source };
+  apply(state: DesiredState, source: StateOrigin, refused: Record<string, Refusal> = {}): Promise<void> {
+    if (source === "cache" && this.applied && this.applied.source !== "cache") return Promise.resolve();
+    // Checked here too, not only in drain(): a drain that skipped without awaiting would end before `running` is set.
+    if (!this.running && this.appliedInFull(state, source, refused)) return Promise.resolve();
+    this.next = { state, source, refused };
     this.running ??= this.drain();
     return this.running;
   }
@@ -44,7 +48,7 @@ export class ReplicaSync {
   }
 
   /** The revision and source of the last applied state; undefined before the first (nothing to serve yet). */
-  current(): { revision: number; source: StateSource } | undefined {
+  current(): { revision: number; source: StateOrigin } | undefined {
     return this.applied && { ...this.applied };
   }
 
@@ -56,9 +60,10 @@ export class ReplicaSync {
   private async drain(): Promise<void> {
     try {
       while (this.next) {
-        const { state, source } = this.next;
+        const { state, source, refused } = this.next;
         this.next = undefined;
-        await this.applyOne(state, source);
+        if (this.appliedInFull(state, source, refused)) continue;
+        await this.applyOne(state, source, refused);
       }
     } finally {
       // Synchronously after the last check of `next`: an apply() from here on starts a new drain.
@@ -66,16 +71,22 @@ export class ReplicaSync {
     }
   }
 
-  private async applyOne(state: DesiredState, source: StateSource): Promise<void> {
+  private appliedInFull(state: DesiredState, source: StateOrigin, refused: Record<string, Refusal>): boolean {
+    const same = this.applied?.revision === state.revision && this.applied.source === source;
+    return same && this.problemsByModel.size === 0 && Object.keys(refused).length === 0;
+  }
+
+  private async applyOne(state: DesiredState, source: StateOrigin, refused: Record<string, Refusal>): Promise<void> {
     const { registry, cache, logger } = this.deps;
     await Promise.all(Object.entries(state.models).map(([name, wanted]) => this.bring(name, wanted, source)));
+    for (const [name, refusal] of Object.entries(refused)) this.refuse(name, refusal);
     for (const name of [...this.served.keys()]) {
-      if (state.models[name]) continue;
+      if (state.models[name] || refused[name]) continue;
       registry.undeploy(name);
       this.served.delete(name);
-      logger.info({ model: name, revision: state.revision }, "model undeployed (the primary no longer deploys it)");
+      logger.info({ model: name, revision: state.revision }, "model undeployed (its source no longer deploys it)");
     }
-    for (const name of [...this.problemsByModel.keys()]) if (!state.models[name]) this.problemsByModel.delete(name);
+    for (const name of [...this.problemsByModel.keys()]) if (!state.models[name] && !refused[name]) this.problemsByModel.delete(name);
     this.applied = { revision: state.revision, source };
     // What serves, not what was asked for: a restart from the cache serves exactly this.
     const serving = Object.fromEntries(this.served);
@@ -88,7 +99,19 @@ export class ReplicaSync {
     for (const listener of this.listeners) listener();
   }
 
-  private async bring(name: string, wanted: ModelState, source: StateSource): Promise<void> {
+  /** Keep what serves of `name` and report why the source's version is not served (logged when the reason is new). */
+  private refuse(name: string, refusal: Refusal): void {
+    const serving = this.served.get(name)?.version ?? null;
+    const before = this.problemsByModel.get(name);
+    if (before?.error === refusal.error && before.serving === serving) return;
+    this.problemsByModel.set(name, { model: name, wanted: refusal.wanted, serving, error: refusal.error, at: new Date().toISOString() });
+    this.deps.logger.error(
+      { model: name, version: refusal.wanted, serving, error: refusal.error },
+      serving === null ? "refused the model's version; the model does not serve" : `refused the model's version; version ${serving} keeps serving`,
+    );
+  }
+
+  private async bring(name: string, wanted: ModelState, source: StateOrigin): Promise<void> {
     const { registry, cache, logger } = this.deps;
     const was = this.served.get(name);
     if (was && was.version === wanted.version && was.sha256 === wanted.sha256) {

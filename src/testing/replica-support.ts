@@ -3,7 +3,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadReplicaConfig } from "../config.ts";
+import { loadMlflowReplicaConfig, loadReplicaConfig } from "../config.ts";
 import { openDatabase } from "../db/connection.ts";
 import { ModelStore } from "../models/model-store.ts";
 import { fileSha256, ModelCache } from "../replica/model-cache.ts";
@@ -26,6 +26,34 @@ export async function startTestReplica(
     ROOT,
   );
   const replica = await startReplica(config, { client: opts.client });
+  return { ...replica, base: `http://127.0.0.1:${replica.port}`, dataDir };
+}
+
+/**
+ * Start a replica following MLflow at `mlflowUrl` (`mlops replica --follow-mlflow`) in this process on a free loopback
+ * port, verifying with `signatureKey`, polling every second unless `env` says otherwise; `mlflow` tunes its source.
+ */
+export async function startMlflowTestReplica(
+  mlflowUrl: string,
+  signatureKey: string,
+  opts: { env?: Record<string, string>; dataDir?: string; mlflow?: NonNullable<Parameters<typeof startReplica>[1]>["mlflow"] } = {},
+): Promise<TestReplica> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "mlops-replica-"));
+  const config = loadMlflowReplicaConfig(
+    {
+      DATA_DIR: dataDir,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      MLFLOW_TRACKING_URI: mlflowUrl,
+      MLFLOW_SIGNATURE_KEY: signatureKey,
+      MLFLOW_POLL_SECONDS: "1",
+      LOG_LEVEL: "silent",
+      SHUTDOWN_GRACE_SECONDS: "0",
+      ...opts.env,
+    },
+    ROOT,
+  );
+  const replica = await startReplica(config, { mlflow: opts.mlflow });
   return { ...replica, base: `http://127.0.0.1:${replica.port}`, dataDir };
 }
 
