@@ -41,6 +41,9 @@ function makePagesApp() {
   return { ...t, jobs, create };
 }
 
+/** The htmx partial that appends `html` to the element `id` of the page's log. */
+const into = (id: string, html: string) => `<hx-partial hx-target="#${id}" hx-swap="beforeend">${html}</hx-partial>`;
+
 type SseEvent = { id?: string; event: string; data: string };
 
 /** Reads Server-Sent Events one at a time; `next()` is undefined once the stream ended. */
@@ -201,7 +204,10 @@ describe("pipeline page", () => {
     expect(html).toContain('<td class="error">cell 3 of the notebook');
     expect(html).toContain('<th>accuracy</th><td title="0.9666666666666667">0.9667</td>');
     expect(html).toContain("This pipeline registered no model version.");
-    expect(html).toContain(`<ol id="log" class="log" hx-sse:connect="/pipelines/${p.id}/log-stream" hx-sse:close="done" hx-swap="beforeend"></ol>`);
+    // No stored lines: the live stream starts from the beginning.
+    expect(html).toContain(
+      `<div id="log" class="log cell-log" hx-sse:connect="/pipelines/${p.id}/log-stream?after=0" hx-sse:close="done" hx-swap="beforeend"></div>`,
+    );
     expect(html).toContain('<section id="summary">'); // ended: no polling
   });
 
@@ -309,7 +315,7 @@ describe("page actions", () => {
 });
 
 describe("live log stream", () => {
-  test("replays stored lines as escaped <li> with ids, sends live lines, and ends with done", async () => {
+  test("replays stored lines as escaped <li> with ids (lines outside cells: one list, then appended to it), sends live lines, and ends with done", async () => {
     const { app, deps, create } = makePagesApp();
     const p = create();
     deps.pipelineStore.markRunning(p.id);
@@ -320,8 +326,12 @@ describe("live log stream", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/event-stream");
     const events = sseReader(res);
-    expect(await events.next()).toEqual({ id: "1", event: "message", data: '<li class="mlops" data-seq="1">download started</li>' });
-    expect(await events.next()).toEqual({ id: "2", event: "message", data: '<li class="stdout" data-seq="2">epoch 1 &amp; 2</li>' });
+    expect(await events.next()).toEqual({
+      id: "1",
+      event: "message",
+      data: '<ol class="log-lines" id="log-g1"><li class="mlops" data-seq="1">download started</li></ol>',
+    });
+    expect(await events.next()).toEqual({ id: "2", event: "message", data: into("log-g1", '<li class="stdout" data-seq="2">epoch 1 &amp; 2</li>') });
 
     // Live: a status change is not sent (the summary polls), a line with markup arrives escaped.
     deps.bus.status(p.id, "running", "execute", "running");
@@ -329,7 +339,7 @@ describe("live log stream", () => {
     expect(await events.next()).toEqual({
       id: "3",
       event: "message",
-      data: '<li class="stderr" data-seq="3">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</li>',
+      data: into("log-g1", '<li class="stderr" data-seq="3">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</li>'),
     });
     deps.pipelineStore.finish(p.id, "succeeded");
     deps.bus.done(p.id, "succeeded");
@@ -344,8 +354,9 @@ describe("live log stream", () => {
 
     const resumed = await app.request(`/pipelines/${p.id}/log-stream`, { headers: { ...signedIn, "Last-Event-ID": "1" } });
     expect(await sseReader(resumed).rest()).toEqual([
-      { id: "2", event: "message", data: '<li class="stdout" data-seq="2">two</li>' },
-      { id: "3", event: "message", data: '<li class="stdout" data-seq="3">three</li>' },
+      // Resumed where the page left off: line 1 opened the group, these go into it.
+      { id: "2", event: "message", data: into("log-g1", '<li class="stdout" data-seq="2">two</li>') },
+      { id: "3", event: "message", data: into("log-g1", '<li class="stdout" data-seq="3">three</li>') },
       { event: "done", data: "failed" },
     ]);
     const caughtUp = await app.request(`/pipelines/${p.id}/log-stream`, { headers: { ...signedIn, "Last-Event-ID": "3" } });
