@@ -216,6 +216,8 @@ export async function startServer(
         pipelines: pipelineStore,
         repos,
         jobs,
+        config,
+        servingVersion: (name) => modelStore.deployedVersion(name),
         wake,
         logger,
       })

@@ -8,10 +8,10 @@ import type { Job } from "../queue/job-states.ts";
 import { JobStore, RETRY_BASE_MS } from "../queue/job-store.ts";
 import { openTestDb, steppedClock } from "../testing/db.ts";
 import { RepoStore } from "../repos/repo-store.ts";
-import { makeRepo, sendPush, startTestServer, waitForPipelines, type TestServer } from "../testing/e2e.ts";
+import { commit, makeRepo, sendPush, startTestServer, waitForPipelines, type TestServer } from "../testing/e2e.ts";
 import { startGitHubStandIn, type GitHubStandIn, type RecordedRequest } from "../testing/github-stand-in.ts";
 import { modelNotebook, predict, registerRepo, tinyOnnxBase64 } from "../testing/pipeline-fixtures.ts";
-import { COMMIT_STATUS_JOB, CommitStatuses, commitStatusOf, cut } from "./commit-status.ts";
+import { COMMIT_STATUS_JOB, CommitStatuses, commitStatusOf, cut, significant, thresholdText } from "./commit-status.ts";
 import { GitHubRequestError, type CommitStatus } from "./github-api.ts";
 import { eventually } from "../testing/eventually.ts";
 import { openDatabase } from "../db/connection.ts";
@@ -41,6 +41,8 @@ async function pushAndWait(target: TestServer, fullName: string, files: Record<s
   return { sha: repo.sha, byPath: Object.fromEntries(pipelines.map((p) => [p.notebook_path, p])) };
 }
 
+const GATE = { minAccuracyThreshold: 0.7, autoDeployOnSuccess: true };
+
 const statusOf = (r: RecordedRequest) => r.body as CommitStatus;
 
 /** The commit-status jobs of a pipeline, read from the server's database. */
@@ -61,9 +63,9 @@ describe("commit statuses, end to end", () => {
     const b64 = await tinyOnnxBase64();
     const longReason = "the training data is empty ".repeat(8).trim();
     pushed ??= pushAndWait(server, "acme/status-three", {
-      "ok.ipynb": modelNotebook("status-ok", b64),
+      "ok.ipynb": modelNotebook("status-ok", b64, "pass", 'json.dump({"accuracy": 0.9616}, open(METRICS_OUTPUT_PATH, "w"))'),
       "raising.ipynb": modelNotebook("status-raising", b64, `raise ValueError("${longReason}")`),
-      "low.ipynb": modelNotebook("status-low", b64, "pass", 'json.dump({"accuracy": 0.5}, open(METRICS_OUTPUT_PATH, "w"))'),
+      "low.ipynb": modelNotebook("status-low", b64, "pass", 'json.dump({"accuracy": 0.41}, open(METRICS_OUTPUT_PATH, "w"))'),
     });
     const { sha, byPath } = await pushed;
     const prefix = `/repos/acme/status-three/statuses/${sha}`;
@@ -74,13 +76,14 @@ describe("commit statuses, end to end", () => {
     return { sha, byPath, prefix, of };
   };
 
-  test("a succeeding pipeline posts pending, then success with its version, on the pushed commit, with the token, API version and a link to the run", async () => {
+  test("a succeeding pipeline posts pending, then success with the gate's verdict and its version, on the pushed commit, with the token, API version and a link to the run", async () => {
     const { byPath, prefix, of } = await threeNotebooks();
     const id = byPath["ok.ipynb"]!.id;
     const posts = of("ok.ipynb");
     expect(posts.map((r) => statusOf(r))).toEqual([
       { state: "pending", target_url: `${PUBLIC_URL}/pipelines/${id}`, description: "running", context: "mlops/ok.ipynb" },
-      { state: "success", target_url: `${PUBLIC_URL}/pipelines/${id}`, description: "status-ok v1 deployed", context: "mlops/ok.ipynb" },
+      // Three significant digits of 0.9616, against MIN_ACCURACY_THRESHOLD.
+      { state: "success", target_url: `${PUBLIC_URL}/pipelines/${id}`, description: "accuracy 0.962 ≥ 0.70 · deployed v1", context: "mlops/ok.ipynb" },
     ]);
     for (const r of posts) {
       expect(r).toMatchObject({ method: "POST", path: prefix, answered: 201 });
@@ -88,24 +91,52 @@ describe("commit statuses, end to end", () => {
     }
   }, 120_000);
 
-  test("a notebook whose cell raises posts failure with the failing cell's reason, cut to 140 characters", async () => {
+  test("a notebook whose cell raises posts failure with the phase and the failing cell (numbered as pushed, tagged), cut to 140 characters", async () => {
     const { byPath, of } = await threeNotebooks();
     const p = byPath["raising.ipynb"]!;
     expect(p.status).toBe("failed");
     const final = statusOf(of("raising.ipynb").at(-1)!);
     expect(final.state).toBe("failure");
-    expect(final.description).toContain("raised ValueError: the training data is empty");
+    // The injected parameters cell comes first (no `parameters` cell): the training cell is still the notebook's 3rd.
+    expect(final.description).toStartWith("failed in execute: cell 3 [mlops:training] raised ValueError: the training data is empty the training");
     expect([...final.description]).toHaveLength(140);
     expect(final.description.endsWith("…")).toBe(true);
-    expect(p.error!.startsWith(final.description.slice(0, -1))).toBe(true);
+    expect(p.error).toStartWith("cell 3 of the notebook [mlops:training] raised ValueError: the training data is empty");
   }, 120_000);
 
-  test("a metric below the threshold posts success: stored, not deployed, with the gate's reason", async () => {
+  test("a metric below the threshold posts success with the number, the threshold and that nothing serves", async () => {
     const { of } = await threeNotebooks();
-    expect(statusOf(of("low.ipynb").at(-1)!)).toMatchObject({
-      state: "success",
-      description: "status-low v1 stored, not deployed: accuracy 0.5 is below the deploy threshold 0.7",
-    });
+    expect(statusOf(of("low.ipynb").at(-1)!)).toMatchObject({ state: "success", description: "accuracy 0.41 < 0.70 · none serving" });
+  }, 120_000);
+
+  test("a version below the repository's own threshold says which version is kept serving", async () => {
+    const b64 = await tinyOnnxBase64();
+    const repo = makeRepo({ "model.ipynb": modelNotebook("status-kept", b64) });
+    const repoId = await registerRepo(server, "acme/status-kept", repo.dir, { deploy_threshold: 0.85 });
+    await sendPush(server.base, { fullName: "acme/status-kept", cloneUrl: repo.dir, after: repo.sha });
+    await waitForPipelines(server, `repo=${repoId}`, 1);
+    const low = modelNotebook("status-kept", b64, "pass", 'json.dump({"accuracy": 0.8496}, open(METRICS_OUTPUT_PATH, "w"))');
+    const sha2 = commit(repo.dir, { "model.ipynb": low }, "worse");
+    await sendPush(server.base, { fullName: "acme/status-kept", cloneUrl: repo.dir, after: sha2, before: repo.sha });
+    await waitForPipelines(server, `repo=${repoId}`, 2);
+    const first = await github.waitFor(`/repos/acme/status-kept/statuses/${repo.sha}`, ended);
+    expect(statusOf(first.at(-1)!).description).toBe("accuracy 1 ≥ 0.85 · deployed v1");
+    const second = await github.waitFor(`/repos/acme/status-kept/statuses/${sha2}`, ended);
+    // Three digits would round 0.8496 up to the threshold ("0.850 < 0.85"): a fourth digit is shown instead.
+    expect(statusOf(second.at(-1)!)).toMatchObject({ state: "success", description: "accuracy 0.8496 < 0.85 · kept v1" });
+    expect((await predict(server.base, "status-kept")).body.version).toBe(1);
+  }, 120_000);
+
+  test("with AUTO_DEPLOY_ON_SUCCESS off, a version that passes the gate is stored and says so", async () => {
+    const manual = await startTestServer({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: github.url, AUTO_DEPLOY_ON_SUCCESS: "false" });
+    try {
+      const { sha, byPath } = await pushAndWait(manual, "acme/status-manual", { "model.ipynb": modelNotebook("status-manual", await tinyOnnxBase64()) });
+      expect(byPath["model.ipynb"]!.status).toBe("succeeded");
+      const posts = await github.waitFor(`/repos/acme/status-manual/statuses/${sha}`, ended);
+      expect(statusOf(posts.at(-1)!)).toMatchObject({ state: "success", description: "accuracy 1 ≥ 0.70 · stored v1 (auto-deploy off)" });
+    } finally {
+      await manual.stop();
+    }
   }, 120_000);
 
   test("GitHub answering 500 to the final status is retried and the final status arrives", async () => {
@@ -123,7 +154,7 @@ describe("commit statuses, end to end", () => {
       ["success", 500],
       ["success", 201],
     ]);
-    expect(statusOf(posts.at(-1)!).description).toBe("status-retry v1 deployed");
+    expect(statusOf(posts.at(-1)!).description).toBe("accuracy 1 ≥ 0.70 · deployed v1");
   }, 120_000);
 
   test("GitHub refusing the token (401) is not retried, and the pipeline deploys all the same", async () => {
@@ -166,7 +197,15 @@ describe("commit statuses, the service alone", () => {
     const pipelines = new PipelineStore(db);
     const repos = new RepoStore(db);
     const repo = repos.create({ full_name: "acme/alone" });
-    const statuses = new CommitStatuses({ api: { url: apiUrl, token: TOKEN }, publicUrl: "", pipelines, repos, jobs });
+    const statuses = new CommitStatuses({
+      api: { url: apiUrl, token: TOKEN },
+      publicUrl: "",
+      pipelines,
+      repos,
+      jobs,
+      config: GATE,
+      servingVersion: () => null,
+    });
     const newPipeline = () =>
       pipelines.create({ repoId: repo.id, trigger: "push", ref: "refs/heads/main", commitSha: "a".repeat(40), notebookPath: "nb.ipynb" });
     return { jobs, pipelines, repos, statuses, newPipeline };
@@ -210,8 +249,10 @@ describe("commit statuses, the service alone", () => {
         api: { url: standIn.url, token: TOKEN },
         publicUrl: "",
         pipelines,
-        repos: { find: () => ({ full_name: "not-a-full-name" }) },
+        repos: { find: () => ({ full_name: "not-a-full-name", deploy_metric: "accuracy", deploy_threshold: null }) },
         jobs,
+        config: GATE,
+        servingVersion: () => null,
       });
       await statuses.post(newPipeline().id);
       expect(standIn.requests).toEqual([]);
@@ -242,9 +283,46 @@ describe("commit statuses, the service alone", () => {
     expect(commitStatusOf(row("failed", "bad\nsecond line", FailureKind.notebook_error), [], "http://x")).toEqual({
       state: "failure",
       target_url: "http://x/pipelines/7",
-      description: "bad",
+      description: "failed in execute: bad",
       context: "mlops/a/b.ipynb",
     });
+    // A failure before any phase ran has its reason alone.
+    expect(commitStatusOf({ ...row("failed", "gone", FailureKind.internal), failure: failure(null, FailureKind.internal, "gone") }, [], "").description).toBe(
+      "gone",
+    );
+  });
+
+  test("numbers are shown to three significant digits, more when fewer would cross the threshold; thresholds with two decimals", () => {
+    expect([0.9616, 0.41, 1, 1234.5, 0.000123456, 0.6996].map((v) => significant(v, 0.7))).toEqual(["0.962", "0.41", "1", "1230", "0.000123", "0.6996"]);
+    expect(significant(0.69996, 0.7)).toBe("0.69996");
+    expect(significant(0.7, 0.7)).toBe("0.7");
+    expect([0.7, 0.85, 0.925, 5, 1.5, 0].map(thresholdText)).toEqual(["0.70", "0.85", "0.925", "5", "1.50", "0"]);
+  });
+
+  test("a succeeded pipeline's verdict: deployed, kept (or none serving), stored with auto-deploy off, a metric not reported", () => {
+    const { pipelines, newPipeline } = setup();
+    const succeeded = (metrics: Record<string, number>, deploy: "succeeded" | "skipped") => {
+      const p = newPipeline();
+      pipelines.markRunning(p.id);
+      pipelines.update(p.id, { modelName: "iris", modelVersion: 7, metrics: JSON.stringify(metrics) });
+      pipelines.setPhase(p.id, "deploy", "running");
+      pipelines.setPhase(p.id, "deploy", deploy, deploy === "skipped" ? "not deployed" : undefined);
+      pipelines.finish(p.id, "succeeded");
+      return [pipelines.get(p.id), pipelines.phases(p.id)] as const;
+    };
+    const gate = (autoDeploy: boolean, serving: number | null) => ({
+      policy: { metric: "accuracy", threshold: 0.7, autoDeploy },
+      servingVersion: () => serving,
+    });
+    const say = (row: ReturnType<typeof succeeded>, g: ReturnType<typeof gate>) => commitStatusOf(row[0], [...row[1]], "", g).description;
+    expect(say(succeeded({ accuracy: 0.9616, loss: 3 }, "succeeded"), gate(true, 7))).toBe("accuracy 0.962 ≥ 0.70 · deployed v7");
+    expect(say(succeeded({ accuracy: 0.41 }, "skipped"), gate(true, 6))).toBe("accuracy 0.41 < 0.70 · kept v6");
+    expect(say(succeeded({ accuracy: 0.41 }, "skipped"), gate(true, null))).toBe("accuracy 0.41 < 0.70 · none serving");
+    expect(say(succeeded({ accuracy: 0.9616 }, "skipped"), gate(false, 6))).toBe("accuracy 0.962 ≥ 0.70 · stored v7 (auto-deploy off)");
+    expect(say(succeeded({ loss: 0.1 }, "skipped"), gate(true, 6))).toBe("accuracy not reported · kept v6");
+    // The gate as it stands now would not have done what was done (its settings changed since): the plain words.
+    expect(say(succeeded({ accuracy: 0.41 }, "succeeded"), gate(true, 7))).toBe("iris v7 deployed");
+    expect(say(succeeded({ accuracy: 0.9 }, "skipped"), gate(true, 6))).toBe("iris v7 stored, not deployed: not deployed");
   });
 
   test("cut keeps short text, counts code points, ends long text with …", () => {

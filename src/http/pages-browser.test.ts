@@ -63,9 +63,9 @@ describe("pages in Chromium", () => {
     // Notebook output is text, never markup.
     expect(await page.locator("#log b").count()).toBe(0);
     expect(await log.filter({ hasText: "first tick 3 <b>not bold</b>" }).count()).toBe(1);
-    // Reloaded after the end: the whole log replays once, in order.
+    // Reloaded after the end: the whole log replays once, in order (ended cells folded: the lines are there, not shown).
     await page.reload();
-    await log.filter({ hasText: "first tick 7" }).waitFor();
+    await log.filter({ hasText: "first tick 7" }).waitFor({ state: "attached" });
     const ticks = (await log.allTextContents()).filter((l) => l.includes("first tick"));
     expect(ticks).toEqual(Array.from({ length: 8 }, (_, i) => `first tick ${i} <b>not bold</b>`));
 

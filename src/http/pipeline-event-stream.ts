@@ -10,10 +10,16 @@ import type { LogLine, PipelineStore } from "../pipeline/pipeline-store.ts";
 export type EventRenderer = {
   log(line: LogLine): SSEMessage;
   status(e: Extract<BusEvent, { type: "status" }>): SSEMessage | undefined;
-  done(status: string): SSEMessage;
+  /** The messages that end the stream (the last one named `done`). */
+  done(status: string): SSEMessage | SSEMessage[];
 };
 
 const PING_MS = 15_000;
+
+/** The seq a stream request resumes after: its `Last-Event-ID` (a reconnect), else `?after=`, else 0 (from the start). */
+export function resumeAfter(c: Context): number {
+  return Number(c.req.header("last-event-id") ?? c.req.query("after") ?? 0) || 0;
+}
 
 /**
  * Stream pipeline `id`'s events from after `Last-Event-ID` (or `?after=`), ending with `done` once it ended, or
@@ -23,7 +29,7 @@ const PING_MS = 15_000;
 export function streamPipelineEvents(c: Context, deps: { store: PipelineStore; bus: LogBus }, id: number, render: EventRenderer): Response {
   const { store, bus } = deps;
   store.get(id);
-  const after = Number(c.req.header("last-event-id") ?? c.req.query("after") ?? 0) || 0;
+  const after = resumeAfter(c);
   // Bun closes idle connections after its idleTimeout; a log stream may be quiet for minutes.
   (c.env as { timeout?: (r: Request, s: number) => void } | undefined)?.timeout?.(c.req.raw, 0);
   return streamSSE(c, async (stream) => {
@@ -46,7 +52,7 @@ export function streamPipelineEvents(c: Context, deps: { store: PipelineStore; b
       }
       const current = store.get(id).status;
       if (TERMINAL_STATUSES.includes(current)) {
-        await stream.writeSSE(render.done(current));
+        for (const m of [render.done(current)].flat()) await stream.writeSSE(m);
         return;
       }
       while (!stream.aborted) {
@@ -67,7 +73,7 @@ export function streamPipelineEvents(c: Context, deps: { store: PipelineStore; b
           const message = render.status(e);
           if (message) await stream.writeSSE(message);
         } else if (e.type === "done") {
-          await stream.writeSSE(render.done(e.status));
+          for (const m of [render.done(e.status)].flat()) await stream.writeSSE(m);
           return;
         } else {
           // The server is stopping: end the stream without `done`, so a client reconnects (Last-Event-ID) to the next server.

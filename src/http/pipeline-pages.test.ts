@@ -1,4 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeCellOutline } from "../notebooks/cell-outline-file.ts";
+import { pipelineDir } from "../pipeline/run-pipeline.ts";
 import { describeFailedCell } from "../runner/notebook-errors.ts";
 import { JobKind, type PipelineService, type RepoSource } from "../pipeline/pipeline-service.ts";
 import type { NewPipeline } from "../pipeline/pipeline-store.ts";
@@ -40,6 +44,9 @@ function makePagesApp() {
     });
   return { ...t, jobs, create };
 }
+
+/** The htmx partial that appends `html` to the element `id` of the page's log. */
+const into = (id: string, html: string) => `<hx-partial hx-target="#${id}" hx-swap="beforeend">${html}</hx-partial>`;
 
 type SseEvent = { id?: string; event: string; data: string };
 
@@ -201,7 +208,10 @@ describe("pipeline page", () => {
     expect(html).toContain('<td class="error">cell 3 of the notebook');
     expect(html).toContain('<th>accuracy</th><td title="0.9666666666666667">0.9667</td>');
     expect(html).toContain("This pipeline registered no model version.");
-    expect(html).toContain(`<ol id="log" class="log" hx-sse:connect="/pipelines/${p.id}/log-stream" hx-sse:close="done" hx-swap="beforeend"></ol>`);
+    // No stored lines: the live stream starts from the beginning.
+    expect(html).toContain(
+      `<div id="log" class="log cell-log" hx-sse:connect="/pipelines/${p.id}/log-stream?after=0" hx-sse:close="done" hx-swap="beforeend"></div>`,
+    );
     expect(html).toContain('<section id="summary">'); // ended: no polling
   });
 
@@ -309,7 +319,7 @@ describe("page actions", () => {
 });
 
 describe("live log stream", () => {
-  test("replays stored lines as escaped <li> with ids, sends live lines, and ends with done", async () => {
+  test("replays stored lines as escaped <li> with ids (lines outside cells: one list, then appended to it), sends live lines, and ends with done", async () => {
     const { app, deps, create } = makePagesApp();
     const p = create();
     deps.pipelineStore.markRunning(p.id);
@@ -320,8 +330,12 @@ describe("live log stream", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toContain("text/event-stream");
     const events = sseReader(res);
-    expect(await events.next()).toEqual({ id: "1", event: "message", data: '<li class="mlops" data-seq="1">download started</li>' });
-    expect(await events.next()).toEqual({ id: "2", event: "message", data: '<li class="stdout" data-seq="2">epoch 1 &amp; 2</li>' });
+    expect(await events.next()).toEqual({
+      id: "1",
+      event: "message",
+      data: '<ol class="log-lines" id="log-g1"><li class="mlops" data-seq="1">download started</li></ol>',
+    });
+    expect(await events.next()).toEqual({ id: "2", event: "message", data: into("log-g1", '<li class="stdout" data-seq="2">epoch 1 &amp; 2</li>') });
 
     // Live: a status change is not sent (the summary polls), a line with markup arrives escaped.
     deps.bus.status(p.id, "running", "execute", "running");
@@ -329,7 +343,7 @@ describe("live log stream", () => {
     expect(await events.next()).toEqual({
       id: "3",
       event: "message",
-      data: '<li class="stderr" data-seq="3">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</li>',
+      data: into("log-g1", '<li class="stderr" data-seq="3">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;</li>'),
     });
     deps.pipelineStore.finish(p.id, "succeeded");
     deps.bus.done(p.id, "succeeded");
@@ -344,11 +358,217 @@ describe("live log stream", () => {
 
     const resumed = await app.request(`/pipelines/${p.id}/log-stream`, { headers: { ...signedIn, "Last-Event-ID": "1" } });
     expect(await sseReader(resumed).rest()).toEqual([
-      { id: "2", event: "message", data: '<li class="stdout" data-seq="2">two</li>' },
-      { id: "3", event: "message", data: '<li class="stdout" data-seq="3">three</li>' },
+      // Resumed where the page left off: line 1 opened the group, these go into it.
+      { id: "2", event: "message", data: into("log-g1", '<li class="stdout" data-seq="2">two</li>') },
+      { id: "3", event: "message", data: into("log-g1", '<li class="stdout" data-seq="3">three</li>') },
       { event: "done", data: "failed" },
     ]);
     const caughtUp = await app.request(`/pipelines/${p.id}/log-stream`, { headers: { ...signedIn, "Last-Event-ID": "3" } });
     expect(await sseReader(caughtUp).rest()).toEqual([{ event: "done", data: "failed" }]);
+  });
+});
+
+describe("log grouped by cell", () => {
+  // Exactly as papermill prints them.
+  const executing = (n: number) => `Executing Cell ${String(n).padEnd(40, "-")}`;
+  const ending = (n: number) => `Ending Cell ${String(n).padEnd(43, "-")}`;
+
+  /** A pipeline whose validate phase kept this outline: config, parameters (the injected cell follows), training. */
+  function withOutline(t: ReturnType<typeof makePagesApp>) {
+    const p = t.create({ modelName: "iris" });
+    t.deps.pipelineStore.markRunning(p.id);
+    const workDir = pipelineDir(t.deps.config.dataDir, p.id);
+    mkdirSync(workDir, { recursive: true });
+    writeCellOutline(workDir, { cells: [{ tags: ["mlops:config"] }, { tags: ["parameters"] }, { tags: ["mlops:training", "slow"] }] });
+    return p;
+  }
+
+  test("the page shows stored lines grouped: cells numbered as pushed with tags and duration, markers not shown, the failed cell open and highlighted", async () => {
+    const t = makePagesApp();
+    const { app, deps } = t;
+    const store = deps.pipelineStore;
+    const p = withOutline(t);
+    const lines: [string, string][] = [
+      ["mlops", "download: checked out 0123456"],
+      ["stderr", executing(1)],
+      ["stderr", "config <ok>"],
+      ["stderr", ending(1)],
+      ["stderr", executing(2)],
+      ["stderr", ending(2)],
+      ["stderr", executing(3)],
+      ["stderr", ending(3)],
+      ["stderr", executing(4)],
+      ["stdout", "epoch 1"],
+      ["stderr", ending(4)],
+      ["stderr", "PapermillExecutionError"],
+      ["mlops", "notebook finished: failed in 3.0 s"],
+    ];
+    // Stored with known times: the training cell took 2.5 s.
+    store.appendLogs(
+      p.id,
+      lines.map(([stream, line], i) => ({ seq: i + 1, stream, line, at: i === 8 ? 10_000 : i === 10 ? 12_500 : 1_000 * i })),
+    );
+    store.finish(
+      p.id,
+      "failed",
+      failure("execute", FailureKind.notebook_error, "cell 3 raised ValueError: no", {
+        index: 2,
+        tags: ["mlops:training", "slow"],
+        exception: "ValueError: no",
+      }),
+    );
+
+    const html = await (await app.request(`/pipelines/${p.id}`, { headers: browser })).text();
+    const log = html.slice(html.indexOf('<div id="log"'), html.indexOf("</div>", html.lastIndexOf("</details>")) + 6);
+    expect(log).toStartWith(
+      `<div id="log" class="log cell-log" hx-sse:connect="/pipelines/${p.id}/log-stream?after=13" hx-sse:close="done" hx-swap="beforeend">`,
+    );
+    // Lines before the first cell, as they are.
+    expect(log).toContain('<ol class="log-lines" id="log-g1"><li class="mlops" data-seq="1">download: checked out 0123456</li></ol>');
+    // Ended cells fold away; their heading: number, tags, duration.
+    expect(log).toContain(
+      '<details id="log-g2" class="cell-group"><summary id="log-g2-head" class="cell-head"><span class="cell-name">Cell 1</span><code class="cell-tag">mlops:config</code><span class="cell-duration">2.0 s</span></summary><ol class="log-lines" id="log-g2-lines"><li class="stderr" data-seq="3">config &lt;ok&gt;</li></ol></details>',
+    );
+    expect(log).toContain('<span class="cell-name">Cell 2</span><code class="cell-tag">parameters</code>');
+    expect(log).toContain(
+      '<summary id="log-g7-head" class="cell-head"><span class="cell-name">injected parameters</span><span class="cell-duration">1.0 s</span>',
+    );
+    // The cell that raised: open, highlighted, its output inside.
+    expect(log).toContain(
+      '<details id="log-g9" class="cell-group cell-failed" open=""><summary id="log-g9-head" class="cell-head"><span class="cell-name">Cell 3</span><code class="cell-tag">mlops:training</code><code class="cell-tag">slow</code><span class="cell-duration">2.5 s</span><span class="cell-raised">raised</span></summary><ol class="log-lines" id="log-g9-lines"><li class="stdout" data-seq="10">epoch 1</li></ol></details>',
+    );
+    // After the last cell, as they are.
+    expect(log).toContain(
+      '<ol class="log-lines" id="log-g12"><li class="stderr" data-seq="12">PapermillExecutionError</li><li class="mlops" data-seq="13">notebook finished: failed in 3.0 s</li></ol>',
+    );
+    expect(log).not.toContain("Executing Cell");
+    expect(log).not.toContain("Ending Cell");
+    expect([...log.matchAll(/<details /g)]).toHaveLength(4);
+    expect([...log.matchAll(/<li /g)]).toHaveLength(lines.length - 8);
+
+    // The stream after the page: nothing to replay, the page already shows the end.
+    const rest = await sseReader(await app.request(`/pipelines/${p.id}/log-stream?after=13`, { headers: signedIn })).rest();
+    expect(rest).toEqual([{ event: "done", data: "failed" }]);
+  });
+
+  test("the live stream opens a group per cell, fills it, puts the duration in its heading, then reopens the cell that raised", async () => {
+    const t = makePagesApp();
+    const { app, deps } = t;
+    const p = withOutline(t);
+    deps.bus.append(p.id, "mlops", "notebook contract ok");
+    deps.bus.append(p.id, "stderr", executing(1));
+    deps.bus.append(p.id, "stderr", "config loaded");
+
+    // The page was rendered with lines 1-3 (the first cell running, open); its stream resumes after them.
+    const page = await (await app.request(`/pipelines/${p.id}`, { headers: browser })).text();
+    expect(page).toContain(`hx-sse:connect="/pipelines/${p.id}/log-stream?after=3"`);
+    expect(page).toContain(
+      '<details id="log-g2" class="cell-group" open=""><summary id="log-g2-head" class="cell-head"><span class="cell-name">Cell 1</span><code class="cell-tag">mlops:config</code><span class="cell-duration">running</span></summary><ol class="log-lines" id="log-g2-lines"><li class="stderr" data-seq="3">config loaded</li></ol></details>',
+    );
+    const events = sseReader(await app.request(`/pipelines/${p.id}/log-stream?after=3`, { headers: signedIn }));
+
+    deps.bus.append(p.id, "stderr", "more config");
+    expect(await events.next()).toEqual({ id: "4", event: "message", data: into("log-g2-lines", '<li class="stderr" data-seq="4">more config</li>') });
+    deps.bus.append(p.id, "stderr", ending(1));
+    const end = await events.next();
+    expect(end?.data).toMatch(
+      /^<hx-partial hx-target="#log-g2-head" hx-swap="outerHTML"><summary id="log-g2-head" class="cell-head"><span class="cell-name">Cell 1<\/span><code class="cell-tag">mlops:config<\/code><span class="cell-duration">\d+ ms<\/span><\/summary><\/hx-partial>$/,
+    );
+    for (const n of [2, 3, 4]) {
+      deps.bus.append(p.id, "stderr", executing(n));
+      const start = await events.next();
+      expect(start?.data).toStartWith(`<details id="log-g${start?.id}" class="cell-group" open=""><summary id="log-g${start?.id}-head"`);
+      if (n !== 4) {
+        deps.bus.append(p.id, "stderr", ending(n));
+        await events.next();
+      }
+    }
+    // Papermill's 4th cell is the pushed notebook's 3rd, the one tagged mlops:training.
+    deps.bus.append(p.id, "stdout", "fitting");
+    const fitting = await events.next();
+    expect(fitting?.data).toBe(into(`log-g${Number(fitting!.id) - 1}-lines`, `<li class="stdout" data-seq="${fitting!.id}">fitting</li>`));
+    deps.bus.append(p.id, "stderr", ending(4));
+    await events.next();
+    deps.bus.append(p.id, "stderr", "ValueError: no");
+    const after = await events.next();
+    expect(after?.data).toBe(`<ol class="log-lines" id="log-g${after!.id}"><li class="stderr" data-seq="${after!.id}">ValueError: no</li></ol>`);
+
+    deps.pipelineStore.finish(
+      p.id,
+      "failed",
+      failure("execute", FailureKind.notebook_error, "cell 3 raised ValueError: no", { index: 2, tags: ["mlops:training"], exception: "ValueError: no" }),
+    );
+    deps.bus.done(p.id, "failed");
+    const [reopened, done] = await events.rest();
+    const key = Number(fitting!.id) - 1;
+    expect(reopened?.data).toStartWith(
+      `<hx-partial hx-target="#log-g${key}" hx-swap="outerHTML"><details id="log-g${key}" class="cell-group cell-failed" open=""><summary id="log-g${key}-head" class="cell-head"><span class="cell-name">Cell 3</span><code class="cell-tag">mlops:training</code><code class="cell-tag">slow</code>`,
+    );
+    expect(reopened?.data).toEndWith(
+      `<ol class="log-lines" id="log-g${key}-lines"><li class="stdout" data-seq="${fitting!.id}">fitting</li></ol></details></hx-partial>`,
+    );
+    expect(done).toEqual({ event: "done", data: "failed" });
+  });
+
+  test("a cell the run never ended says so; without the notebook's outline, cells keep papermill's count", async () => {
+    const t = makePagesApp();
+    const { app, deps } = t;
+    const p = t.create();
+    deps.pipelineStore.markRunning(p.id);
+    deps.bus.append(p.id, "stderr", executing(2));
+    deps.bus.append(p.id, "stdout", "sleeping");
+    const events = sseReader(await app.request(`/pipelines/${p.id}/log-stream?after=2`, { headers: signedIn }));
+    deps.bus.append(p.id, "mlops", "notebook finished: timed_out in 60.0 s");
+    expect((await events.next())?.data).toBe(
+      '<hx-partial hx-target="#log-g1-head" hx-swap="outerHTML"><summary id="log-g1-head" class="cell-head"><span class="cell-name">Cell 2 of the executed notebook</span><span class="cell-duration">did not finish</span></summary></hx-partial>' +
+        '<ol class="log-lines" id="log-g3"><li class="mlops" data-seq="3">notebook finished: timed_out in 60.0 s</li></ol>',
+    );
+    deps.pipelineStore.finish(p.id, "timed_out", failure("execute", FailureKind.timeout, "too long"));
+    deps.bus.done(p.id, "timed_out");
+    expect(await events.rest()).toEqual([{ event: "done", data: "timed_out" }]);
+    const html = await (await app.request(`/pipelines/${p.id}`, { headers: browser })).text();
+    expect(html).toContain(
+      '<details id="log-g1" class="cell-group" open=""><summary id="log-g1-head" class="cell-head"><span class="cell-name">Cell 2 of the executed notebook</span><span class="cell-duration">did not finish</span>',
+    );
+  });
+
+  test("a corrupt or hostile outline file in the work dir is ignored: cells keep papermill's count", async () => {
+    const t = makePagesApp();
+    const p = withOutline(t);
+    const workDir = pipelineDir(t.deps.config.dataDir, p.id);
+    t.deps.bus.append(p.id, "stderr", executing(1));
+    for (const content of ["{not json", JSON.stringify({ cells: [{ tags: [42] }] }), JSON.stringify({ cells: "x" })]) {
+      writeFileSync(join(workDir, "cell-outline.json"), content);
+      const html = await (await t.app.request(`/pipelines/${p.id}`, { headers: browser })).text();
+      expect(html).toContain('<span class="cell-name">Cell 1 of the executed notebook</span>');
+    }
+    rmSync(join(workDir, "cell-outline.json"));
+    symlinkSync("/etc/passwd", join(workDir, "cell-outline.json"));
+    const html = await (await t.app.request(`/pipelines/${p.id}`, { headers: browser })).text();
+    expect(html).toContain('<span class="cell-name">Cell 1 of the executed notebook</span>');
+  });
+
+  test("the JSON event stream and GET …/logs keep papermill's lines raw", async () => {
+    const t = makePagesApp();
+    const { app, deps, auth } = t;
+    const p = withOutline(t);
+    for (const [stream, line] of [
+      ["mlops", "contract ok"],
+      ["stderr", executing(1)],
+      ["stdout", "hello"],
+      ["stderr", ending(1)],
+    ])
+      deps.bus.append(p.id, stream!, line!);
+    deps.pipelineStore.finish(p.id, "succeeded");
+    const text = await (await app.request(`/api/pipelines/${p.id}/logs`, { headers: auth })).text();
+    expect(text).toBe(`contract ok\n${executing(1)}\nhello\n${ending(1)}\n`);
+    const events = await sseReader(await app.request(`/api/pipelines/${p.id}/events`, { headers: auth })).rest();
+    expect(events.map((e) => [e.id, e.event, e.event === "log" ? (({ at, ...rest }) => rest)(JSON.parse(e.data)) : e.data])).toEqual([
+      ["1", "log", { seq: 1, stream: "mlops", line: "contract ok" }],
+      ["2", "log", { seq: 2, stream: "stderr", line: executing(1) }],
+      ["3", "log", { seq: 3, stream: "stdout", line: "hello" }],
+      ["4", "log", { seq: 4, stream: "stderr", line: ending(1) }],
+      [undefined, "done", '{"status":"succeeded"}'],
+    ]);
   });
 });

@@ -2,15 +2,16 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
-import { LogLineItem } from "../../views/log-line.tsx";
+import { cellEndFragment, cellStartFragment, failedCellFragment, lineFragment } from "../../views/cell-log.tsx";
 import { PipelinePage } from "../../views/pipeline-page.tsx";
 import { PipelineRows } from "../../views/pipeline-rows.tsx";
 import { PipelineSummary, type PipelineDetail } from "../../views/pipeline-summary.tsx";
 import { PipelinesPage } from "../../views/pipelines-page.tsx";
+import { type CellLogDeps, pipelineCellLog, resumedCellGrouper } from "../notebooks/pipeline-cell-log.ts";
 import { isTerminalStatus, PipelineStatus } from "../pipeline/pipeline-states.ts";
 import { pipelineDetail, pipelineJson, type PipelineJson } from "../pipeline/pipeline-view.ts";
 import type { PageDeps } from "./page-deps.ts";
-import { streamPipelineEvents, type EventRenderer } from "./pipeline-event-stream.ts";
+import { resumeAfter, streamPipelineEvents, type EventRenderer } from "./pipeline-event-stream.ts";
 import { idParam, onInvalid } from "./validation.ts";
 
 // The filter form sends empty fields for "any".
@@ -23,12 +24,33 @@ type Filter = z.infer<typeof filterQuery>;
 
 const isActive = (status: PipelineStatus) => !isTerminalStatus(status);
 
-// The page's log: unnamed messages (htmx appends their data) holding one escaped <li>; `done` closes the stream.
-const htmlEvents: EventRenderer = {
-  log: (l) => ({ id: String(l.seq), data: (<LogLineItem line={l} />).toString() }),
-  status: () => undefined,
-  done: (status) => ({ event: "done", data: status }),
-};
+/**
+ * The page's log, grouped by cell: unnamed messages whose HTML htmx appends to the log or, as <hx-partial>s, into the
+ * group a line belongs to; papermill's cell markers open a group or put its duration in its heading. When the
+ * pipeline ended with a cell raising, that cell's group comes again opened and highlighted, then `done`.
+ */
+function htmlEvents(deps: CellLogDeps, id: number, after: number): EventRenderer {
+  const grouper = resumedCellGrouper(deps, id, after);
+  // Connected to an ended pipeline with nothing left to replay: the page already shows the final log.
+  const endedBefore = isTerminalStatus(deps.store.get(id).status) && after >= deps.store.lastLogSeq(id);
+  return {
+    log: (l) => {
+      const step = grouper.push(l);
+      const data =
+        step.type === "cell-start"
+          ? cellStartFragment(step.group)
+          : step.type === "cell-end"
+            ? cellEndFragment(step.group)
+            : lineFragment(step.group, l, step.opened, step.unfinished);
+      return { id: String(l.seq), data };
+    },
+    status: () => undefined,
+    done: (status) => {
+      const failed = endedBefore ? undefined : pipelineCellLog(deps, id).failed;
+      return [...(failed ? [{ data: failedCellFragment(failed) }] : []), { event: "done", data: status }];
+    },
+  };
+}
 
 /** Routes for /pipelines and /pipelines/{id}; `guard` (the page session) runs first on each. */
 export function pipelinePageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
@@ -43,6 +65,7 @@ export function pipelinePageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
     const query = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => e[1] !== undefined)).toString();
     return { pipelines, rowsUrl: `/pipelines/rows${query ? `?${query}` : ""}`, poll: pipelines.some((p) => isActive(p.status)) };
   };
+  const cellLogDeps: CellLogDeps = { store, dataDir: deps.config.dataDir };
   const detail = (id: number) => {
     const pipeline = pipelineDetail({ store, repoName: deps.repoName, mlflowView: deps.mlflowView, jobDashboard: deps.jobDashboard }, id) as PipelineDetail;
     return { pipeline, active: isActive(pipeline.status) };
@@ -58,11 +81,14 @@ export function pipelinePageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
   });
   app.get("/pipelines/rows", guard, zValidator("query", filterQuery, onInvalid), (c) => c.html(<PipelineRows {...listing(c.req.valid("query"))} />));
   app.get("/pipelines/:id", guard, zValidator("param", idParam, onInvalid), (c) => {
-    return c.html(<PipelinePage version={deps.version} sandbox={deps.sandbox} {...detail(c.req.valid("param").id)} />);
+    const { id } = c.req.valid("param");
+    return c.html(<PipelinePage version={deps.version} sandbox={deps.sandbox} {...detail(id)} log={pipelineCellLog(cellLogDeps, id)} />);
   });
   app.get("/pipelines/:id/summary", guard, zValidator("param", idParam, onInvalid), (c) => c.html(<PipelineSummary {...detail(c.req.valid("param").id)} />));
   app.get("/pipelines/:id/log-stream", guard, zValidator("param", idParam, onInvalid), (c) => {
-    return streamPipelineEvents(c, { store, bus }, c.req.valid("param").id, htmlEvents);
+    const { id } = c.req.valid("param");
+    store.get(id);
+    return streamPipelineEvents(c, { store, bus }, id, htmlEvents(cellLogDeps, id, resumeAfter(c)));
   });
   app.post("/pipelines/:id/cancel", guard, zValidator("param", idParam, onInvalid), async (c) => {
     const { id } = c.req.valid("param");

@@ -4,8 +4,18 @@ import { FailureKind } from "./pipeline-failure.ts";
 
 export type GateDecision = { deploy: true } | { deploy: false; reason: string; rejected: boolean };
 
+export type GatePolicy = { metric: string; threshold: number; autoDeploy: boolean };
+
+/** The gate a repository's versions pass: its metric and threshold (MIN_ACCURACY_THRESHOLD when it sets none), and AUTO_DEPLOY_ON_SUCCESS. */
+export function gatePolicy(
+  repo: { deploy_metric: string; deploy_threshold: number | null },
+  config: { minAccuracyThreshold: number; autoDeployOnSuccess: boolean },
+): GatePolicy {
+  return { metric: repo.deploy_metric, threshold: repo.deploy_threshold ?? config.minAccuracyThreshold, autoDeploy: config.autoDeployOnSuccess };
+}
+
 /** Decide whether a registered version deploys; `rejected` marks a version that failed the metric gate. */
-export function deployGate(metrics: Record<string, number>, policy: { metric: string; threshold: number; autoDeploy: boolean }): GateDecision {
+export function deployGate(metrics: Record<string, number>, policy: GatePolicy): GateDecision {
   const value = metrics[policy.metric];
   if (value === undefined)
     return {
@@ -25,11 +35,7 @@ export function deployGate(metrics: Record<string, number>, policy: { metric: st
 export async function deployPhase(ctx: PipelineContext): Promise<string | undefined> {
   const { services, registered, repo } = ctx;
   const modelName = ctx.modelName!;
-  const decision = deployGate(registered!.metrics, {
-    metric: repo.deploy_metric,
-    threshold: repo.deploy_threshold ?? services.config.minAccuracyThreshold,
-    autoDeploy: services.config.autoDeployOnSuccess,
-  });
+  const decision = deployGate(registered!.metrics, gatePolicy(repo, services.config));
   if (!decision.deploy) {
     if (decision.rejected) services.models.setStatus(modelName, registered!.version, "rejected", decision.reason);
     ctx.log(`not deployed: ${decision.reason}`);

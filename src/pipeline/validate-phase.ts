@@ -1,16 +1,21 @@
 // Phase 2: the notebook contract, checked without running anything.
 import { readFileSync } from "node:fs";
 import { ModelOwnedError } from "../models/model-owners.ts";
-import { checkContract } from "./notebook-contract.ts";
+import { cellOutlineOf } from "../notebooks/cell-numbers.ts";
+import { writeCellOutline } from "../notebooks/cell-outline-file.ts";
+import { checkContract, parseNotebook } from "./notebook-contract.ts";
 import { PhaseError, type PipelineContext } from "./pipeline-context.ts";
 
 /**
  * Check JSON, tags, MODEL_NAME and VERSION, and that the model name is not another repository's; records the model
- * name on the pipeline. Throws PhaseError with the reason (e.g. "model wine-classifier belongs to acme/models").
+ * name on the pipeline and keeps the cells' outline in the work dir (cell-outline-file.ts). Throws PhaseError with the reason (e.g. "model wine-classifier belongs to acme/models").
  */
 export function validatePhase(ctx: PipelineContext): void {
-  const result = checkContract(readFileSync(ctx.notebookFile!));
+  const bytes = readFileSync(ctx.notebookFile!);
+  const result = checkContract(bytes);
   if (!result.ok) throw new PhaseError(result.reason);
+  // Kept for the log grouped by cell, which numbers papermill's cells as the pushed notebook does.
+  writeCellOutline(ctx.workDir, cellOutlineOf(parseNotebook(bytes)!));
   ctx.modelName = result.modelName;
   ctx.notebookVersion = result.version;
   ctx.services.store.update(ctx.pipeline.id, { modelName: result.modelName });
