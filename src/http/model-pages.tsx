@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ModelPage } from "../../views/model-page.tsx";
 import { ModelSection } from "../../views/model-section.tsx";
 import { ModelsPage } from "../../views/models-page.tsx";
+import { modelGate } from "../models/model-gate.ts";
 import { modelDetail as buildModelDetail, modelSummaries as buildModelSummaries } from "../models/model-view.ts";
 import { repoFullName } from "../repos/repo-input.ts";
 import type { PageDeps } from "./page-deps.ts";
@@ -18,10 +19,16 @@ const ownerForm = z.object({ full_name: repoFullName });
 
 /** Routes for the model pages; `guard` (the page session) runs first on each. */
 export function modelPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
-  const section = (name: string) => <ModelSection model={modelDetail(deps, name)} />;
+  const section = (name: string) => {
+    const model = modelDetail(deps, name);
+    return <ModelSection model={model} gate={gateOf(deps, model)} />;
+  };
   return new Hono()
     .get("/models", guard, (c) => c.html(<ModelsPage version={deps.version} models={modelSummaries(deps)} />))
-    .get("/models/:name", guard, (c) => c.html(<ModelPage version={deps.version} model={modelDetail(deps, c.req.param("name"))} />))
+    .get("/models/:name", guard, (c) => {
+      const model = modelDetail(deps, c.req.param("name"));
+      return c.html(<ModelPage version={deps.version} model={model} gate={gateOf(deps, model)} />);
+    })
     .post("/models/:name/deploy", guard, zValidator("form", deployForm, onInvalid), async (c) => {
       const name = c.req.param("name");
       await deps.deployer.deploy(name, c.req.valid("form").version, { reason: "manual", actor: PAGE_ACTOR });
@@ -57,6 +64,10 @@ function views(deps: PageDeps) {
 
 function modelDetail(deps: PageDeps, name: string) {
   return buildModelDetail(views(deps), name);
+}
+
+function gateOf(deps: PageDeps, model: ReturnType<typeof modelDetail>) {
+  return modelGate(model.versions, (id) => deps.repos.find(id), deps.config.minAccuracyThreshold);
 }
 
 function modelSummaries(deps: PageDeps) {
