@@ -98,7 +98,8 @@ describe("PREDICT_TOKEN set: the signed-in model page's Try it", () => {
     t.app.request("/models/iris/predict", { method: "POST", headers, body: JSON.stringify({ inputs: [row()] }) });
 
   test("the session cookie with the page's header, from this server, predicts without a token", async () => {
-    for (const extra of [{}, { Origin: "http://localhost" }, { "Sec-Fetch-Site": "same-origin", Origin: "http://localhost" }]) {
+    const extras: Record<string, string>[] = [{}, { Origin: "http://localhost" }, { "Sec-Fetch-Site": "same-origin", Origin: "http://localhost" }];
+    for (const extra of extras) {
       const res = await predictAs({ ...SIGNED_IN, ...page, ...extra });
       expect({ extra, status: res.status }).toEqual({ extra, status: 200 });
       expect(((await res.json()) as { predictions: unknown[] }).predictions).toEqual([f.iris.expected.labels[0]]);
