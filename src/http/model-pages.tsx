@@ -5,7 +5,9 @@ import { z } from "zod";
 import { ModelPage } from "../../views/model-page.tsx";
 import { ModelSection } from "../../views/model-section.tsx";
 import { ModelsPage } from "../../views/models-page.tsx";
+import type { TryItProps } from "../../views/try-it.tsx";
 import { modelGate } from "../models/model-gate.ts";
+import { curlLine, tryItBody, tryItForm } from "../models/try-it-form.ts";
 import { modelDetail as buildModelDetail, modelSummaries as buildModelSummaries } from "../models/model-view.ts";
 import { repoFullName } from "../repos/repo-input.ts";
 import type { PageDeps } from "./page-deps.ts";
@@ -27,7 +29,8 @@ export function modelPageRoutes(deps: PageDeps, guard: MiddlewareHandler) {
     .get("/models", guard, (c) => c.html(<ModelsPage version={deps.version} models={modelSummaries(deps)} />))
     .get("/models/:name", guard, (c) => {
       const model = modelDetail(deps, c.req.param("name"));
-      return c.html(<ModelPage version={deps.version} model={model} gate={gateOf(deps, model)} />);
+      const base = deps.config.publicUrl || new URL(c.req.url).origin;
+      return c.html(<ModelPage version={deps.version} model={model} gate={gateOf(deps, model)} tryIt={tryIt(deps, model, base)} />);
     })
     .post("/models/:name/deploy", guard, zValidator("form", deployForm, onInvalid), async (c) => {
       const name = c.req.param("name");
@@ -68,6 +71,25 @@ function modelDetail(deps: PageDeps, name: string) {
 
 function gateOf(deps: PageDeps, model: ReturnType<typeof modelDetail>) {
   return modelGate(model.versions, (id) => deps.repos.find(id), deps.config.minAccuracyThreshold);
+}
+
+/** The Try it form of the serving version; `base` is the server's URL as the browser reaches it. */
+function tryIt(deps: PageDeps, model: ReturnType<typeof modelDetail>, base: string): TryItProps {
+  const serving = model.versions.find((v) => v.version === model.serving_version);
+  const form = serving ? tryItForm(serving.signature, serving.sample_rows) : null;
+  const path = `/models/${encodeURIComponent(model.name)}/predict`;
+  const withToken = Boolean(deps.config.predictToken);
+  const body = form ? JSON.stringify(tryItBody(form)) : "";
+  return {
+    model: model.name,
+    version: serving?.version ?? null,
+    form,
+    path,
+    url: `${base}${path}`,
+    withToken,
+    body,
+    curl: curlLine(`${base}${path}`, body, withToken),
+  };
 }
 
 function modelSummaries(deps: PageDeps) {
