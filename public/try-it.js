@@ -67,13 +67,20 @@ document.addEventListener("alpine:init", () => {
         } catch {
           // not JSON: shown as it came
         }
-        if (res.ok && json) this.answer = JSON.stringify(json, null, 2);
+        if (res.ok && json) this.answer = this.show(json);
         else this.error = `${res.status}: ${json && typeof json.error === "string" ? json.error : text}`;
       } catch (e) {
         this.error = `the request did not complete: ${e instanceof Error ? e.message : String(e)}`;
       } finally {
         this.busy = false;
       }
+    },
+
+    // One line per field of the answer: still JSON, and predictions of a few rows stay readable at a glance.
+    show(json) {
+      if (typeof json !== "object" || json === null || Array.isArray(json)) return JSON.stringify(json);
+      const lines = Object.entries(json).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+      return `{\n${lines.join(",\n")}\n}`;
     },
 
     async copy() {

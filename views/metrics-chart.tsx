@@ -29,11 +29,13 @@ export function MetricsCharts(props: { versions: ChartVersion[]; serving: number
   if (!names.length) return <p class="muted">No metrics reported yet.</p>;
   const x = linear(versions[0]!.version, versions.at(-1)!.version, PLOT.left + 8, RIGHT - 8);
   return (
-    <div id="metrics-charts" class="charts">
+    <div id="metrics-charts">
       <ChartLegend gate={props.gate} />
-      {names.map((name) => (
-        <MetricChart name={name} versions={versions} x={x} serving={props.serving} threshold={props.gate?.metric === name ? props.gate.threshold : null} />
-      ))}
+      <div class="charts">
+        {names.map((name) => (
+          <MetricChart name={name} versions={versions} x={x} serving={props.serving} threshold={props.gate?.metric === name ? props.gate.threshold : null} />
+        ))}
+      </div>
     </div>
   );
 }
