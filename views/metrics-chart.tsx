@@ -15,7 +15,7 @@ export type ChartVersion = {
 export type ChartGate = { metric: string; threshold: number };
 
 const WIDTH = 320;
-const PLOT = { left: 58, right: 14, top: 24, height: 110 };
+const PLOT = { left: 58, right: 14, top: 30, height: 110 };
 const AXIS_BOTTOM = PLOT.top + PLOT.height;
 const HEIGHT = AXIS_BOTTOM + 22;
 const RIGHT = WIDTH - PLOT.right;
@@ -65,7 +65,7 @@ export function MetricChart(props: {
       role="img"
       aria-label={`${name} over versions`}
     >
-      <text x={PLOT.left} y={14} class="chart-title">
+      <text x={PLOT.left} y={13} class="chart-title">
         {name}
       </text>
       <g class="axes">
