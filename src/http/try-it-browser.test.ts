@@ -76,6 +76,18 @@ describe("Try it in Chromium", () => {
     expect(api.status).toBe(422);
     expect(await error.textContent()).toBe(`422: ${((await api.json()) as { error: string }).error}`);
     expect(await answer.isVisible()).toBe(false);
+
+    // Undeploy and Deploy on the page swap the section: Try it follows, and Alpine starts the form swapped in.
+    page.on("dialog", (d) => void d.accept());
+    await page.click("#undeploy");
+    await page.locator("#try-it", { hasText: "Not serving" }).waitFor({ timeout: 15_000 });
+    await page.click('button[data-version="1"]');
+    await page.locator("#serving-version", { hasText: "v1" }).waitFor({ timeout: 15_000 });
+    await fields.first().waitFor();
+    expect(await fields.count()).toBe(3 * 4);
+    await page.click("#try-it-send");
+    await answer.waitFor({ state: "visible", timeout: 15_000 });
+    expect((JSON.parse((await answer.textContent())!) as { predictions: unknown[] }).predictions).toEqual(expected.predictions);
     await page.close();
   }, 180_000);
 });

@@ -93,6 +93,21 @@ describe("Try it on the model page", () => {
     expect(await (await t.app.request("/models", { headers: browser })).text()).not.toContain("alpine.min.js");
   });
 
+  test("the section a page action answers with carries Try it for what serves after it", async () => {
+    const t = makeTestApp();
+    await deployWith(t.deps, "iris", f.iris.onnxPath, signatures.iris!);
+    await deployWith(t.deps, "iris", f.iris.onnxPath, signatures.iris!, f.iris.expected.rows.slice(0, 2));
+    const htmx = { ...SIGNED_IN, "HX-Request": "true" };
+    const rollback = await (await t.app.request("/models/iris/rollback", { method: "POST", headers: htmx })).text();
+    expect(rollback).toStartWith('<section id="model-section"');
+    expect(rollback).toContain("v1 · prefilled with zeros");
+    const deploy = await (await t.app.request("/models/iris/deploy", { method: "POST", headers: htmx, body: new URLSearchParams({ version: "2" }) })).text();
+    expect(deploy).toContain("v2 · prefilled with 2 rows it was checked on");
+    expect(deploy).toContain(`curl -X POST &#39;http://localhost/models/iris/predict&#39;`);
+    const undeploy = await (await t.app.request("/models/iris/undeploy", { method: "POST", headers: htmx })).text();
+    expect(undeploy).toContain("Not serving: deploy a version to try it here.");
+  });
+
   test("with sample rows: prefilled with the rows it was checked on, which predict", async () => {
     const t = makeTestApp();
     const rows = f.iris.expected.rows.slice(0, 3);
@@ -147,14 +162,15 @@ describe("Try it on the model page", () => {
     expect(page.html).not.toContain(token);
   });
 
-  test("not serving, or no signature to lay out: a sentence, no form and no Alpine; an unknown model is 404", async () => {
+  test("not serving, or no signature to lay out: a sentence, no form; an unknown model is 404", async () => {
     const t = makeTestApp();
     await deployWith(t.deps, "iris", f.iris.onnxPath, signatures.iris!);
     await t.deps.deployer.undeploy("iris", { actor: "test" });
     const off = await tryItOf(t, "iris");
     expect(off.config).toBeNull();
     expect(off.html).toContain("Not serving: deploy a version to try it here.");
-    expect(off.scripts).not.toContain("/static/alpine.min.js");
+    // Alpine still loads: Deploy on this page swaps a form in.
+    expect(off.scripts).toContain("/static/alpine.min.js");
 
     await deployWith(t.deps, "bare", f.iris.onnxPath, null);
     const bare = await tryItOf(t, "bare");
