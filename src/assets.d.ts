@@ -29,3 +29,11 @@ declare module "*.txt" {
   const text: string;
   export default text;
 }
+declare module "alpinejs/dist/*" {
+  const path: string;
+  export default path;
+}
+declare module "*/public/try-it.js" {
+  const path: string;
+  export default path;
+}

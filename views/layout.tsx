@@ -2,7 +2,13 @@
 import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 
-export type LayoutProps = { title: string; version: string; children: Child /** false on /login: no navigation before signing in */; signedIn?: boolean };
+export type LayoutProps = {
+  title: string;
+  version: string;
+  children: Child /** false on /login: no navigation before signing in */;
+  signedIn?: boolean;
+  head?: Child /** page-only scripts */;
+};
 
 /** An HTML page with the header, navigation and scripts. */
 export function Layout(props: LayoutProps) {
@@ -19,6 +25,7 @@ export function Layout(props: LayoutProps) {
           <link rel="stylesheet" href="/static/app.css" />
           <script src="/static/htmx.min.js" defer></script>
           <script src="/static/hx-sse.min.js" defer></script>
+          {props.head}
         </head>
         <body>
           <header>

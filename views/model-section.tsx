@@ -1,14 +1,15 @@
-// The part of a model's page that its actions refresh: what serves, the buttons, the chart, versions and history.
+// The part of a model's page that its actions refresh: what serves, the buttons, Try it, the charts, versions and history.
 import type { ModelDetail } from "../src/models/model-view.ts";
-import { MetricsChart } from "./metrics-chart.tsx";
+import { type ChartGate, MetricsCharts } from "./metrics-chart.tsx";
 import { actionAttrs } from "./model-actions.ts";
 import { ModelInputs } from "./model-inputs.tsx";
 import { HistoryTable, VersionsTable } from "./model-tables.tsx";
+import { TryIt, type TryItProps } from "./try-it.tsx";
 
 export type { ModelDetail } from "../src/models/model-view.ts";
 
-/** The model section; the page embeds it and the actions answer with it. */
-export function ModelSection(props: { model: ModelDetail }) {
+/** The model section; the page embeds it and the actions answer with it. `gate`: the deploy gate drawn on the charts. */
+export function ModelSection(props: { model: ModelDetail; gate: ChartGate | null; tryIt: TryItProps }) {
   const m = props.model;
   return (
     <section id="model-section" class="model">
@@ -36,10 +37,21 @@ export function ModelSection(props: { model: ModelDetail }) {
         </button>
       </div>
       <div id="model-error"></div>
+      <TryIt {...props.tryIt} />
       <OwnerForm model={m} />
       <ModelInputs model={m.name} versions={m.versions} serving={m.serving_version} />
       <h3>Metrics over versions</h3>
-      <MetricsChart versions={m.versions} />
+      <MetricsCharts
+        versions={m.versions.map((v) => ({
+          version: v.version,
+          metrics: v.metrics,
+          status: v.status,
+          commit: v.lineage.commit,
+          pipelineId: v.lineage.pipeline_id,
+        }))}
+        serving={m.serving_version}
+        gate={props.gate}
+      />
       <h3>Versions</h3>
       <VersionsTable model={m.name} versions={m.versions} serving={m.serving_version} />
       <h3>Deployments</h3>

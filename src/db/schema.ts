@@ -148,6 +148,8 @@ export const modelVersions = sqliteTable(
     notebookPath: text("notebook_path"),
     pipelineId: integer("pipeline_id"),
     notebookVersion: text("notebook_version"),
+    /** JSON: the first rows the converter's parity check ran (src/models/sample-rows.ts); null without them. */
+    sampleRows: text("sample_rows"),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex("model_versions_name_version").on(t.modelName, t.version)],

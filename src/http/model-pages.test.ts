@@ -56,22 +56,22 @@ async function predictedVersion(t: ReturnType<typeof makeTestApp>, name = "iris"
 const action = (t: ReturnType<typeof makeTestApp>, path: string, headers: Record<string, string>, form: Record<string, string> = {}) =>
   t.app.request(path, { method: "POST", headers, body: new URLSearchParams(form) });
 
-type Point = ReturnType<typeof chartPoints>["circles"][number];
-
-/** The chart's points as the SVG carries them. */
-function chartPoints(html: string) {
-  const svg = html.match(/<svg id="metrics-chart"[\s\S]*?<\/svg>/)?.[0] ?? "";
-  const attr = (tag: string, name: string) => tag.match(new RegExp(` ${name}="([^"]*)"`))?.[1] ?? "";
-  const circles = [...svg.matchAll(/<circle ([^>]*)><title>([^<]*)<\/title><\/circle>/g)].map((m) => ({
-    metric: attr(` ${m[1]}`, "data-metric"),
-    version: Number(attr(` ${m[1]}`, "data-version")),
-    value: Number(attr(` ${m[1]}`, "data-value")),
-    cx: Number(attr(` ${m[1]}`, "cx")),
-    cy: Number(attr(` ${m[1]}`, "cy")),
-    title: m[2],
+/** The charts on a page: per metric, its points (version, value, class, tooltip, link) and whether the gate is drawn. */
+function charts(html: string) {
+  return [...html.matchAll(/<svg class="chart metric-chart" data-metric="([^"]+)"[\s\S]*?<\/svg>/g)].map((m) => ({
+    metric: m[1]!,
+    svg: m[0],
+    threshold: m[0].match(/<g class="threshold" data-threshold="([^"]+)">/)?.[1] ?? null,
+    points: [...m[0].matchAll(/<(?:a|g) (?:href="([^"]*)" )?class="(point[^"]*)" data-version="(\d+)" data-value="([^"]+)"><title>([^<]*)<\/title>/g)].map(
+      (p) => ({
+        href: p[1] ?? null,
+        cls: p[2]!,
+        version: Number(p[3]),
+        value: Number(p[4]),
+        title: p[5]!,
+      }),
+    ),
   }));
-  const polylines = [...svg.matchAll(/<polyline points="([^"]*)"/g)].map((m) => m[1]!);
-  return { svg, circles, polylines };
 }
 
 describe("model pages", () => {
@@ -120,32 +120,59 @@ describe("model pages", () => {
     expect(html).toMatch(/<button id="undeploy"[^>]*hx-confirm=/);
   });
 
-  test("the chart has a point per version and metric, with its tooltip, placed by version and value, joined per metric", async () => {
+  test("one chart per metric, a point per version with its tooltip and pipeline link, the gate, serving and rejected marked", async () => {
     const t = await irisWithVersions();
-    const { svg, circles, polylines } = chartPoints(await (await t.app.request("/models/iris", { headers: browser })).text());
-    expect(circles.map((c) => c.title)).toEqual(["v2 accuracy 0.9", "v3 accuracy 0.93", "v4 accuracy 0.5", "v2 f1 0.85", "v3 f1 0.91"]);
-    expect(circles.map((c) => [c.metric, c.version, c.value])).toEqual([
-      ["accuracy", 2, 0.9],
-      ["accuracy", 3, 0.93],
-      ["accuracy", 4, 0.5],
-      ["f1", 2, 0.85],
-      ["f1", 3, 0.91],
+    const html = await (await t.app.request("/models/iris", { headers: browser })).text();
+    const [accuracy, f1, ...others] = charts(html);
+    expect(others).toEqual([]);
+    expect(accuracy!.metric).toBe("accuracy");
+    expect(accuracy!.points.map((p) => [p.version, p.value, p.cls, p.href, p.title])).toEqual([
+      [2, 0.9, "point", "/pipelines/7", "v2 · accuracy = 0.9 · pipeline #7"],
+      [3, 0.93, "point", "/pipelines/8", "v3 · accuracy = 0.93 · pipeline #8"],
+      [4, 0.5, "point rejected", null, "v4 · accuracy = 0.5 · rejected"],
     ]);
-    // x grows evenly with the version; y falls as the value grows, by one scale for every metric (to the rounding of 0.1 px).
-    const [a2, a3, a4, f2, f3] = circles as [Point, Point, Point, Point, Point];
-    expect(a3.cx - a2.cx).toBeCloseTo(a4.cx - a3.cx, 0);
-    expect(f2.cx).toBe(a2.cx);
-    const slope = (p: Point, q: Point) => (q.cy - p.cy) / (q.value - p.value);
-    expect(slope(a2, a4)).toBeLessThan(0);
-    for (const [p, q] of [
-      [a2, a3],
-      [f2, f3],
-      [f2, a4],
-    ] as const)
-      expect(slope(p, q) / slope(a2, a4)).toBeCloseTo(1, 1);
-    expect(polylines).toEqual([`${a2.cx},${a2.cy} ${a3.cx},${a3.cy} ${a4.cx},${a4.cy}`, `${f2.cx},${f2.cy} ${f3.cx},${f3.cy}`]);
-    // Axis labels and a legend naming each metric.
-    for (const label of [">version</text>", ">value</text>", ">v1</text>", ">v4</text>", ">accuracy</text>", ">f1</text>"]) expect(svg).toContain(label);
+    expect(f1!.points.map((p) => [p.version, p.value])).toEqual([
+      [2, 0.85],
+      [3, 0.91],
+    ]);
+    // No repository made these versions: the gate is MIN_ACCURACY_THRESHOLD's default on accuracy.
+    expect([accuracy!.threshold, f1!.threshold]).toEqual([String(t.deps.config.minAccuracyThreshold), null]);
+    // v1 serves without metrics: the marker still shows where it stands, no point is drawn for it.
+    expect(accuracy!.svg).toContain('<g class="serving-marker">');
+    expect(accuracy!.points.some((p) => p.cls.includes("serving"))).toBe(false);
+    await t.deps.deployer.deploy("iris", 3, { reason: "manual", actor: "test" });
+    const after = charts(await (await t.app.request("/models/iris", { headers: browser })).text());
+    expect(after[0]!.points.find((p) => p.version === 3)!.cls).toBe("point serving");
+    expect(after[0]!.svg).toContain('<g class="serving-marker">');
+  });
+
+  test("the gate drawn is the threshold and metric of the repository that made the newest version", async () => {
+    const t = makeTestApp({ MIN_ACCURACY_THRESHOLD: "0.6" });
+    const repo = t.deps.repos.create({ full_name: "acme/churn", deploy_metric: "f1", deploy_threshold: 0.8 });
+    t.deps.modelStore.register(
+      {
+        modelName: "churn",
+        status: "registered",
+        path: "",
+        sha256: "x",
+        format: "onnx",
+        repoId: repo.id,
+        metrics: JSON.stringify({ accuracy: 0.7, f1: 0.75 }),
+      },
+      () => model.onnxPath,
+    );
+    const html = await (await t.app.request("/models/churn", { headers: browser })).text();
+    expect(charts(html).map((c) => [c.metric, c.threshold])).toEqual([
+      ["accuracy", null],
+      ["f1", "0.8"],
+    ]);
+    expect(html).toContain("deploy gate: f1 ≥ 0.8");
+    t.deps.repos.update(repo.id, { deploy_threshold: null });
+    const fallback = await (await t.app.request("/models/churn", { headers: browser })).text();
+    expect(charts(fallback).map((c) => [c.metric, c.threshold])).toEqual([
+      ["accuracy", null],
+      ["f1", "0.6"],
+    ]);
   });
 
   test("model and metric names are text in the page and the SVG, never markup", async () => {
@@ -163,9 +190,12 @@ describe("model pages", () => {
     }
     const html = await (await t.app.request(`/models/${encodeURIComponent(name)}`, { headers: browser })).text();
     expect(html).toContain(`hx-post="/models/${encodeURIComponent(name)}/deploy"`);
-    const { svg, circles } = chartPoints(html);
-    expect(circles.map((c) => c.title)).toEqual(["v1 &lt;img src=x onerror=&quot;boom()&quot;&gt; 0.5", "v2 &lt;img src=x onerror=&quot;boom()&quot;&gt; 0.6"]);
-    expect(svg).toContain(">&lt;img src=x onerror=&quot;boom()&quot;&gt;</text>");
+    const [chart] = charts(html);
+    expect(chart!.points.map((c) => c.title)).toEqual([
+      "v1 · &lt;img src=x onerror=&quot;boom()&quot;&gt; = 0.5",
+      "v2 · &lt;img src=x onerror=&quot;boom()&quot;&gt; = 0.6",
+    ]);
+    expect(chart!.svg).toContain(">&lt;img src=x onerror=&quot;boom()&quot;&gt;</text>");
   });
 
   test("an unknown model is a 404 page for a browser and a fragment for htmx", async () => {

@@ -1,17 +1,20 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { deployVersion, makeServingFixtures, type ServingFixtures } from "../testing/serving-test-support.ts";
-import { TEST_ADMIN_TOKEN, makeTestApp, SIGNED_IN } from "../testing/test-app.ts";
+import { FOREIGN_SESSION, TEST_ADMIN_TOKEN, makeTestApp, SIGNED_IN } from "../testing/test-app.ts";
+import { PAGE_REQUEST_HEADER, PAGE_REQUEST_VALUE } from "./predict-access.ts";
 
 const PREDICT_TOKEN = "predict-token-0123456789abcdef";
 let f: ServingFixtures;
 let closed: ReturnType<typeof makeTestApp>;
 let open: ReturnType<typeof makeTestApp>;
+let proxied: ReturnType<typeof makeTestApp>;
 
 beforeAll(async () => {
   f = await makeServingFixtures();
   closed = makeTestApp({ PREDICT_TOKEN });
   open = makeTestApp();
-  for (const t of [closed, open]) await deployVersion(t.deps, "iris", f.iris.onnxPath);
+  proxied = makeTestApp({ PREDICT_TOKEN, PUBLIC_URL: "https://mlops.example.com" });
+  for (const t of [closed, open, proxied]) await deployVersion(t.deps, "iris", f.iris.onnxPath);
 }, 90_000);
 
 const row = () => f.iris.expected.rows[0]!;
@@ -86,6 +89,43 @@ describe("PREDICT_TOKEN set", () => {
     const res = await closed.app.request("/models/iris/predict", { method: "POST", body, duplex: "half" } as RequestInit);
     expect(res.status).toBe(401);
     expect(pulled).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("PREDICT_TOKEN set: the signed-in model page's Try it", () => {
+  const page = { [PAGE_REQUEST_HEADER]: PAGE_REQUEST_VALUE };
+  const predictAs = (headers: Record<string, string>, t = closed) =>
+    t.app.request("/models/iris/predict", { method: "POST", headers, body: JSON.stringify({ inputs: [row()] }) });
+
+  test("the session cookie with the page's header, from this server, predicts without a token", async () => {
+    const extras: Record<string, string>[] = [{}, { Origin: "http://localhost" }, { "Sec-Fetch-Site": "same-origin", Origin: "http://localhost" }];
+    for (const extra of extras) {
+      const res = await predictAs({ ...SIGNED_IN, ...page, ...extra });
+      expect({ extra, status: res.status }).toEqual({ extra, status: 200 });
+      expect(((await res.json()) as { predictions: unknown[] }).predictions).toEqual([f.iris.expected.labels[0]]);
+    }
+    // Behind a proxy the browser names PUBLIC_URL's origin, not the Host the server sees.
+    expect((await predictAs({ ...SIGNED_IN, ...page, Origin: "https://mlops.example.com" }, proxied)).status).toBe(200);
+  });
+
+  test("a cookie alone, a foreign origin or site, another admin token's session, or the header alone is 401", async () => {
+    for (const [what, headers] of [
+      ["cookie without the page header", { ...SIGNED_IN }],
+      ["the header with another value", { ...SIGNED_IN, [PAGE_REQUEST_HEADER]: "1" }],
+      ["a foreign Origin", { ...SIGNED_IN, ...page, Origin: "https://evil.example" }],
+      ["an opaque Origin", { ...SIGNED_IN, ...page, Origin: "null" }],
+      ["a cross-site request", { ...SIGNED_IN, ...page, "Sec-Fetch-Site": "cross-site" }],
+      ["a same-site (other subdomain) request", { ...SIGNED_IN, ...page, "Sec-Fetch-Site": "same-site" }],
+      ["a session of another admin token", { ...FOREIGN_SESSION, ...page }],
+      ["the header without a session", { ...page }],
+      ["neither cookie nor token", {}],
+    ] as const) {
+      const res = await predictAs(headers as Record<string, string>);
+      expect({ what, status: res.status }).toEqual({ what, status: 401 });
+      expect(await res.json()).toEqual({ error: "unauthorized" });
+    }
+    // PUBLIC_URL's origin is good only where it is the server's.
+    expect((await predictAs({ ...SIGNED_IN, ...page, Origin: "https://mlops.example.com" })).status).toBe(401);
   });
 });
 

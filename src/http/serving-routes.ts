@@ -1,12 +1,13 @@
 // Mounts everything that answers predictions: /models (native and MLflow), /v2 (Open Inference Protocol), /metrics.
 import type { Hono } from "hono";
 import type { Registry } from "prom-client";
+import type { PageSessions } from "../auth/page-sessions.ts";
 import type { Config } from "../config.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
 import { hashToken } from "../lib/tokens.ts";
 import { PredictMetrics } from "../serving/predict-metrics.ts";
 import type { Lifecycle } from "./lifecycle.ts";
-import { requireBearer } from "./auth.ts";
+import { requirePredictAccess } from "./predict-access.ts";
 import { invocationRoutes } from "./invocations.ts";
 import { createMetricsRegistry, metricsRoutes } from "./metrics.ts";
 import { oipRoutes } from "./oip.ts";
@@ -14,7 +15,7 @@ import { predictRoutes } from "./predict.ts";
 import type { VersionStore } from "./serving-support.ts";
 
 export type ServingAppDeps = {
-  config: Pick<Config, "maxBatchRows" | "maxRequestBytes" | "predictToken">;
+  config: Pick<Config, "maxBatchRows" | "maxRequestBytes" | "predictToken"> & { publicUrl?: string };
   /** The admin token's hash: with PREDICT_TOKEN set, the admin token may call predictions too. */
   secrets: { adminTokenSha256: string };
   version: string;
@@ -26,6 +27,8 @@ export type ServingAppDeps = {
   pipelineCounts?: () => Record<string, number>;
   /** Pipelines' MLflow syncs by status; absent without MLflow tracking. */
   mlflowSyncCounts?: () => Record<string, number>;
+  /** With PREDICT_TOKEN, the signed-in model page may predict too (src/http/predict-access.ts); absent on a replica. */
+  pageSessions?: Pick<PageSessions, "valid">;
   /** Adds gauges of its own to the metrics registry (a replica's view of its primary). */
   moreMetrics?: (registry: Registry) => void;
 };
@@ -60,9 +63,9 @@ export function mountServing(app: Hono, deps: ServingAppDeps): void {
     adminTokenSha256: deps.secrets.adminTokenSha256,
   };
   if (deps.config.predictToken) {
-    // With PREDICT_TOKEN, everything here but the OIP health probes needs it or the admin token. Registered before the
-    // routes so an unauthorized request is refused before its body is read.
-    const guard = requireBearer([hashToken(deps.config.predictToken), deps.secrets.adminTokenSha256]);
+    // With PREDICT_TOKEN, everything here but the OIP health probes needs it or the admin token (or is the signed-in
+    // model page). Registered before the routes so an unauthorized request is refused before its body is read.
+    const guard = requirePredictAccess([hashToken(deps.config.predictToken), deps.secrets.adminTokenSha256], deps.pageSessions, deps.config.publicUrl);
     for (const path of PROTECTED_PATHS) app.use(path, guard);
   }
   app.route("/models", predictRoutes(serving));

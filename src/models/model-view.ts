@@ -1,6 +1,7 @@
 // Models, versions and deployments as the API answers them and the pages show them: built once, here.
 import { NotFoundError } from "../lib/errors.ts";
 import type { DeploymentRow, ModelStore, ModelVersionRow } from "./model-store.ts";
+import { readSampleRows } from "./sample-rows.ts";
 
 /** A stored version as API JSON. */
 export function versionJson(v: ModelVersionRow, servingVersion: number | null) {
@@ -13,6 +14,8 @@ export function versionJson(v: ModelVersionRow, servingVersion: number | null) {
     metrics: JSON.parse(v.metrics) as Record<string, number>,
     signature: v.signature ? (JSON.parse(v.signature) as unknown) : null,
     lineage: { repo_id: v.repoId, commit: v.commitSha, notebook_path: v.notebookPath, pipeline_id: v.pipelineId, notebook_version: v.notebookVersion },
+    /** The first rows the converter's parity check ran, as a predict request takes them; null for ONNX pushed as such. */
+    sample_rows: readSampleRows(v.sampleRows),
     created_at: v.createdAt,
   };
 }

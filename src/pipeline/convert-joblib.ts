@@ -5,6 +5,7 @@
 import { constants, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { readLines } from "../lib/log-lines.ts";
+import { parseSampleRows, type SampleRow } from "../models/sample-rows.ts";
 import type { PreparedRun } from "../sandbox/notebook-sandbox.ts";
 import script from "./python/convert_model.py" with { type: "text" };
 import init from "./python/mlops_convert/__init__.py" with { type: "text" };
@@ -16,6 +17,8 @@ import outcome from "./python/mlops_convert/outcome.py" with { type: "text" };
 
 const STDERR_TAIL = 20;
 const MAX_LINE_CHARS = 2000;
+// The result line carries sample rows (at most 16 000 characters of them) beside the inputs and warnings.
+const MAX_RESULT_CHARS = 256_000;
 const SCRIPT = "convert_model.py";
 const PACKAGE = "mlops_convert";
 /** The converter's files by path relative to the directory that holds them (the script imports the package beside it). */
@@ -70,11 +73,14 @@ export type ConvertOptions = {
   timeoutMs?: number;
 };
 
+/** What a conversion gives besides the ONNX file: the first rows the parity check ran (null when it sent none usable). */
+export type Converted = { sampleRows: SampleRow[] | null };
+
 /**
  * Convert `input` (joblib) to `output` (ONNX). Resolves when converted and agreeing with the original;
  * rejects with the converter's one-line reason otherwise. Converter stderr goes to `log`.
  */
-export async function convertJoblib(opts: ConvertOptions): Promise<void> {
+export async function convertJoblib(opts: ConvertOptions): Promise<Converted> {
   const inside = placeConverter(opts.runtimeDir, join(opts.workDir, ".sandbox"));
   const argv = opts.sandbox.argv([opts.python, inside, opts.input, opts.output, "0"], opts.workDir, { network: false });
   const proc = Bun.spawn(argv, {
@@ -88,7 +94,7 @@ export async function convertJoblib(opts: ConvertOptions): Promise<void> {
   let lastLine = "";
   const stderrTail: string[] = [];
   await Promise.all([
-    readLines(proc.stdout.getReader(), (line) => line.trim() && (lastLine = line.trim()), MAX_LINE_CHARS),
+    readLines(proc.stdout.getReader(), (line) => line.trim() && (lastLine = line.trim()), MAX_RESULT_CHARS),
     readLines(
       proc.stderr.getReader(),
       (line) => {
@@ -109,7 +115,7 @@ export async function convertJoblib(opts: ConvertOptions): Promise<void> {
   if (code === 0 && result.ok) {
     opts.log(`converted to ONNX (${result.family ?? "?"}; inputs ${describeTensors(result.inputs)}; outputs ${describeTensors(result.outputs)})`);
     opts.log(`the converted model agrees with the original on ${result.rows ?? "?"} sample rows`);
-    return;
+    return { sampleRows: parseSampleRows(result.sample_rows) };
   }
   for (const line of stderrTail) opts.log(line);
   const error = typeof result.error === "string" ? result.error.slice(0, MAX_LINE_CHARS) : undefined;
@@ -126,6 +132,7 @@ type ConverterResult = {
   rows?: number;
   inputs?: { name: string; type: string }[];
   outputs?: { name: string; type: string }[];
+  sample_rows?: unknown;
 };
 
 function describeTensors(tensors: { name: string; type: string }[] | undefined): string {

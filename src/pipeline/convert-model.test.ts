@@ -38,7 +38,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(base, { recursive: true, force: true }));
 
-type Conversion = { workDir: string; input: string; output: string; lines: string[]; error?: string };
+type Conversion = { workDir: string; input: string; output: string; lines: string[]; error?: string; sampleRows?: unknown[] | null };
 
 /**
  * Convert model `name` as a pipeline would: copied into a fresh work dir, converted in that dir's sandbox. `leave` puts
@@ -54,8 +54,9 @@ async function convert(name: string, python = FAMILIES_PYTHON, leave?: (workDir:
   const output = `${input}.onnx`;
   const lines: string[] = [];
   let error: string | undefined;
+  let sampleRows: unknown[] | null | undefined;
   try {
-    await convertJoblib({
+    ({ sampleRows } = await convertJoblib({
       python,
       runtimeDir: join(dataDir, "runtime"),
       input,
@@ -63,11 +64,11 @@ async function convert(name: string, python = FAMILIES_PYTHON, leave?: (workDir:
       workDir,
       sandbox: sandbox.prepare(workDir, id),
       log: (line) => lines.push(line),
-    });
+    }));
   } catch (e) {
     error = e instanceof Error ? e.message : String(e);
   }
-  return { workDir, input, output, lines, error };
+  return { workDir, input, output, lines, error, sampleRows };
 }
 
 type Answer = { inputs: readonly string[]; outputs: readonly string[]; results: Record<string, { type: string; data: unknown; dims: readonly number[] }> };
@@ -160,6 +161,10 @@ describe("converting the common model families", () => {
         c.task === "classification" ? `label: ${typeof c.labels![0] === "string" ? "string" : "int64"}, probabilities: float32` : "variable: float32";
       expect(run.lines).toContain(`converted to ONNX (${family}; inputs input: float32; outputs ${outputs})`);
       expect(run.lines).toContain("the converted model agrees with the original on 32 sample rows");
+      // The first rows it was checked on come back, one number per feature, for the page's Try it.
+      const width = (c.rows as number[][])[0]!.length;
+      expect(run.sampleRows).toHaveLength(3);
+      for (const row of run.sampleRows as number[][]) expect(row.map((v) => typeof v === "number" && Number.isFinite(v))).toEqual(new Array(width).fill(true));
     });
   }
 
@@ -176,6 +181,18 @@ describe("converting the common model families", () => {
       expect(run.lines).toContain(
         `converted to ONNX (scikit-learn; inputs review: string, city: string, rooms: int64, nights: float32, price: float32; outputs ${outputs})`,
       );
+      // Its sample rows are records by input name, each value of its input's type.
+      expect(run.sampleRows).toHaveLength(3);
+      for (const row of run.sampleRows as Record<string, unknown>[]) {
+        expect(Object.keys(row)).toEqual(["review", "city", "rooms", "nights", "price"]);
+        expect([typeof row.review, typeof row.city, Number.isInteger(row.rooms), typeof row.nights, typeof row.price]).toEqual([
+          "string",
+          "string",
+          true,
+          "number",
+          "number",
+        ]);
+      }
     });
   }
 

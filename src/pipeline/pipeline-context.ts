@@ -3,6 +3,7 @@ import type { Config } from "../config.ts";
 import type { Deployer } from "../models/deployer.ts";
 import type { ModelStore } from "../models/model-store.ts";
 import type { ModelLoader } from "../serving/model-registry.ts";
+import type { Converted } from "./convert-joblib.ts";
 import type { LogBus } from "./log-bus.ts";
 import type { PipelineEnding } from "./pipeline-ending.ts";
 import type { NotebookRunner, PreparedEnvironment } from "../runner/runner.ts";
@@ -53,7 +54,7 @@ export type PipelineServices = {
     pipelineId: number;
     environment?: PreparedEnvironment;
     log: (line: string) => void;
-  }): Promise<void>;
+  }): Promise<Converted>;
   /** Where every pipeline ends: records it and tells the listeners (commit statuses, MLflow). */
   ending: PipelineEnding;
   tracking?: PipelineTracking;

@@ -146,6 +146,20 @@ describe("push to deployed model", () => {
       expect(infer.outputs.find((o) => o.name === "label")?.data).toEqual(expected);
     }
 
+    // The joblib version keeps the first rows its conversion was checked on (they prefill the page's Try it), and they
+    // predict as sent; a model pushed as ONNX was never checked on rows, so has none.
+    const newest = async (model: string) =>
+      ((await (await server.api(`/api/models/${model}`)).json()) as { versions: { sample_rows: number[][] | null }[] }).versions[0]!;
+    const samples = (await newest("iris-joblib")).sample_rows!;
+    expect(samples).toHaveLength(3);
+    for (const row of samples) {
+      expect(row).toHaveLength(4);
+      for (const v of row) expect(Number.isFinite(v)).toBe(true);
+    }
+    expect(new Set(samples.map((r) => JSON.stringify(r))).size).toBe(3);
+    expect((await predict(server, "iris-joblib", samples)).body.predictions).toHaveLength(3);
+    expect((await newest("iris")).sample_rows).toBeNull();
+
     const deliveries = (await (await server.api("/api/deliveries")).json()) as { deliveries: { id: string; outcome: string; detail: string }[] };
     const d = deliveries.deliveries.find((x) => x.id === "push-1")!;
     expect(d.outcome).toBe("accepted");

@@ -66,11 +66,12 @@ export async function registerPhase(ctx: PipelineContext): Promise<void> {
   const metrics = { ...logged, ...readMetrics(outputs.metrics, ctx.log, ctx.workDir) };
   const format = modelFormat(outputs.model);
   let onnxPath = outputs.model;
+  let sampleRows: string | null = null;
   if (format === "joblib") {
     onnxPath = `${outputs.model}.onnx`;
     ctx.log("converting the joblib model to ONNX and checking it agrees with the original");
     try {
-      await services.convertJoblib({
+      const converted = await services.convertJoblib({
         input: outputs.model,
         output: onnxPath,
         workDir: ctx.workDir,
@@ -78,6 +79,7 @@ export async function registerPhase(ctx: PipelineContext): Promise<void> {
         environment: ctx.environment,
         log: ctx.log,
       });
+      sampleRows = converted.sampleRows ? JSON.stringify(converted.sampleRows) : null;
     } catch (e) {
       throw new PhaseError(`could not convert the exported model to ONNX: ${e instanceof Error ? e.message : String(e)}`, { kind: FailureKind.conversion });
     }
@@ -120,6 +122,7 @@ export async function registerPhase(ctx: PipelineContext): Promise<void> {
     notebookPath: pipeline.notebookPath,
     pipelineId: pipeline.id,
     notebookVersion: ctx.notebookVersion ?? null,
+    sampleRows,
   };
   let row;
   try {

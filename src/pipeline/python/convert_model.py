@@ -28,8 +28,10 @@ float32 rounding) are compared with the model's own predict on the same rows.
 
 stdout carries exactly one JSON line; everything else (library output, warnings, tracebacks) goes to stderr.
   exit 0  {"ok": true, "family": "xgboost", "n_features": 4, "agreement": 1.0, "rows": 32,
-          "inputs": [{"name": "input", "type": "float32"}], "outputs": [{"name": "label", "type": "int64"}, ...]}
-          (out.onnx written)
+          "inputs": [{"name": "input", "type": "float32"}], "outputs": [{"name": "label", "type": "int64"}, ...],
+          "sample_rows": [[0.1257302, -0.1321049, 0.6404227, 0.1049001], ...]}
+          (out.onnx written; sample_rows: the first 3 rows the check fed the ONNX model, as a predict request takes
+          them: lists of numbers for one input, records {"<column>": value} for one input per column)
   exit 2  {"ok": false, "error": "<reason>"}  bad usage, load or conversion failure, unsupported model
   exit 3  {"ok": false, "error": "converted model disagrees with the original on 3 of 32 sample rows", ...}
           (out.onnx not written)
@@ -48,7 +50,7 @@ import traceback
 _RESULT_OUT = sys.stdout
 sys.stdout = sys.stderr
 
-from mlops_convert.inputs import ColumnInputs, SingleInput, feature_count, leading_column_transformer  # noqa: E402
+from mlops_convert.inputs import ColumnInputs, SingleInput, feature_count, leading_column_transformer, shown_rows  # noqa: E402
 from mlops_convert.known_converters import register_converters  # noqa: E402
 from mlops_convert.model_parts import check_supported, kind_of, libraries_inside, searched_model  # noqa: E402
 from mlops_convert.onnx_export import (  # noqa: E402
@@ -187,6 +189,7 @@ def check_agreement(est, model, inputs, kind):
         if got.dtype.kind in "OUSb" or expected.dtype.kind in "OUSb":
             got, expected = got.astype(str), expected.astype(str)
         same = (got == expected).all(axis=1)
+    info["sample_rows"] = shown_rows(inputs, feeds)
     return int(SAMPLE_ROWS - same.sum()), info
 
 

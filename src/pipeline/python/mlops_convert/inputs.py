@@ -217,3 +217,32 @@ class ColumnInputs:
         return frame, feeds
 
 
+
+
+SHOWN_ROWS = 3
+SHOWN_ROWS_MAX_CHARS = 16_000
+SHOWN_TEXT_MAX_CHARS = 500
+
+
+def shown_rows(inputs, feeds):
+    """The first few sample rows the check fed the ONNX model, JSON-safe, as a predict request takes them: lists of
+    numbers for one input, records (input name -> value) for one input per column. Fewer rows (or none) when they
+    would not fit in SHOWN_ROWS_MAX_CHARS of JSON."""
+    import json
+    import math
+
+    def value(v, kind):
+        if kind == "string":
+            return str(v)[:SHOWN_TEXT_MAX_CHARS]
+        if kind == "int64":
+            return int(v)
+        f = float(f"{float(v):.7g}")  # float32 precision, written short
+        return f if math.isfinite(f) else 0.0
+
+    if isinstance(inputs, ColumnInputs):
+        rows = [{c.name: value(feeds[c.name][i][0], c.type) for c in inputs.columns} for i in range(min(SHOWN_ROWS, SAMPLE_ROWS))]
+    else:
+        rows = [[value(v, "float32") for v in feeds["input"][i]] for i in range(min(SHOWN_ROWS, SAMPLE_ROWS))]
+    while rows and len(json.dumps(rows)) > SHOWN_ROWS_MAX_CHARS:
+        rows.pop()
+    return rows
