@@ -29,7 +29,7 @@ export type PageDeps = {
   sandbox: SandboxStatus;
   /** The secret GitHub signs webhook deliveries with, shown in the setup box. */
   webhookSecret: string;
-  config: Pick<Config, "publicUrl" | "minAccuracyThreshold" | "autoDeployOnSuccess">;
+  config: Pick<Config, "publicUrl" | "minAccuracyThreshold" | "autoDeployOnSuccess" | "dataDir">;
 } & PipelineAndModelDeps;
 
 /** The pipeline and model services the pages and the JSON API share (AppDeps has them too). */
