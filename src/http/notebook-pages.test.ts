@@ -261,3 +261,23 @@ describe("GET /pipelines/{id}/notebook.ipynb", () => {
     expect(await res.text()).toBe(readFileSync(file!, "utf8"));
   });
 });
+
+describe("links to the notebook page", () => {
+  test("from the pipeline page (and its failed cell, to the cell's anchor) and from the model page's version rows", async () => {
+    const s = setup();
+    const p = s.create();
+    s.deps.pipelineStore.markRunning(p.id);
+    const cell = { index: 4, execution_count: 5, tags: ["mlops:evaluate"], source: "raise ValueError", exception: "ValueError: bad shape" };
+    s.deps.pipelineStore.finish(p.id, "failed", { ...failure("execute", FailureKind.notebook_error, "cell 5 raised"), cell });
+    const page = await (await s.get(`/pipelines/${p.id}`)).text();
+    expect(page).toContain(`<a href="/pipelines/${p.id}/notebook">executed notebook</a>`);
+    expect(page).toContain(`<a href="/pipelines/${p.id}/notebook#cell-5">executed notebook</a>`);
+
+    s.deps.modelStore.register(
+      { modelName: "iris", status: "rejected", reason: "below", pipelineId: p.id, metrics: "{}", path: "", sha256: "t", format: "onnx" },
+      () => "",
+    );
+    const models = await (await s.get("/models/iris")).text();
+    expect(models).toContain(`<a class="notebook-link" href="/pipelines/${p.id}/notebook">notebook</a>`);
+  });
+});
