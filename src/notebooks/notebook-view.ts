@@ -145,6 +145,26 @@ function renderData(data: Json, budget: Budget): OutputView | undefined {
   return undefined;
 }
 
+const RASTER_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+// Images pasted into a markdown cell live in the cell's `attachments` and are linked as `attachment:<name>`: they
+// become data: URIs (raster types only, within the image budget); anything else stays a link the sanitizer drops.
+function withAttachments(markdown: string, attachments: unknown, budget: Budget): string {
+  if (!isObject(attachments)) return markdown;
+  return markdown.replace(/attachment:([^\s)"'<>]+)/g, (link, encoded: string) => {
+    let name = encoded;
+    try {
+      name = decodeURIComponent(encoded);
+    } catch {}
+    const bundle = Object.hasOwn(attachments, name) ? attachments[name] : undefined;
+    if (!isObject(bundle)) return link;
+    const mime = RASTER_TYPES.find((m) => m in bundle);
+    const base64 = mime === undefined ? "" : text(bundle[mime]).replace(/\s+/g, "");
+    if (!mime || !BASE64.test(base64) || budget.image(base64.length) !== "ok") return link;
+    return `data:${mime};base64,${base64}`;
+  });
+}
+
 /** The page's view of an executed notebook (the parsed JSON, any shape). Never throws. */
 export function notebookView(notebook: unknown, limits: NotebookBudget = DEFAULT_NOTEBOOK_BUDGET): NotebookView {
   const cells = isObject(notebook) && Array.isArray(notebook.cells) ? notebook.cells : [];
@@ -169,7 +189,7 @@ export function notebookView(notebook: unknown, limits: NotebookBudget = DEFAULT
       tags: cellTags(cell),
       source,
       sourceTruncated,
-      markdownHtml: type === "markdown" ? renderNotebookMarkdown(source) : undefined,
+      markdownHtml: type === "markdown" ? renderNotebookMarkdown(withAttachments(source, c.attachments, budget)) : undefined,
       executionCount: typeof c.execution_count === "number" ? c.execution_count : null,
       status: typeof pm.status === "string" ? pm.status : undefined,
       durationSeconds: typeof pm.duration === "number" && Number.isFinite(pm.duration) ? pm.duration : null,
