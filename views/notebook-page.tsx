@@ -15,6 +15,8 @@ export type NotebookCellsProps = {
   /** Queued or running: the cells are fetched again every 2 s, as papermill saves the notebook after each cell. */
   active: boolean;
   state: NotebookState;
+  /** Names the pipeline's status and the file's version; the poll sends it back and gets 204 while it holds. */
+  stamp: string;
 };
 
 export type NotebookPageProps = NotebookCellsProps & {
@@ -178,7 +180,9 @@ function Message(props: NotebookCellsProps) {
 
 /** The cells (or why there are none), polled while the pipeline is active; the same markup in the page and as the fragment. */
 export function NotebookCells(props: NotebookCellsProps) {
-  const polling = props.active ? { "hx-get": `/pipelines/${props.pipelineId}/notebook/cells`, "hx-trigger": "every 2s", "hx-swap": "outerHTML" } : {};
+  const polling = props.active
+    ? { "hx-get": `/pipelines/${props.pipelineId}/notebook/cells?v=${encodeURIComponent(props.stamp)}`, "hx-trigger": "every 2s", "hx-swap": "outerHTML" }
+    : {};
   const view = props.state.kind === "view" ? props.state.view : undefined;
   const failed = view && view.failedPosition !== null ? view.cells[view.failedPosition] : undefined;
   return (
@@ -218,7 +222,7 @@ export function NotebookPage(props: NotebookPageProps) {
       <p class="headline">
         <StatusBadge status={props.status} /> <a href={downloadUrl(props.pipelineId)}>Download the executed notebook (.ipynb)</a>
       </p>
-      <NotebookCells pipelineId={props.pipelineId} active={props.active} state={props.state} />
+      <NotebookCells pipelineId={props.pipelineId} active={props.active} state={props.state} stamp={props.stamp} />
     </Layout>
   );
 }

@@ -143,7 +143,11 @@ describe("GET /pipelines/{id}/notebook", () => {
     s.deps.pipelineStore.markRunning(p.id);
     const html0 = await (await s.get(`/pipelines/${p.id}/notebook`)).text();
     expect(html0).toContain("No executed notebook yet");
-    expect(html0).toContain(`hx-get="/pipelines/${p.id}/notebook/cells"`);
+    expect(html0).toContain(`hx-get="/pipelines/${p.id}/notebook/cells?v=running.none"`);
+    // A poll that names what it has: 204 (htmx swaps nothing) while neither the file nor the status changed.
+    const same = await s.get(`/pipelines/${p.id}/notebook/cells?v=running.none`);
+    expect(same.status).toBe(204);
+    expect(await same.text()).toBe("");
     writeExecutedNotebook(
       s.deps.config.dataDir,
       p.id,
@@ -152,7 +156,7 @@ describe("GET /pipelines/{id}/notebook", () => {
         codeCell("train()", { papermill: { status: "running", duration: null } }),
       ]),
     );
-    const res = await s.get(`/pipelines/${p.id}/notebook/cells`, { ...browser, "HX-Request": "true" });
+    const res = await s.get(`/pipelines/${p.id}/notebook/cells?v=running.none`, { ...browser, "HX-Request": "true" });
     expect(res.status).toBe(200);
     expect(res.headers.get("content-security-policy")).toBe(NOTEBOOK_PAGE_CSP);
     const fragment = await res.text();
@@ -165,6 +169,13 @@ describe("GET /pipelines/{id}/notebook", () => {
     const halfway = await (await s.get(`/pipelines/${p.id}/notebook/cells`, browser)).text();
     expect(halfway).toContain("papermill is writing the notebook");
     expect(halfway).toContain('hx-trigger="every 2s"');
+    const stamp = decodeURIComponent(/notebook\/cells\?v=([^"]+)"/.exec(halfway)![1]!);
+    expect((await s.get(`/pipelines/${p.id}/notebook/cells?v=${encodeURIComponent(stamp)}`)).status).toBe(204);
+    // The pipeline ends, the file unchanged: the next poll swaps in the final cells, which poll no more.
+    s.deps.pipelineStore.finish(p.id, "succeeded");
+    const last = await s.get(`/pipelines/${p.id}/notebook/cells?v=${encodeURIComponent(stamp)}`);
+    expect(last.status).toBe(200);
+    expect(await last.text()).not.toContain("hx-trigger");
   });
 });
 

@@ -4,7 +4,7 @@
 import { zValidator } from "@hono/zod-validator";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { NotebookCells, NotebookPage, type NotebookState } from "../../views/notebook-page.tsx";
-import { openNotebookDownload, readExecutedNotebook } from "../notebooks/notebook-file.ts";
+import { notebookStamp, openNotebookDownload, readExecutedNotebook } from "../notebooks/notebook-file.ts";
 import { notebookView } from "../notebooks/notebook-view.ts";
 import { notebookOutputs } from "../pipeline/notebook-outputs.ts";
 import { isTerminalStatus } from "../pipeline/pipeline-states.ts";
@@ -32,12 +32,16 @@ const secured = (c: Context) => {
 /** Routes for /pipelines/{id}/notebook, …/notebook/cells and …/notebook.ipynb; `guard` (the page session) runs first on each. */
 export function notebookPageRoutes(deps: Pick<PageDeps, "pipelineStore" | "version" | "config">, guard: MiddlewareHandler) {
   const fileOf = (id: number) => notebookOutputs(pipelineDir(deps.config.dataDir, id)).executed;
+  // What the cells fragment shows depends on the pipeline's status and the file only: a poll that names the same
+  // stamp gets 204 (htmx swaps nothing), without the notebook being read or parsed again.
+  const stampOf = (id: number, status: string) => `${status}.${notebookStamp(fileOf(id))}`;
   // Throws NotFoundError for an unknown pipeline (the 404 page).
   const load = (id: number) => {
     const row = deps.pipelineStore.get(id);
+    const stamp = stampOf(id, row.status);
     const read = readExecutedNotebook(fileOf(id));
     const state: NotebookState = read.kind === "ok" ? { kind: "view", view: notebookView(read.notebook) } : read;
-    return { row, cells: { pipelineId: id, active: !isTerminalStatus(row.status), state } };
+    return { row, cells: { pipelineId: id, active: !isTerminalStatus(row.status), state, stamp } };
   };
 
   const app = new Hono();
@@ -47,8 +51,11 @@ export function notebookPageRoutes(deps: Pick<PageDeps, "pipelineStore" | "versi
     return c.html(<NotebookPage version={deps.version} status={row.status} notebookPath={row.notebookPath} {...cells} />);
   });
   app.get("/pipelines/:id/notebook/cells", guard, zValidator("param", idParam, onInvalid), (c) => {
+    const { id } = c.req.valid("param");
     secured(c);
-    return c.html(<NotebookCells {...load(c.req.valid("param").id).cells} />);
+    const seen = c.req.query("v");
+    if (seen !== undefined && seen === stampOf(id, deps.pipelineStore.get(id).status)) return c.body(null, 204);
+    return c.html(<NotebookCells {...load(id).cells} />);
   });
   app.get("/pipelines/:id/notebook.ipynb", guard, zValidator("param", idParam, onInvalid), (c) => {
     const { id } = c.req.valid("param");

@@ -1,7 +1,7 @@
 // Opening a pipeline's executed notebook for the pages. The notebook's own code could write that file (it runs with
 // the work dir writable): it is opened without following a symlink, without blocking on a FIFO, and read only when it
 // is a regular file of bounded size. Imports nothing of the app.
-import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from "node:fs";
 
 /** Largest executed notebook parsed for the page; a bigger one is offered as a download only. */
 export const MAX_NOTEBOOK_PARSE_BYTES = 64 * 1024 * 1024;
@@ -97,4 +97,17 @@ export function openNotebookDownload(
     cancel: close,
   });
   return { kind: "ok", bytes: opened.bytes, body };
+}
+
+/**
+ * A short string that changes whenever the file at `path` is rewritten (size, modification time in ns, inode), "none"
+ * when there is no file. Cheap (one lstat), so a poll can tell "unchanged" without reading. Never throws.
+ */
+export function notebookStamp(path: string): string {
+  try {
+    const st = lstatSync(path, { bigint: true });
+    return `${st.size}-${st.mtimeNs}-${st.ino}`;
+  } catch {
+    return "none";
+  }
 }
