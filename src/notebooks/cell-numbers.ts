@@ -30,3 +30,22 @@ export function pushedCellNumbers(cells: unknown): (number | null)[] {
   let n = 0;
   return cells.map((cell) => (papermillAddedCell(cell) === undefined ? ++n : null));
 }
+
+/**
+ * The same numbers for the cells as papermill will run them, computed from the pushed notebook's `cells` before any
+ * run: papermill puts its injected-parameters cell in place of one already tagged so, else right after the first cell
+ * tagged `parameters`, else first. Index i of the result is papermill's cell i (its log says "Executing Cell i+1");
+ * the injected cell's entry is null. Never throws; a non-array gives [].
+ */
+export function executedCellNumbers(pushedCells: unknown): (number | null)[] {
+  if (!Array.isArray(pushedCells)) return [];
+  const injected = { cell_type: "code", metadata: { tags: ["injected-parameters"] } };
+  const tagged = (tag: string) => pushedCells.findIndex((c) => cellTags(c).includes(tag));
+  const replaced = tagged("injected-parameters");
+  const parameters = tagged("parameters");
+  const cells =
+    replaced >= 0
+      ? pushedCells.map((c, i) => (i === replaced ? injected : c))
+      : [...pushedCells.slice(0, parameters + 1), injected, ...pushedCells.slice(parameters + 1)];
+  return pushedCellNumbers(cells);
+}
