@@ -103,7 +103,7 @@ function Cell(props: { cell: CellView; pipelineId: number }) {
   const classes = ["nb-cell", `nb-${c.type}`, c.failed && "nb-failed", c.added && "nb-added", c.status === "running" && "nb-running"].filter(Boolean).join(" ");
   return (
     <article id={cellAnchor(c)} class={classes} data-cell={c.number ?? undefined}>
-      <header class="nb-cell-head">
+      <div class="nb-cell-head">
         <a class="nb-num" href={`#${cellAnchor(c)}`}>
           {c.number === null ? (c.added ?? "added by papermill") : `cell ${c.number}`}
         </a>
@@ -114,7 +114,7 @@ function Cell(props: { cell: CellView; pipelineId: number }) {
         {time && <span class="nb-time">{time}</span>}
         {c.status && c.status !== "completed" && <span class={`nb-status nb-status-${c.status}`}>{c.status}</span>}
         {c.failed && <span class="nb-status nb-status-failed">failed</span>}
-      </header>
+      </div>
       {c.type === "markdown" ? (
         <div class="nb-markdown">{raw(c.markdownHtml ?? "")}</div>
       ) : (
