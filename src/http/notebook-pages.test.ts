@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { closeSync, openSync, readFileSync, symlinkSync, ftruncateSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
+import { UploadTokens } from "../pipeline/upload-tokens.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { makeTestApp, SIGNED_IN } from "../testing/test-app.ts";
 import { codeCell, everyOutputNotebook, executedNotebook, markdownCell, TINY_PNG, TINY_SVG, writeExecutedNotebook } from "../testing/executed-notebooks.ts";
@@ -290,5 +291,23 @@ describe("links to the notebook page", () => {
     );
     const models = await (await s.get("/models/iris")).text();
     expect(models).toContain(`<a class="notebook-link" href="/pipelines/${p.id}/notebook">notebook</a>`);
+  });
+});
+
+describe("a notebook run elsewhere (Ray)", () => {
+  test("the executed notebook uploaded with the run's artifacts is the one the page shows and the download serves", async () => {
+    const s = setup();
+    const p = s.create();
+    s.deps.pipelineStore.markRunning(p.id);
+    expect(await (await s.get(`/pipelines/${p.id}/notebook`)).text()).toContain("a notebook run on Ray arrives when its run ends");
+    const token = new UploadTokens(s.db).issue(p.id);
+    const body = new FormData();
+    const uploaded = JSON.stringify(everyOutputNotebook());
+    body.append("notebook", new Blob([uploaded]), "executed.ipynb");
+    const res = await s.app.request(`/api/pipelines/${p.id}/artifacts`, { method: "POST", body, headers: { Authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    const html = await (await s.get(`/pipelines/${p.id}/notebook`)).text();
+    expect(article(html, "cell-3")).toContain('<span class="badge">mlops:training</span>');
+    expect(await (await s.get(`/pipelines/${p.id}/notebook.ipynb`, SIGNED_IN)).text()).toBe(uploaded);
   });
 });
