@@ -32,3 +32,12 @@ test("the page budget is shared: once spent, later outputs are left out, and the
   expect(view.cells[0]!.outputs[0]).toMatchObject({ text: "y".repeat(50), truncated: true });
   expect(view.truncated).toBe(true);
 });
+
+test("an exception's name and message and a cell's tags are cut to one-liners", () => {
+  const huge = "e".repeat(50_000);
+  const cell = codeCell("", { tags: Array.from({ length: 100 }, () => huge), outputs: [{ output_type: "error", ename: huge, evalue: huge, traceback: [] }] });
+  const view = notebookView(executedNotebook([cell])).cells[0]!;
+  expect(view.tags).toHaveLength(20);
+  expect(view.tags[0]).toHaveLength(1001);
+  expect(view.outputs[0]).toMatchObject({ kind: "error", ename: `${"e".repeat(1000)}…`, evalue: `${"e".repeat(1000)}…` });
+});

@@ -56,6 +56,13 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 // nbformat stores multi-line strings as either a string or a list of strings.
 const text = (v: unknown): string => (Array.isArray(v) ? v.filter((s) => typeof s === "string").join("") : typeof v === "string" ? v : "");
+// An exception's name and message, and a cell's tags, are one-liners on the page: anything longer is cut.
+const SHORT = 1000;
+const short = (v: unknown): string => {
+  const s = typeof v === "string" ? v : "";
+  return s.length > SHORT ? `${s.slice(0, SHORT)}…` : s;
+};
+const MAX_TAGS = 20;
 const BASE64 = /^[A-Za-z0-9+/=\s]*$/;
 const IMAGE_TYPES = ["image/png", "image/jpeg", "image/svg+xml"] as const;
 
@@ -100,7 +107,7 @@ function renderOutput(output: unknown, budget: Budget): OutputView | undefined {
     if (budget.textExhausted()) return omittedText(budget);
     const traceback = Array.isArray(output.traceback) ? output.traceback.filter((l): l is string => typeof l === "string").join("\n") : "";
     const { text: t, truncated } = budget.text(traceback);
-    return { kind: "error", ename: String(output.ename ?? ""), evalue: String(output.evalue ?? ""), tracebackHtml: ansiToHtml(t), truncated };
+    return { kind: "error", ename: short(output.ename), evalue: short(output.evalue), tracebackHtml: ansiToHtml(t), truncated };
   }
   if (type === "display_data" || type === "execute_result") return renderData(isObject(output.data) ? output.data : {}, budget);
   return undefined;
@@ -186,7 +193,7 @@ export function notebookView(notebook: unknown, limits: NotebookBudget = DEFAULT
       number: numbers[position] ?? null,
       added,
       type,
-      tags: cellTags(cell),
+      tags: cellTags(cell).slice(0, MAX_TAGS).map(short),
       source,
       sourceTruncated,
       markdownHtml: type === "markdown" ? renderNotebookMarkdown(withAttachments(source, c.attachments, budget)) : undefined,
