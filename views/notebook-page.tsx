@@ -12,6 +12,8 @@ export type NotebookState = { kind: "view"; view: NotebookView } | Exclude<Noteb
 
 export type NotebookCellsProps = {
   pipelineId: number;
+  /** The pipeline's status, shown at the top of the cells so that it follows the run too. */
+  status: string;
   /** Queued or running: the cells are fetched again every 2 s, as papermill saves the notebook after each cell. */
   active: boolean;
   state: NotebookState;
@@ -21,7 +23,6 @@ export type NotebookCellsProps = {
 
 export type NotebookPageProps = NotebookCellsProps & {
   version: string;
-  status: string;
   notebookPath: string;
 };
 
@@ -187,6 +188,9 @@ export function NotebookCells(props: NotebookCellsProps) {
   const failed = view && view.failedPosition !== null ? view.cells[view.failedPosition] : undefined;
   return (
     <section id="notebook-cells" {...polling}>
+      <p class="headline">
+        <StatusBadge id="notebook-status" status={props.status} /> <a href={downloadUrl(props.pipelineId)}>Download the executed notebook (.ipynb)</a>
+      </p>
       {props.active && (
         <p id="notebook-running" class="nb-live" role="status">
           Running: the cells below are what papermill has saved so far, and this page follows it. <a href="">Refresh</a>
@@ -219,10 +223,7 @@ export function NotebookPage(props: NotebookPageProps) {
       <h2>
         <a href={`/pipelines/${props.pipelineId}`}>Pipeline {props.pipelineId}</a> · <code>{props.notebookPath}</code>
       </h2>
-      <p class="headline">
-        <StatusBadge status={props.status} /> <a href={downloadUrl(props.pipelineId)}>Download the executed notebook (.ipynb)</a>
-      </p>
-      <NotebookCells pipelineId={props.pipelineId} active={props.active} state={props.state} stamp={props.stamp} />
+      <NotebookCells pipelineId={props.pipelineId} status={props.status} active={props.active} state={props.state} stamp={props.stamp} />
     </Layout>
   );
 }

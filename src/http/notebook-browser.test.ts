@@ -72,6 +72,7 @@ describe("the notebook page in Chromium", () => {
       // htmx polls the cells; once the pipeline ended the fragment stops polling and the export cell has its output.
       await page.locator("#notebook-running").waitFor({ state: "detached", timeout: 60_000 });
       await page.locator(".nb-stream", { hasText: "exported" }).waitFor();
+      expect(await page.locator("#notebook-status").textContent()).toBe("succeeded");
       expect(await training.locator(".nb-status-running").count()).toBe(0);
       await page.close();
     } finally {

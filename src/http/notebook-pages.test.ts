@@ -176,7 +176,9 @@ describe("GET /pipelines/{id}/notebook", () => {
     s.deps.pipelineStore.finish(p.id, "succeeded");
     const last = await s.get(`/pipelines/${p.id}/notebook/cells?v=${encodeURIComponent(stamp)}`);
     expect(last.status).toBe(200);
-    expect(await last.text()).not.toContain("hx-trigger");
+    const final = await last.text();
+    expect(final).not.toContain("hx-trigger");
+    expect(final).toContain('<span id="notebook-status" class="status status-succeeded">succeeded</span>');
   });
 });
 

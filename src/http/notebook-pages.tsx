@@ -41,14 +41,14 @@ export function notebookPageRoutes(deps: Pick<PageDeps, "pipelineStore" | "versi
     const stamp = stampOf(id, row.status);
     const read = readExecutedNotebook(fileOf(id));
     const state: NotebookState = read.kind === "ok" ? { kind: "view", view: notebookView(read.notebook) } : read;
-    return { row, cells: { pipelineId: id, active: !isTerminalStatus(row.status), state, stamp } };
+    return { row, cells: { pipelineId: id, status: row.status, active: !isTerminalStatus(row.status), state, stamp } };
   };
 
   const app = new Hono();
   app.get("/pipelines/:id/notebook", guard, zValidator("param", idParam, onInvalid), (c) => {
     const { row, cells } = load(c.req.valid("param").id);
     secured(c);
-    return c.html(<NotebookPage version={deps.version} status={row.status} notebookPath={row.notebookPath} {...cells} />);
+    return c.html(<NotebookPage version={deps.version} notebookPath={row.notebookPath} {...cells} />);
   });
   app.get("/pipelines/:id/notebook/cells", guard, zValidator("param", idParam, onInvalid), (c) => {
     const { id } = c.req.valid("param");
