@@ -36,7 +36,16 @@ export function VersionsTable(props: { model: string; versions: ReturnType<typeo
               <time datetime={v.created_at}>{formatTime(v.created_at)}</time>
             </td>
             <td>
-              {v.lineage.pipeline_id === null ? <span class="muted">—</span> : <a href={`/pipelines/${v.lineage.pipeline_id}`}>#{v.lineage.pipeline_id}</a>}
+              {v.lineage.pipeline_id === null ? (
+                <span class="muted">—</span>
+              ) : (
+                <>
+                  <a href={`/pipelines/${v.lineage.pipeline_id}`}>#{v.lineage.pipeline_id}</a> ·{" "}
+                  <a class="notebook-link" href={`/pipelines/${v.lineage.pipeline_id}/notebook`}>
+                    notebook
+                  </a>
+                </>
+              )}
             </td>
             <td>
               {v.version === props.serving ? (

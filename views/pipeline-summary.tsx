@@ -47,7 +47,7 @@ export function PipelineSummary(props: PipelineSummaryProps) {
         </dd>
         <dt>notebook</dt>
         <dd>
-          <code>{p.notebook_path}</code>
+          <code>{p.notebook_path}</code> · <a href={`/pipelines/${p.id}/notebook`}>executed notebook</a>
         </dd>
         <dt>model</dt>
         <dd>{p.model_name ?? <span class="muted">not known yet</span>}</dd>
@@ -126,7 +126,9 @@ export function PipelineSummary(props: PipelineSummaryProps) {
             raised:
           </p>
           <pre>{cell.exception}</pre>
-          <p class="muted">The traceback is in the log below.</p>
+          <p class="muted">
+            The traceback is in the log below and in the <a href={`/pipelines/${p.id}/notebook#cell-${cell.index + 1}`}>executed notebook</a>.
+          </p>
         </div>
       )}
       <h3>Phases</h3>

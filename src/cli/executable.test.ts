@@ -163,6 +163,15 @@ test("runs a pushed notebook with a requirements.txt in an environment it builds
     expect(log).toContain("+ tabulate==0.9.0");
     expect(log).toContain("converted to ONNX");
     expect((await fetch(`${base}/models/iris-joblib/predict`, { method: "POST", body: JSON.stringify({ inputs: fixture.expected.rows }) })).status).toBe(200);
+    // The notebook page: marked and sanitize-html compiled in, rendering the executed notebook's markdown and outputs.
+    const login = await fetch(`${base}/login`, { method: "POST", body: new URLSearchParams({ token, next: "/" }), redirect: "manual" });
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const notebookPage = await fetch(`${base}/pipelines/${ended.id}/notebook`, { headers: { Cookie: cookie } });
+    expect(notebookPage.status).toBe(200);
+    expect(notebookPage.headers.get("content-security-policy")).toContain("script-src 'self'");
+    const html = await notebookPage.text();
+    expect(html).toContain("<h1>");
+    expect(html).toContain('<span class="badge">mlops:training</span>');
   } catch (e) {
     proc.kill("SIGKILL");
     const [stdout, stderr] = await output;

@@ -9,6 +9,7 @@ import { isAdminToken, requirePageSession, safeNext, SESSION_COOKIE, sessionIdOf
 import { pipelineJson } from "../pipeline/pipeline-view.ts";
 import type { PageDeps } from "./page-deps.ts";
 import { modelPageRoutes } from "./model-pages.tsx";
+import { notebookPageRoutes } from "./notebook-pages.tsx";
 import { pipelinePageRoutes } from "./pipeline-pages.tsx";
 import { repoPageRoutes } from "./repo-pages.tsx";
 import { mountStaticAssets } from "./static-assets.ts";
@@ -46,6 +47,7 @@ export function pageRoutes(deps: PageDeps) {
   });
   app.route("/", modelPageRoutes(deps, guard));
   app.route("/", pipelinePageRoutes(deps, guard));
+  app.route("/", notebookPageRoutes(deps, guard));
   app.route("/", repoPageRoutes(deps, guard));
   return app;
 }

@@ -4,6 +4,7 @@ import { stripANSI } from "bun";
 import { readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { containedFileSize } from "../lib/contained-file.ts";
+import { cellTags, pushedCellNumbers } from "../notebooks/cell-numbers.ts";
 
 /** Largest executed notebook read back to find the failed cell; a bigger one is left unread (the reason is then generic). */
 const MAX_EXECUTED_NOTEBOOK_BYTES = 64 * 1024 * 1024;
@@ -24,8 +25,6 @@ export type FailedCell = {
 };
 
 const SOURCE_LINES = 8;
-// Cells papermill adds to the output notebook; they do not exist in the user's notebook.
-const ADDED_TAGS = ["injected-parameters", "papermill-error-cell-tag"];
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -34,13 +33,14 @@ const text = (v: unknown): string => (Array.isArray(v) ? v.filter((s) => typeof 
 /** The first failed code cell of an executed notebook (parsed JSON), or undefined when no cell failed or the JSON is not a notebook. Never throws. */
 export function findFailedCell(notebook: unknown): FailedCell | undefined {
   if (!isObject(notebook) || !Array.isArray(notebook.cells)) return undefined;
-  let index = -1;
-  for (const cell of notebook.cells) {
-    if (!isObject(cell)) continue;
+  // The same numbers the notebook page shows (papermill's added cells have none).
+  const numbers = pushedCellNumbers(notebook.cells);
+  for (const [i, cell] of notebook.cells.entries()) {
+    const number = numbers[i];
+    if (!isObject(cell) || number === null || number === undefined) continue;
     const meta = isObject(cell.metadata) ? cell.metadata : {};
-    const tags = Array.isArray(meta.tags) ? meta.tags.filter((t): t is string => typeof t === "string") : [];
-    if (tags.some((t) => ADDED_TAGS.includes(t))) continue;
-    index++;
+    const tags = cellTags(cell);
+    const index = number - 1;
     if (cell.cell_type !== "code") continue;
     const error = (Array.isArray(cell.outputs) ? cell.outputs : []).find((o): o is Json => isObject(o) && o.output_type === "error");
     const flagged = isObject(meta.papermill) && meta.papermill.exception === true;
