@@ -10,6 +10,7 @@ import { ensureSecrets } from "./db/settings-store.ts";
 import { GitMirror, gitTokenScope } from "./git/git-mirror.ts";
 import { notebooksToRun } from "./git/notebook-paths.ts";
 import { COMMIT_STATUS_JOB, CommitStatuses } from "./github/commit-status.ts";
+import { commitStatusHealth } from "./github/commit-status-health.ts";
 import type { Clock } from "./lib/clock.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
@@ -194,11 +195,12 @@ export async function startServer(
   const wake = () => queueMicrotask(() => pools.forEach((p) => p.wake()));
   const signer = new VersionSigner(secrets.webhookSecret);
   const quickMlflow = config.mlflowTrackingUri ? new MlflowClient(config.mlflowTrackingUri, { timeoutMs: 5_000 }) : undefined;
+  const mlflowSyncs = new MlflowSyncStore(db);
   const tracking = quickMlflow
     ? new MlflowTracking({
         client: new MlflowClient(config.mlflowTrackingUri, { timeoutMs: 120_000 }),
         quickClient: quickMlflow,
-        syncs: new MlflowSyncStore(db),
+        syncs: mlflowSyncs,
         pipelines: pipelineStore,
         models: modelStore,
         jobs,
@@ -311,6 +313,8 @@ export async function startServer(
     mlflowView: tracking && ((id) => tracking.view(id)),
     jobDashboard: rayClient && ((jobId) => rayClient.dashboardUrl(jobId)),
     mlflowSyncCounts: tracking && (() => tracking.syncCounts()),
+    mlflowHealth: tracking && (() => mlflowSyncs.health()),
+    commitStatusHealth: statuses && (() => commitStatusHealth(jobs)),
     artifactUploads: new ArtifactUploads({ tokens: uploadTokens, dataDir: config.dataDir, maxBytes: config.maxArtifactBytes }),
   });
   const http = listen({ port: config.port, host: config.host, fetch: app.fetch });

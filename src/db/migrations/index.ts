@@ -12,6 +12,7 @@ import pipelineWaiting from "./0013_pipeline_waiting.sql" with { type: "text" };
 import uploadTokens from "./0010_upload_tokens.sql" with { type: "text" };
 import repoRunnerResources from "./0012_repo_runner_resources.sql" with { type: "text" };
 import replicaTokens from "./0014_replica_tokens.sql" with { type: "text" };
+import retention from "./0016_retention.sql" with { type: "text" };
 
 export type Migration = { id: number; name: string; sql: string };
 
@@ -30,4 +31,5 @@ export const migrations: readonly Migration[] = [
   { id: 12, name: "0012_repo_runner_resources", sql: repoRunnerResources },
   { id: 13, name: "0013_pipeline_waiting", sql: pipelineWaiting },
   { id: 14, name: "0014_replica_tokens", sql: replicaTokens },
+  { id: 16, name: "0016_retention", sql: retention },
 ];

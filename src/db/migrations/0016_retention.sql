@@ -1,0 +1,6 @@
+-- Retention (RETENTION_DAYS): when a pipeline's log and work dir were removed, and whether its executed notebook
+-- was kept then (a serving or recently deployed version's), so a later sweep can remove it once it is no longer kept.
+ALTER TABLE pipelines ADD COLUMN files_removed_at TEXT;
+ALTER TABLE pipelines ADD COLUMN notebook_kept INTEGER NOT NULL DEFAULT 0;
+-- The home page reads the newest job of a kind (the GitHub commit status reporting's last delivery).
+CREATE INDEX jobs_kind_updated ON jobs (kind, updated_at);
