@@ -35,6 +35,7 @@ import { RayRunner } from "./runner/ray-runner.ts";
 import { PipelineEnding, type EndListener } from "./pipeline/pipeline-ending.ts";
 import { JobKind, PipelineService } from "./pipeline/pipeline-service.ts";
 import { PipelineStore } from "./pipeline/pipeline-store.ts";
+import { Retention } from "./pipeline/retention.ts";
 import { UploadTokens } from "./pipeline/upload-tokens.ts";
 import { ArtifactUploads } from "./pipeline/artifact-upload.ts";
 import type { Job } from "./queue/job-states.ts";
@@ -48,6 +49,7 @@ import { openWorkerSession } from "./serving/worker-session.ts";
 
 const ENDED_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const ENVIRONMENT_SWEEP_MS = 6 * 3600 * 1000;
+const RETENTION_SWEEP_MS = 24 * 3600 * 1000;
 
 export type RunningServer = {
   url: string;
@@ -71,6 +73,8 @@ export type RunningServer = {
   hurry(): void;
   /** Have every worker pool look for due jobs now (after a test stepped the clock past a retry's delay). */
   wake(): void;
+  /** The retention loop (RETENTION_DAYS): swept after start and daily; tests await or step it. */
+  retention: Retention;
 };
 
 /**
@@ -320,6 +324,12 @@ export async function startServer(
   const http = listen({ port: config.port, host: config.host, fetch: app.fetch });
   for (const p of pools) p.start();
   lifecycle.phase = "ready";
+  // After start and then daily: logs, work dirs and notebooks of pipelines that ended over RETENTION_DAYS ago go.
+  const retention = new Retention({ db, dataDir: config.dataDir, days: config.retentionDays, logger });
+  const sweepOld = () => void retention.sweep().catch((err) => logger.warn({ err }, "retention sweep failed; tried again tomorrow"));
+  sweepOld();
+  const retentionTimer = setInterval(sweepOld, RETENTION_SWEEP_MS);
+  retentionTimer.unref();
   const { url } = http;
   logger.info({ url, version: VERSION, data_dir: config.dataDir, workers: config.workerConcurrency }, "mlops ready");
 
@@ -338,6 +348,8 @@ export async function startServer(
         lifecycle.phase = "stopping";
         clearInterval(pruneTimer);
         clearInterval(sweepTimer);
+        clearInterval(retentionTimer);
+        await retention.stop();
         const running = pools.reduce((n, p) => n + p.running(), 0);
         if (running) logger.info({ running, grace_seconds: config.shutdownGraceSeconds }, "stopping: running jobs may finish within the grace period");
         await Promise.all(pools.map((p) => p.stop({ graceMs: config.shutdownGraceSeconds * 1000 })));
@@ -351,6 +363,7 @@ export async function startServer(
       return stopping;
     },
     wake,
+    retention,
     hurry() {
       for (const p of pools) p.hurry();
     },

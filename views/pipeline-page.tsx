@@ -1,6 +1,7 @@
 // /pipelines/{id}: the summary (polled while the pipeline is active) and the live log (SSE).
 import type { SandboxStatus } from "../src/sandbox/notebook-sandbox.ts";
 import { Layout } from "./layout.tsx";
+import { When } from "./pipeline-format.tsx";
 import { PipelineSummary, type PipelineSummaryProps } from "./pipeline-summary.tsx";
 import { SandboxWarning } from "./sandbox-warning.tsx";
 
@@ -19,7 +20,13 @@ export function PipelinePage(props: PipelineSummaryProps & { version: string; sa
       <div id="action-error" aria-live="polite"></div>
       <PipelineSummary pipeline={props.pipeline} active={props.active} />
       <h3>Log</h3>
-      <ol id="log" class="log" hx-sse:connect={`/pipelines/${id}/log-stream`} hx-sse:close="done" hx-swap="beforeend"></ol>
+      {props.pipeline.files_removed_at ? (
+        <p id="log-removed" class="muted">
+          The log and work files of this pipeline were removed by retention (RETENTION_DAYS) on <When iso={props.pipeline.files_removed_at} />.
+        </p>
+      ) : (
+        <ol id="log" class="log" hx-sse:connect={`/pipelines/${id}/log-stream`} hx-sse:close="done" hx-swap="beforeend"></ol>
+      )}
     </Layout>
   );
 }

@@ -4,3 +4,6 @@ ALTER TABLE pipelines ADD COLUMN files_removed_at TEXT;
 ALTER TABLE pipelines ADD COLUMN notebook_kept INTEGER NOT NULL DEFAULT 0;
 -- The home page reads the newest job of a kind (the GitHub commit status reporting's last delivery).
 CREATE INDEX jobs_kind_updated ON jobs (kind, updated_at);
+-- What a retention sweep looks for, without scanning every pipeline.
+CREATE INDEX pipelines_retention ON pipelines (finished_at) WHERE files_removed_at IS NULL;
+CREATE INDEX pipelines_notebook_kept ON pipelines (id) WHERE notebook_kept = 1;
