@@ -78,7 +78,8 @@ export function systemOverview(src: OverviewSources): SystemOverview {
   const mlflow = src.mlflowHealth?.();
   const github = src.commitStatusHealth?.();
   const overview: SystemOverview = { problems: [], serving, running, lastFailure, queue, mlflow, github };
-  overview.problems = problemsOf(overview, src.sandbox);
+  // A problem is one line of the verdict; the whole reason is on the page it links to.
+  overview.problems = problemsOf(overview, src.sandbox).map((p) => ({ ...p, text: clip(p.text, PROBLEM_MAX_CHARS) }));
   return overview;
 }
 
@@ -112,6 +113,13 @@ function problemsOf(o: SystemOverview, sandbox: SandboxStatus): Problem[] {
       ...(g.pipelineId !== null && { href: `/pipelines/${g.pipelineId}` }),
     });
   return problems;
+}
+
+const PROBLEM_MAX_CHARS = 200;
+
+function clip(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join("")}…`;
 }
 
 /** A rate as a percentage with up to one decimal. */
