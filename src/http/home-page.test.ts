@@ -172,6 +172,19 @@ describe("home page", () => {
     expect(verdictOf(html)).toContain("All fine");
   });
 
+  test("a long failure reason is cut to one line of the verdict; the whole reason stays under Last failure", async () => {
+    const { app, deps } = makeTestApp();
+    const store = deps.pipelineStore;
+    const id = store.create({ repoId: null, trigger: "manual", ref: "r", commitSha: "a".repeat(40), notebookPath: "n.ipynb" }).id;
+    const reason = `cell 2 raised ValueError: ${"x".repeat(500)}`;
+    store.finish(id, "failed", failure("execute", FailureKind.notebook_error, reason));
+    const html = await (await app.request("/", { headers: SIGNED_IN })).text();
+    const problem = verdictOf(html).match(/<li><a [^>]*>([^<]*)<\/a><\/li>/)![1]!;
+    expect([...problem].length).toBe(200);
+    expect(problem.endsWith("…")).toBe(true);
+    expect(html).toContain(reason);
+  });
+
   test("notebooks running without a sandbox are named in the verdict", async () => {
     const { app } = makeTestApp({ NOTEBOOK_SANDBOX: "off" });
     const html = await (await app.request("/", { headers: SIGNED_IN })).text();
