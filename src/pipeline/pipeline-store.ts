@@ -340,13 +340,13 @@ export class PipelineStore {
    * path) has succeeded since; undefined when none ever failed.
    */
   lastFailure(): { pipeline: PipelineRow; fixedBy: number | null } | undefined {
-    const row = this.db
-      .select()
-      .from(pipelines)
-      .where(inArray(pipelines.status, ["failed", "timed_out"]))
-      .orderBy(desc(pipelines.id))
-      .limit(1)
-      .get();
+    // max(id) per status is one index look-up each; an IN list would sort every failed pipeline.
+    const newest = this.db.$client
+      .query<{ id: number | null }, []>(
+        "SELECT max(coalesce((SELECT max(id) FROM pipelines WHERE status = 'failed'), 0), coalesce((SELECT max(id) FROM pipelines WHERE status = 'timed_out'), 0)) AS id",
+      )
+      .get()?.id;
+    const row = newest ? this.find(newest) : undefined;
     if (!row) return undefined;
     const fixed = this.db.$client
       .query<{ id: number }, [number, number | null, string]>(

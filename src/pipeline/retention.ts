@@ -78,10 +78,12 @@ export class Retention {
       return { done: false, kind: "release", pipelineId: release.id };
     }
     const cutoff = new Date(this.clock.now() - this.opts.days * DAY_MS).toISOString();
+    // The unary + keeps SQLite on the partial index pipelines_retention (only pipelines not swept yet) instead of
+    // walking every pipeline of a status at each step.
     const next = sql
       .query<{ id: number }, [string]>(
         `SELECT id FROM pipelines
-         WHERE files_removed_at IS NULL AND status IN (${TERMINAL_SQL}) AND finished_at IS NOT NULL AND finished_at < ?
+         WHERE files_removed_at IS NULL AND finished_at < ? AND +status IN (${TERMINAL_SQL})
            AND id NOT IN (SELECT pipeline_id FROM mlflow_sync WHERE status = 'pending')
          ORDER BY id LIMIT 1`,
       )

@@ -7,3 +7,6 @@ CREATE INDEX jobs_kind_updated ON jobs (kind, updated_at);
 -- What a retention sweep looks for, without scanning every pipeline.
 CREATE INDEX pipelines_retention ON pipelines (finished_at) WHERE files_removed_at IS NULL;
 CREATE INDEX pipelines_notebook_kept ON pipelines (id) WHERE notebook_kept = 1;
+-- The home page's MLflow sync health: the last success and the newest error, without scanning every sync.
+CREATE INDEX mlflow_sync_status_updated ON mlflow_sync (status, updated_at);
+CREATE INDEX mlflow_sync_errors ON mlflow_sync (updated_at) WHERE last_error IS NOT NULL;
