@@ -1,7 +1,8 @@
 // Every page in Chromium on a server with real content (pipelines run through papermill, a failed one, a registered
 // repository, a serving model with traffic), at desktop (1280×800) and phone (390×844) width: a PNG of each is written
 // to a folder this test prints, and at phone width no page scrolls sideways as a whole (tables, code and the log
-// scroll or wrap inside their own boxes). Add a page to PAGES to have it screenshotted and checked too.
+// scroll or wrap inside their own boxes). Add a page to the `pages` list to have it screenshotted and checked too.
+// Also: the home page's health part refreshes itself in the browser.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -82,6 +83,26 @@ async function visit(context: BrowserContext, spec: PageSpec): Promise<Page> {
     if (ready) return page;
   }
 }
+
+describe("the home page in Chromium", () => {
+  test("its health part refreshes itself: new predict requests show up without a reload", async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    await signIn(page, server.base, ADMIN_TOKEN, "/");
+    const cell = page.locator("#serving tr", { hasText: "iris-screens" }).locator("td.num").first();
+    const before = Number(await cell.textContent());
+    await page.evaluate(() => {
+      (window as { stayed?: boolean }).stayed = true;
+    });
+    for (let i = 0; i < 20; i++) await predict(server.base, "iris-screens");
+    // 20 more requests over the 5-minute window: 4 more per minute, once the part is fetched again (every 5 s).
+    await page.waitForFunction((n) => Number(document.querySelector("#serving td.num")?.textContent) >= n, before + 4, { timeout: 20_000 });
+    // Swapped in place: the same document, never reloaded.
+    expect(await page.evaluate(() => (window as { stayed?: boolean }).stayed)).toBe(true);
+    expect(page.url()).toBe(`${server.base}/`);
+    await context.close();
+  }, 60_000);
+});
 
 describe("every page at desktop and phone width", () => {
   for (const size of SIZES) {
