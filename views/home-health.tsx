@@ -27,8 +27,12 @@ export function HomeHealth(props: { overview: SystemOverview; windowMinutes: num
               <tr>
                 <th>model</th>
                 <th>version</th>
-                <th title={`averaged over the last ${props.windowMinutes} minutes`}>requests/min</th>
-                <th title={`over the last ${props.windowMinutes} minutes`}>error rate</th>
+                <th class="num" title={`averaged over the last ${props.windowMinutes} minutes`}>
+                  requests/min
+                </th>
+                <th class="num" title={`over the last ${props.windowMinutes} minutes`}>
+                  error rate
+                </th>
                 <th>predict</th>
               </tr>
             </thead>
