@@ -122,7 +122,7 @@ export function HomeHealth(props: { overview: SystemOverview; windowMinutes: num
         <p id="github-health">
           GitHub commit statuses:{" "}
           {o.github === null ? (
-            <span class="muted">none posted yet</span>
+            <span class="muted">none posted recently</span>
           ) : o.github.state === "ok" ? (
             <>
               <span class="ok">last delivery ok</span> <When iso={new Date(o.github.at).toISOString()} />

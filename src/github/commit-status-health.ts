@@ -12,7 +12,7 @@ export type CommitStatusHealth = {
   error: string | null;
 } | null;
 
-/** The outcome of the commit status job that changed last; null when none was posted yet. One indexed query. */
+/** The outcome of the commit status job that changed last; null when none is on record (ended jobs are pruned after a week). One indexed query. */
 export function commitStatusHealth(jobs: JobStore): CommitStatusHealth {
   const job = jobs.lastOutcome(COMMIT_STATUS_JOB);
   if (!job) return null;

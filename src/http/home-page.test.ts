@@ -153,7 +153,7 @@ describe("home page", () => {
     const jobs = new JobStore(db, clock);
     const { app } = makeTestApp({}, { commitStatusHealth: () => commitStatusHealth(jobs), pipelineStore: deps.pipelineStore });
     const page = async () => (await app.request("/home/health", { headers: SIGNED_IN })).text();
-    expect(await page()).toContain('GitHub commit statuses: <span class="muted">none posted yet</span>');
+    expect(await page()).toContain('GitHub commit statuses: <span class="muted">none posted recently</span>');
 
     jobs.enqueue({ kind: COMMIT_STATUS_JOB, payload: { pipelineId: 7 }, maxAttempts: 2 });
     const first = jobs.claim("w", 30_000, [COMMIT_STATUS_JOB])!;

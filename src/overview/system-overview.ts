@@ -44,7 +44,7 @@ export type SystemOverview = {
   queue: { depth: number; queued: number; waitingForRunner: number; waitingReason: string | null };
   /** undefined: MLflow tracking is off. */
   mlflow?: MlflowSyncHealth;
-  /** undefined: commit statuses are off; null: none posted yet. */
+  /** undefined: commit statuses are off; null: none posted within the queue's record (ended jobs are kept a week). */
   github?: CommitStatusHealth;
 };
 
