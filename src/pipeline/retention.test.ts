@@ -4,6 +4,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import pino from "pino";
 import { migrate, openDatabase } from "../db/connection.ts";
 import { MlflowSyncStore } from "../mlflow/mlflow-sync-store.ts";
 import { ModelStore } from "../models/model-store.ts";
@@ -72,8 +73,15 @@ describe("retention", () => {
     const queued = s.store.create({ repoId: null, trigger: "manual", ref: "r", commitSha: "d".repeat(40), notebookPath: "q.ipynb" }).id;
     s.deployFrom("iris", recent);
 
-    const report = await s.retention(30).sweep();
+    const logged: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const report = await new Retention({ db: s.db, dataDir: s.dataDir, days: 30, logger }).sweep();
     expect(report.pipelines.sort()).toEqual([old, older].sort());
+    // What it removed is logged, once per sweep.
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ retention_days: 30, log_lines: 8, notebooks_kept: [], notebooks_released: [] });
+    expect((logged[0]!.pipelines as number[]).sort()).toEqual([old, older].sort());
+    expect(logged[0]!.msg).toBe("retention removed the logs and work dirs of 2 pipelines that ended over 30 days ago");
     expect(report.logLines).toBe(8);
     for (const id of [old, older]) {
       expect(s.logCount(id)).toBe(0);
