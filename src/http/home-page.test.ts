@@ -123,10 +123,10 @@ describe("home page", () => {
   });
 
   test("MLflow sync health: last success, backlog, and an error newer than the last success is a problem", async () => {
-    const { app, deps, db } = makeTestApp();
-    const syncs = new MlflowSyncStore(db);
-    const { app: withMlflow } = makeTestApp({}, { mlflowHealth: () => syncs.health(), pipelineStore: deps.pipelineStore });
-    void app;
+    // The health reads the app's own database, as server.ts wires it.
+    let syncs: MlflowSyncStore | undefined;
+    const { app: withMlflow, deps, db } = makeTestApp({}, { mlflowHealth: () => syncs!.health() });
+    syncs = new MlflowSyncStore(db);
     const mk = () => deps.pipelineStore.create({ repoId: null, trigger: "manual", ref: "r", commitSha: "a".repeat(40), notebookPath: "n.ipynb" }).id;
     const a = mk();
     const b = mk();
@@ -148,10 +148,10 @@ describe("home page", () => {
   });
 
   test("GitHub commit status health: none yet, a failing delivery (retrying, then given up), then ok again", async () => {
-    const { deps, db } = makeTestApp();
     const clock = steppedClock();
-    const jobs = new JobStore(db, clock);
-    const { app } = makeTestApp({}, { commitStatusHealth: () => commitStatusHealth(jobs), pipelineStore: deps.pipelineStore });
+    let jobs: JobStore | undefined;
+    const { app, db } = makeTestApp({}, { commitStatusHealth: () => commitStatusHealth(jobs!) });
+    jobs = new JobStore(db, clock);
     const page = async () => (await app.request("/home/health", { headers: SIGNED_IN })).text();
     expect(await page()).toContain('GitHub commit statuses: <span class="muted">none posted recently</span>');
 
