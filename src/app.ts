@@ -11,7 +11,7 @@ import { healthRoutes } from "./http/health.ts";
 import { repoRoutes, type RunRepo } from "./http/repos.ts";
 import type { Deliveries } from "./github/deliveries.ts";
 import type { Lifecycle } from "./http/lifecycle.ts";
-import type { PipelineAndModelDeps } from "./http/page-deps.ts";
+import type { HealthDeps, PipelineAndModelDeps } from "./http/page-deps.ts";
 import { deliveryRoutes, webhookRoutes } from "./http/webhook.ts";
 import { modelRoutes } from "./http/models.ts";
 import { htmlError, pageRoutes, wantsHtml } from "./http/pages.tsx";
@@ -25,6 +25,7 @@ import type { PageSessions } from "./auth/page-sessions.ts";
 import type { ArtifactUploads } from "./pipeline/artifact-upload.ts";
 import type { RepoStore } from "./repos/repo-store.ts";
 import type { SandboxStatus } from "./sandbox/notebook-sandbox.ts";
+import { RecentRequests } from "./serving/recent-requests.ts";
 
 /** Everything the HTTP layer uses; main.ts builds it, tests build it on a temp dir. */
 export type AppDeps = {
@@ -53,12 +54,16 @@ export type AppDeps = {
   databaseOk: () => boolean;
   /** POST /api/pipelines/{id}/artifacts: results sent back by a notebook run elsewhere, with its upload token. */
   artifactUploads: ArtifactUploads;
+  /** The home page's per-model request window; a fresh one when absent (tests give one on a stepped clock). */
+  recentRequests?: RecentRequests;
 } & PipelineAndModelDeps &
-  ReplicationDeps;
+  ReplicationDeps &
+  HealthDeps;
 
 /** Build the Hono app. Errors thrown as AppError become `{"error": ...}` with their status; anything else is a logged 500. */
 export function createApp(deps: AppDeps) {
   const app = new Hono();
+  const recentRequests = deps.recentRequests ?? new RecentRequests();
   // Every body is capped before it is read; predictions and the webhook take bigger ones and cap them in their routes.
   app.use(
     "*",
@@ -95,9 +100,10 @@ export function createApp(deps: AppDeps) {
       repoName: (id) => repos.find(id)?.full_name,
       repos,
       webhookSecret: deps.secrets.webhookSecret,
+      recentRequests,
     }),
   );
-  mountServing(app, deps); // /models/{name}/predict|invocations, /v2, /metrics
+  mountServing(app, { ...deps, recentRequests }); // /models/{name}/predict|invocations, /v2, /metrics
 
   app.notFound((c) => {
     const message = `no route for ${c.req.method} ${new URL(c.req.url).pathname}`;

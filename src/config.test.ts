@@ -20,6 +20,7 @@ describe("loadConfig", () => {
     expect(c.workerConcurrency).toBeGreaterThanOrEqual(1);
     expect(c.pipelineTimeoutSeconds).toBe(3600);
     expect(c.shutdownGraceSeconds).toBe(30);
+    expect(c.retentionDays).toBe(30);
     expect(c.githubApiUrl).toBe("https://api.github.com");
     expect(c.mlflowTrackingUri).toBe("");
     expect(c.publicUrl).toBe("");
@@ -46,6 +47,7 @@ describe("loadConfig", () => {
         WORKER_CONCURRENCY: "3",
         PIPELINE_TIMEOUT_SECONDS: "60",
         SHUTDOWN_GRACE_SECONDS: "0",
+        RETENTION_DAYS: "0",
         MLFLOW_TRACKING_URI: "http://127.0.0.1:5000/",
         PUBLIC_URL: "https://mlops.example.com/",
         ADMIN_TOKEN: "a-long-enough-admin-token",
@@ -57,6 +59,7 @@ describe("loadConfig", () => {
       cwd,
     );
     expect(c).toMatchObject({
+      retentionDays: 0,
       port: 9001,
       host: "127.0.0.1",
       dataDir: join(cwd, "state"),
@@ -87,6 +90,8 @@ describe("loadConfig", () => {
     ["PIPELINE_TIMEOUT_SECONDS", "-5", "must be a whole number of seconds"],
     ["SHUTDOWN_GRACE_SECONDS", "30s", "must be a whole number of seconds from 0 to 86400"],
     ["SHUTDOWN_GRACE_SECONDS", "90000", "must be a whole number of seconds from 0 to 86400"],
+    ["RETENTION_DAYS", "-1", "must be a whole number of days from 0 to 36500 (0 keeps everything)"],
+    ["RETENTION_DAYS", "30d", "must be a whole number of days from 0 to 36500"],
     ["RUNNER_BACKEND", "kubernetes", "must be local or ray"],
     ["RAY_ADDRESS", "ray-head:8265", "must be an http(s) URL"],
     ["RAY_HEADERS", "Authorization: x", "must be a JSON object of header names to string values"],

@@ -89,6 +89,8 @@ const schema = z.object({
   UV: z.string().trim().default(""),
   ENV_ALLOW_SDIST: bool.default(false),
   ENV_RETENTION_DAYS: int(1, 36_500, "a whole number of days from 1 to 36500").default(30),
+  // Logs, work dirs and executed notebooks of pipelines that ended this many days ago are deleted (0: keep everything).
+  RETENTION_DAYS: int(0, 36_500, "a whole number of days from 0 to 36500 (0 keeps everything)").default(30),
   ENV_BUILD_TIMEOUT_SECONDS: int(10, 86_400, "a whole number of seconds from 10 to 86400").default(900),
   MAX_BATCH_ROWS: int(1, 10_000_000, "a whole number of rows from 1 to 10000000").default(10_000),
   MAX_REQUEST_BYTES: int(1024, 2 * 1024 ** 3, "a whole number of bytes from 1024 to 2147483648").default(10 * 1024 * 1024),
@@ -119,6 +121,8 @@ export type Config = {
   pipelineTimeoutSeconds: number;
   /** Seconds running notebooks may go on after a stop signal before they are stopped and queued again. */
   shutdownGraceSeconds: number;
+  /** Days after its end a pipeline's log, work dir and executed notebook are deleted; 0 keeps them. */
+  retentionDays: number;
   runnerBackend: "local" | "ray";
   /**
    * RUNNER_BACKEND=ray: where the cluster's Jobs API is, extra headers, how long a job may wait for a node, and how
@@ -334,6 +338,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     workerConcurrency: v.WORKER_CONCURRENCY ?? (v.RUNNER_BACKEND === "ray" ? 16 : Math.max(1, availableParallelism() - 1)),
     pipelineTimeoutSeconds: v.PIPELINE_TIMEOUT_SECONDS,
     shutdownGraceSeconds: v.SHUTDOWN_GRACE_SECONDS,
+    retentionDays: v.RETENTION_DAYS,
     runnerBackend: v.RUNNER_BACKEND,
     ray: {
       address: v.RAY_ADDRESS.replace(/\/+$/, ""),

@@ -10,6 +10,7 @@ import { ensureSecrets } from "./db/settings-store.ts";
 import { GitMirror, gitTokenScope } from "./git/git-mirror.ts";
 import { notebooksToRun } from "./git/notebook-paths.ts";
 import { COMMIT_STATUS_JOB, CommitStatuses } from "./github/commit-status.ts";
+import { commitStatusHealth } from "./github/commit-status-health.ts";
 import type { Clock } from "./lib/clock.ts";
 import { createLogger, type Logger } from "./lib/logger.ts";
 import { VERSION } from "./lib/version.ts";
@@ -34,6 +35,7 @@ import { RayRunner } from "./runner/ray-runner.ts";
 import { PipelineEnding, type EndListener } from "./pipeline/pipeline-ending.ts";
 import { JobKind, PipelineService } from "./pipeline/pipeline-service.ts";
 import { PipelineStore } from "./pipeline/pipeline-store.ts";
+import { Retention } from "./pipeline/retention.ts";
 import { UploadTokens } from "./pipeline/upload-tokens.ts";
 import { ArtifactUploads } from "./pipeline/artifact-upload.ts";
 import type { Job } from "./queue/job-states.ts";
@@ -47,6 +49,7 @@ import { openWorkerSession } from "./serving/worker-session.ts";
 
 const ENDED_JOB_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const ENVIRONMENT_SWEEP_MS = 6 * 3600 * 1000;
+const RETENTION_SWEEP_MS = 24 * 3600 * 1000;
 
 export type RunningServer = {
   url: string;
@@ -70,6 +73,8 @@ export type RunningServer = {
   hurry(): void;
   /** Have every worker pool look for due jobs now (after a test stepped the clock past a retry's delay). */
   wake(): void;
+  /** The retention loop (RETENTION_DAYS): swept after start and daily; tests await or step it. */
+  retention: Retention;
 };
 
 /**
@@ -194,11 +199,12 @@ export async function startServer(
   const wake = () => queueMicrotask(() => pools.forEach((p) => p.wake()));
   const signer = new VersionSigner(secrets.webhookSecret);
   const quickMlflow = config.mlflowTrackingUri ? new MlflowClient(config.mlflowTrackingUri, { timeoutMs: 5_000 }) : undefined;
+  const mlflowSyncs = new MlflowSyncStore(db);
   const tracking = quickMlflow
     ? new MlflowTracking({
         client: new MlflowClient(config.mlflowTrackingUri, { timeoutMs: 120_000 }),
         quickClient: quickMlflow,
-        syncs: new MlflowSyncStore(db),
+        syncs: mlflowSyncs,
         pipelines: pipelineStore,
         models: modelStore,
         jobs,
@@ -313,11 +319,19 @@ export async function startServer(
     mlflowView: tracking && ((id) => tracking.view(id)),
     jobDashboard: rayClient && ((jobId) => rayClient.dashboardUrl(jobId)),
     mlflowSyncCounts: tracking && (() => tracking.syncCounts()),
+    mlflowHealth: tracking && (() => mlflowSyncs.health()),
+    commitStatusHealth: statuses && (() => commitStatusHealth(jobs)),
     artifactUploads: new ArtifactUploads({ tokens: uploadTokens, dataDir: config.dataDir, maxBytes: config.maxArtifactBytes }),
   });
   const http = listen({ port: config.port, host: config.host, fetch: app.fetch });
   for (const p of pools) p.start();
   lifecycle.phase = "ready";
+  // After start and then daily: logs, work dirs and notebooks of pipelines that ended over RETENTION_DAYS ago go.
+  const retention = new Retention({ db, dataDir: config.dataDir, days: config.retentionDays, logger });
+  const sweepOld = () => void retention.sweep().catch((err) => logger.warn({ err }, "retention sweep failed; tried again tomorrow"));
+  sweepOld();
+  const retentionTimer = setInterval(sweepOld, RETENTION_SWEEP_MS);
+  retentionTimer.unref();
   const { url } = http;
   logger.info({ url, version: VERSION, data_dir: config.dataDir, workers: config.workerConcurrency }, "mlops ready");
 
@@ -336,6 +350,8 @@ export async function startServer(
         lifecycle.phase = "stopping";
         clearInterval(pruneTimer);
         clearInterval(sweepTimer);
+        clearInterval(retentionTimer);
+        await retention.stop();
         const running = pools.reduce((n, p) => n + p.running(), 0);
         if (running) logger.info({ running, grace_seconds: config.shutdownGraceSeconds }, "stopping: running jobs may finish within the grace period");
         await Promise.all(pools.map((p) => p.stop({ graceMs: config.shutdownGraceSeconds * 1000 })));
@@ -349,6 +365,7 @@ export async function startServer(
       return stopping;
     },
     wake,
+    retention,
     hurry() {
       for (const p of pools) p.hurry();
     },

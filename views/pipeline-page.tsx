@@ -3,6 +3,7 @@ import type { PipelineCellLog } from "../src/notebooks/pipeline-cell-log.ts";
 import type { SandboxStatus } from "../src/sandbox/notebook-sandbox.ts";
 import { CellLog } from "./cell-log.tsx";
 import { Layout } from "./layout.tsx";
+import { When } from "./pipeline-format.tsx";
 import { PipelineSummary, type PipelineSummaryProps } from "./pipeline-summary.tsx";
 import { SandboxWarning } from "./sandbox-warning.tsx";
 
@@ -22,13 +23,19 @@ export function PipelinePage(props: PipelineSummaryProps & { version: string; sa
       <div id="action-error" aria-live="polite"></div>
       <PipelineSummary pipeline={props.pipeline} active={props.active} />
       <h3>Log</h3>
-      <CellLog
-        pipelineId={id}
-        groups={log.groups}
-        afterSeq={log.lastSeq}
-        // The running cell (not ended) and the one that raised are unfolded; ended cells fold away.
-        stateOf={(g) => ({ failed: g === log.failed, open: g === log.failed || g.endedAt === undefined })}
-      />
+      {props.pipeline.files_removed_at ? (
+        <p id="log-removed" class="muted">
+          The log and work files of this pipeline were removed by retention (RETENTION_DAYS) on <When iso={props.pipeline.files_removed_at} />.
+        </p>
+      ) : (
+        <CellLog
+          pipelineId={id}
+          groups={log.groups}
+          afterSeq={log.lastSeq}
+          // The running cell (not ended) and the one that raised are unfolded; ended cells fold away.
+          stateOf={(g) => ({ failed: g === log.failed, open: g === log.failed || g.endedAt === undefined })}
+        />
+      )}
     </Layout>
   );
 }

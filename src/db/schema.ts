@@ -85,6 +85,10 @@ export const pipelines = sqliteTable("pipelines", {
   /** Why a queued pipeline waits (its runner cannot take it now) and since when; null once it runs. */
   waitingReason: text("waiting_reason"),
   waitingSince: text("waiting_since"),
+  /** When retention (RETENTION_DAYS) removed its log and work dir; null while they are kept. */
+  filesRemovedAt: text("files_removed_at"),
+  /** Whether retention kept its executed notebook (a serving or recently deployed version's) when it removed the rest. */
+  notebookKept: integer("notebook_kept", { mode: "boolean" }).notNull().default(false),
 });
 
 export const pipelinePhases = sqliteTable(

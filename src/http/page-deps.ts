@@ -10,6 +10,9 @@ import type { RepoStore } from "../repos/repo-store.ts";
 import type { RunRepo } from "../repos/run-repo.ts";
 import type { SandboxStatus } from "../sandbox/notebook-sandbox.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
+import type { CommitStatusHealth } from "../github/commit-status-health.ts";
+import type { MlflowSyncHealth } from "../mlflow/mlflow-sync-store.ts";
+import type { RecentRequests } from "../serving/recent-requests.ts";
 import type { PipelineActions } from "./pipelines.ts";
 
 export type PageDeps = {
@@ -30,7 +33,18 @@ export type PageDeps = {
   /** The secret GitHub signs webhook deliveries with, shown in the setup box. */
   webhookSecret: string;
   config: Pick<Config, "publicUrl" | "minAccuracyThreshold" | "autoDeployOnSuccess" | "dataDir" | "predictToken">;
-} & PipelineAndModelDeps;
+  /** Prediction requests per model over the last minutes (the home page). */
+  recentRequests: RecentRequests;
+} & PipelineAndModelDeps &
+  HealthDeps;
+
+/** The integrations' health for the home page; each absent when that integration is not configured. */
+export type HealthDeps = {
+  /** MLflow sync backlog, last success and newest error; absent without MLFLOW_TRACKING_URI. */
+  mlflowHealth?: () => MlflowSyncHealth;
+  /** The last GitHub commit status delivery; absent without GITHUB_TOKEN. */
+  commitStatusHealth?: () => CommitStatusHealth;
+};
 
 /** The pipeline and model services the pages and the JSON API share (AppDeps has them too). */
 export type PipelineAndModelDeps = {

@@ -42,7 +42,8 @@ describe("pages", () => {
     );
     deps.pipelineStore.markRunning(ids[5]!);
     const html = await (await app.request("/", { headers: cookie })).text();
-    const listed = [...html.matchAll(/<a href="\/pipelines\/(\d+)">/g)].map((m) => Number(m[1]));
+    const recent = html.match(/<table id="recent-pipelines">[\s\S]*?<\/table>/)![0];
+    const listed = [...recent.matchAll(/<a href="\/pipelines\/(\d+)">/g)].map((m) => Number(m[1]));
     expect(listed).toEqual(ids.slice(1).reverse());
     expect(html).toContain("<code>nb-5.ipynb</code>");
     expect(html).toMatch(/status-running">running</);

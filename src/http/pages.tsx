@@ -1,12 +1,15 @@
 // Server-rendered pages: sign-in, the home page, and (behind the page session) the pipeline and model pages.
 import { Hono, type Context } from "hono";
 import { deleteCookie, setCookie } from "hono/cookie";
+import { HomeHealth } from "../../views/home-health.tsx";
 import { HomePage } from "../../views/home-page.tsx";
 import { ErrorPage } from "../../views/error-page.tsx";
 import { LoginPage } from "../../views/login-page.tsx";
 import { SESSION_SECONDS } from "../auth/page-sessions.ts";
 import { isAdminToken, requirePageSession, safeNext, SESSION_COOKIE, sessionIdOf } from "./page-auth.ts";
+import { systemOverview } from "../overview/system-overview.ts";
 import { pipelineJson } from "../pipeline/pipeline-view.ts";
+import { RECENT_WINDOW_MINUTES } from "../serving/recent-requests.ts";
 import type { PageDeps } from "./page-deps.ts";
 import { modelPageRoutes } from "./model-pages.tsx";
 import { notebookPageRoutes } from "./notebook-pages.tsx";
@@ -40,11 +43,14 @@ export function pageRoutes(deps: PageDeps) {
   // The guard goes on each page route, not use("*"): a catch-all middleware would also run for the API and
   // predict paths mounted beside the pages, and for unknown paths.
   const guard = requirePageSession(deps.pageSessions);
+  const overview = () => systemOverview(deps);
   app.get("/", guard, (c) => {
     const url = new URL(c.req.url);
     const recent = deps.pipelineStore.list({ limit: 5 }).map((p) => pipelineJson(p));
-    return c.html(<HomePage version={deps.version} baseUrl={url.origin} serving={deps.serving()} queueDepth={deps.queueDepth()} recent={recent} />);
+    return c.html(<HomePage version={deps.version} baseUrl={url.origin} overview={overview()} windowMinutes={RECENT_WINDOW_MINUTES} recent={recent} />);
   });
+  // The health part alone, which the home page polls.
+  app.get("/home/health", guard, (c) => c.html(<HomeHealth overview={overview()} windowMinutes={RECENT_WINDOW_MINUTES} />));
   app.route("/", modelPageRoutes(deps, guard));
   app.route("/", pipelinePageRoutes(deps, guard));
   app.route("/", notebookPageRoutes(deps, guard));

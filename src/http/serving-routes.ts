@@ -6,6 +6,7 @@ import type { Config } from "../config.ts";
 import type { ModelRegistry } from "../serving/model-registry.ts";
 import { hashToken } from "../lib/tokens.ts";
 import { PredictMetrics } from "../serving/predict-metrics.ts";
+import type { RecentRequests } from "../serving/recent-requests.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import { requirePredictAccess } from "./predict-access.ts";
 import { invocationRoutes } from "./invocations.ts";
@@ -31,6 +32,8 @@ export type ServingAppDeps = {
   pageSessions?: Pick<PageSessions, "valid">;
   /** Adds gauges of its own to the metrics registry (a replica's view of its primary). */
   moreMetrics?: (registry: Registry) => void;
+  /** Hears every prediction request too: the home page's requests per minute and error rate per model. */
+  recentRequests?: RecentRequests;
 };
 
 // Every serving path; /v2/health/live and /v2/health/ready stay open for probes, as /health does.
@@ -58,7 +61,7 @@ export function mountServing(app: Hono, deps: ServingAppDeps): void {
   const serving = {
     registry,
     modelStore: deps.modelStore,
-    metrics: new PredictMetrics(prom),
+    metrics: new PredictMetrics(prom, deps.recentRequests),
     limits: { maxBatchRows: deps.config.maxBatchRows, maxRequestBytes: deps.config.maxRequestBytes },
     adminTokenSha256: deps.secrets.adminTokenSha256,
   };

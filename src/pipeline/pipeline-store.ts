@@ -310,4 +310,52 @@ export class PipelineStore {
   clearProcesses(id: number): void {
     this.db.delete(pipelineProcesses).where(eq(pipelineProcesses.pipelineId, id)).run();
   }
+
+  /** Running pipelines, oldest first, with the phase each is in (null between phases); at most `limit`. One query. */
+  runningNow(limit = 20): RunningPipeline[] {
+    return this.db.$client
+      .query<RunningPipeline, [number]>(
+        `SELECT p.id, p.notebook_path AS notebookPath, p.model_name AS modelName, p.started_at AS startedAt, ph.name AS phase
+         FROM pipelines p LEFT JOIN pipeline_phases ph ON ph.pipeline_id = p.id AND ph.status = 'running'
+         WHERE p.status = 'running' ORDER BY p.id LIMIT ?`,
+      )
+      .all(limit);
+  }
+
+  /** Queued pipelines, and how many of them wait because their runner cannot take them now (with the newest reason). */
+  queuedNow(): { queued: number; waitingForRunner: number; waitingReason: string | null } {
+    const row = this.db.$client
+      .query<{ queued: number; waiting: number | null }, []>(
+        "SELECT count(*) AS queued, sum(waiting_reason IS NOT NULL) AS waiting FROM pipelines WHERE status = 'queued'",
+      )
+      .get();
+    const reason = this.db.$client
+      .query<{ r: string }, []>("SELECT waiting_reason AS r FROM pipelines WHERE status = 'queued' AND waiting_reason IS NOT NULL ORDER BY id DESC LIMIT 1")
+      .get();
+    return { queued: row?.queued ?? 0, waitingForRunner: row?.waiting ?? 0, waitingReason: reason?.r ?? null };
+  }
+
+  /**
+   * The newest pipeline that failed or timed out, and whether a later pipeline of the same notebook (repository and
+   * path) has succeeded since; undefined when none ever failed.
+   */
+  lastFailure(): { pipeline: PipelineRow; fixedBy: number | null } | undefined {
+    // max(id) per status is one index look-up each; an IN list would sort every failed pipeline.
+    const newest = this.db.$client
+      .query<{ id: number | null }, []>(
+        "SELECT max(coalesce((SELECT max(id) FROM pipelines WHERE status = 'failed'), 0), coalesce((SELECT max(id) FROM pipelines WHERE status = 'timed_out'), 0)) AS id",
+      )
+      .get()?.id;
+    const row = newest ? this.find(newest) : undefined;
+    if (!row) return undefined;
+    const fixed = this.db.$client
+      .query<{ id: number }, [number, number | null, string]>(
+        "SELECT id FROM pipelines WHERE id > ? AND repo_id IS ? AND notebook_path = ? AND status = 'succeeded' ORDER BY id LIMIT 1",
+      )
+      .get(row.id, row.repoId, row.notebookPath);
+    return { pipeline: row, fixedBy: fixed?.id ?? null };
+  }
 }
+
+/** A running pipeline as the home page lists it. */
+export type RunningPipeline = { id: number; notebookPath: string; modelName: string | null; startedAt: string | null; phase: string | null };

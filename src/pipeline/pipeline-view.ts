@@ -30,6 +30,8 @@ export function pipelineJson(p: PipelineRow, phases?: PhaseRow[]) {
     started_at: p.startedAt,
     finished_at: p.finishedAt,
     duration_ms: durationMs(p.startedAt, p.finishedAt),
+    /** When retention (RETENTION_DAYS) removed its log and work dir; null while they are kept. */
+    files_removed_at: p.filesRemovedAt,
     ...(phases && {
       phases: phases.map((ph) => ({
         name: ph.name,

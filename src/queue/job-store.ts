@@ -314,6 +314,20 @@ export class JobStore {
     return rows.map(toJob);
   }
 
+  /**
+   * The job of `kind` whose state changed last among those that ended or failed an attempt (succeeded, failed, or
+   * queued again after a failed attempt), or undefined. One indexed look-up (kind, updated_at).
+   */
+  lastOutcome(kind: string): Job | undefined {
+    const row = this.sql
+      .query(
+        `SELECT ${COLUMNS} FROM jobs WHERE kind = $kind AND (state IN ('succeeded', 'failed') OR (state = 'queued' AND last_error IS NOT NULL))
+         ORDER BY updated_at DESC, id DESC LIMIT 1`,
+      )
+      .get({ kind }) as JobRow | null;
+    return row ? toJob(row) : undefined;
+  }
+
   private rows(rows: unknown[]): Job[] {
     return (rows as JobRow[]).map(toJob).sort((a, b) => a.id - b.id);
   }

@@ -5,6 +5,7 @@
 // the registry and the exposition format: counters are prom-client Counters filled at scrape time by collect(), and
 // the histogram is a metric object in prom-client's get() shape, registered on the same Registry.
 import { Counter, type Metric, type Registry } from "prom-client";
+import type { RecentRequests } from "./recent-requests.ts";
 
 /** Latency buckets in seconds: a one-row run takes tens of microseconds, a 10,000-row batch can take a second. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -22,7 +23,11 @@ const DURATION = "mlops_predict_duration_seconds";
 export class PredictMetrics {
   private readonly series = new Map<string, Series>();
 
-  constructor(registry: Registry) {
+  /** `recent`, when given, also hears every request (the home page's per-model window). */
+  constructor(
+    registry: Registry,
+    private readonly recent?: RecentRequests,
+  ) {
     const series = this.series;
     new Counter({
       name: "mlops_predict_requests_total",
@@ -64,6 +69,7 @@ export class PredictMetrics {
     while (b < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[b]!) b++;
     s.buckets[b]!++;
     if (status >= 400) s.errors.set(status, (s.errors.get(status) ?? 0) + 1);
+    this.recent?.record(model, status);
   }
 }
 

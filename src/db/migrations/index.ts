@@ -13,6 +13,7 @@ import uploadTokens from "./0010_upload_tokens.sql" with { type: "text" };
 import repoRunnerResources from "./0012_repo_runner_resources.sql" with { type: "text" };
 import replicaTokens from "./0014_replica_tokens.sql" with { type: "text" };
 import sampleRows from "./0015_sample_rows.sql" with { type: "text" };
+import retention from "./0016_retention.sql" with { type: "text" };
 
 export type Migration = { id: number; name: string; sql: string };
 
@@ -32,4 +33,5 @@ export const migrations: readonly Migration[] = [
   { id: 13, name: "0013_pipeline_waiting", sql: pipelineWaiting },
   { id: 14, name: "0014_replica_tokens", sql: replicaTokens },
   { id: 15, name: "0015_sample_rows", sql: sampleRows },
+  { id: 16, name: "0016_retention", sql: retention },
 ];
