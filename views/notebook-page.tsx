@@ -5,10 +5,10 @@ import { raw } from "hono/html";
 import type { NotebookRead } from "../src/notebooks/notebook-file.ts";
 import type { CellView, NotebookView, OutputView } from "../src/notebooks/notebook-view.ts";
 import { Layout } from "./layout.tsx";
-import { StatusBadge } from "./pipeline-format.tsx";
+import { StatusBadge, When } from "./pipeline-format.tsx";
 
 /** What the page says about the notebook file: its cells, or why there are none to show. */
-export type NotebookState = { kind: "view"; view: NotebookView } | Exclude<NotebookRead, { kind: "ok" }>;
+export type NotebookState = { kind: "view"; view: NotebookView } | { kind: "removed"; at: string } | Exclude<NotebookRead, { kind: "ok" }>;
 
 export type NotebookCellsProps = {
   pipelineId: number;
@@ -150,6 +150,12 @@ function Message(props: NotebookCellsProps) {
           {props.active
             ? "No executed notebook yet: papermill writes it when the notebook starts (a notebook run on Ray arrives when its run ends). This page refreshes."
             : "This pipeline has no executed notebook: it ended before its notebook ran (or the notebook was removed since)."}
+        </p>
+      );
+    case "removed":
+      return (
+        <p id="notebook-message" class="muted">
+          The executed notebook was removed by retention (RETENTION_DAYS) on <When iso={s.at} />.
         </p>
       );
     case "too_large":

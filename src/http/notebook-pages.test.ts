@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { closeSync, openSync, readFileSync, symlinkSync, ftruncateSync, writeFileSync, mkdirSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, symlinkSync, ftruncateSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, dirname } from "node:path";
+import { Retention } from "../pipeline/retention.ts";
 import { UploadTokens } from "../pipeline/upload-tokens.ts";
 import { RepoStore } from "../repos/repo-store.ts";
 import { makeTestApp, SIGNED_IN } from "../testing/test-app.ts";
@@ -202,6 +203,23 @@ describe("bad cases", () => {
     const dl = await s.get(`/pipelines/${id}/notebook.ipynb`, SIGNED_IN);
     expect(dl.status).toBe(404);
     expect(await dl.json()).toEqual({ error: `pipeline ${id} has no executed notebook (yet): it is written when its notebook runs` });
+  });
+
+  test("a notebook removed by retention: the page says so and when, the download is 410 Gone", async () => {
+    const s = setup();
+    const { id, file } = s.ended(executedNotebook([codeCell("print(1)")]));
+    // A sweep as if RETENTION_DAYS (30) had passed since the pipeline ended.
+    const later = { now: () => Date.now() + 31 * 24 * 3600 * 1000 };
+    const report = await new Retention({ db: s.db, dataDir: s.deps.config.dataDir, days: 30, clock: later }).sweep();
+    expect(report.pipelines).toEqual([id]);
+    expect(existsSync(file!)).toBe(false);
+    const removedAt = s.deps.pipelineStore.get(id).filesRemovedAt!;
+    const html = await (await s.get(`/pipelines/${id}/notebook`)).text();
+    expect(html).toContain("The executed notebook was removed by retention (RETENTION_DAYS)");
+    expect(html).not.toContain("This pipeline has no executed notebook");
+    const dl = await s.get(`/pipelines/${id}/notebook.ipynb`, SIGNED_IN);
+    expect(dl.status).toBe(410);
+    expect(await dl.json()).toEqual({ error: `pipeline ${id}'s executed notebook was removed by retention (RETENTION_DAYS) on ${removedAt}` });
   });
 
   test("a corrupt notebook: a page saying it could not be read, the raw download still offered and unchanged", async () => {

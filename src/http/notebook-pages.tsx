@@ -40,7 +40,12 @@ export function notebookPageRoutes(deps: Pick<PageDeps, "pipelineStore" | "versi
     const row = deps.pipelineStore.get(id);
     const stamp = stampOf(id, row.status);
     const read = readExecutedNotebook(fileOf(id));
-    const state: NotebookState = read.kind === "ok" ? { kind: "view", view: notebookView(read.notebook) } : read;
+    const state: NotebookState =
+      read.kind === "ok"
+        ? { kind: "view", view: notebookView(read.notebook) }
+        : read.kind === "missing" && row.filesRemovedAt
+          ? { kind: "removed", at: row.filesRemovedAt }
+          : read;
     return { row, cells: { pipelineId: id, status: row.status, active: !isTerminalStatus(row.status), state, stamp } };
   };
 
@@ -59,8 +64,10 @@ export function notebookPageRoutes(deps: Pick<PageDeps, "pipelineStore" | "versi
   });
   app.get("/pipelines/:id/notebook.ipynb", guard, zValidator("param", idParam, onInvalid), (c) => {
     const { id } = c.req.valid("param");
-    deps.pipelineStore.get(id);
+    const row = deps.pipelineStore.get(id);
     const file = openNotebookDownload(fileOf(id));
+    if (file.kind === "missing" && row.filesRemovedAt)
+      return c.json({ error: `pipeline ${id}'s executed notebook was removed by retention (RETENTION_DAYS) on ${row.filesRemovedAt}` }, 410);
     if (file.kind === "missing") return c.json({ error: `pipeline ${id} has no executed notebook (yet): it is written when its notebook runs` }, 404);
     if (file.kind === "unreadable") return c.json({ error: file.reason }, 404);
     return c.body(file.body, 200, {

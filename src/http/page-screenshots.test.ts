@@ -49,6 +49,8 @@ beforeAll(async () => {
     { name: "pipelines", path: "/pipelines" },
     { name: "pipeline", path: `/pipelines/${ok.id}`, ready: "#log li" },
     { name: "pipeline-failed", path: `/pipelines/${failed.id}`, ready: "#log li" },
+    { name: "notebook", path: `/pipelines/${ok.id}/notebook`, ready: "#notebook-cells article" },
+    { name: "notebook-failed", path: `/pipelines/${failed.id}/notebook`, ready: "#notebook-cells article.nb-failed" },
     { name: "models", path: "/models" },
     { name: "model", path: "/models/iris-screens" },
     { name: "repositories", path: "/repos" },
