@@ -23,8 +23,6 @@ export function Layout(props: LayoutProps) {
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           <title>{props.title} · mlops</title>
           <link rel="stylesheet" href="/static/app.css" />
-          <script src="/static/htmx.min.js" defer></script>
-          <script src="/static/hx-sse.min.js" defer></script>
           {props.head}
         </head>
         <body>
@@ -48,6 +46,11 @@ export function Layout(props: LayoutProps) {
             )}
           </header>
           <main>{props.children}</main>
+          {/* Not deferred, and last: htmx sets the page up at DOMContentLoaded only when it runs while the document is
+              still loading, by which time the SSE extension has run too. Deferred, htmx ran after parsing and set the
+              page up on a timer that could fire before a slower extension file arrived, leaving the log unconnected. */}
+          <script src="/static/htmx.min.js"></script>
+          <script src="/static/hx-sse.min.js"></script>
         </body>
       </html>
     </>

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser } from "playwright-core";
 import { launchChromium, signIn } from "../testing/browser.ts";
+import { pace } from "../testing/eventually.ts";
 import { ADMIN_TOKEN, commit, makeRepo, sendPush, startTestServer, waitForStatus, type TestServer } from "../testing/e2e.ts";
 import { modelNotebook, predict, registerRepo, tinyOnnxBase64, waitForCreated } from "../testing/pipeline-fixtures.ts";
 
@@ -42,6 +43,27 @@ describe("pages in Chromium", () => {
     expect(new URL(page.url()).search).toBe("?from=test");
     await page.close();
   }, 90_000);
+
+  test("the log stream starts even when the SSE extension arrives after htmx (a slow network, a busy server)", async () => {
+    const repo = makeRepo({ "late.ipynb": modelNotebook("late-ext", await tinyOnnxBase64()) });
+    const repoId = await registerRepo(server, "acme/late-ext", repo.dir);
+    await sendPush(server.base, { fullName: "acme/late-ext", cloneUrl: repo.dir, after: repo.sha });
+    const [created] = await waitForCreated(server, repoId);
+    await waitForStatus(server, created!.id, ["succeeded", "failed"], 120_000);
+    const page = await browser.newPage();
+    await signIn(page, server.base, ADMIN_TOKEN, "/");
+    // The extension's file is held back until htmx has surely started: had htmx set the page up first, the stream's
+    // element would stay unconnected (seen as about one page load in twelve before the scripts were ordered).
+    await page.route("**/static/hx-sse.min.js", async (route) => {
+      const response = await route.fetch();
+      await pace(500);
+      await route.fulfill({ response });
+    });
+    const streamed = page.waitForRequest((r) => r.url().includes(`/pipelines/${created!.id}/log-stream`), { timeout: 10_000 });
+    await page.goto(`${server.base}/pipelines/${created!.id}`);
+    expect((await streamed).url()).toContain("after=");
+    await page.close();
+  }, 180_000);
 
   test("a running pipeline's log grows live on its page, its status turns succeeded; two versions later the rollback button goes back to the first", async () => {
     const onnxB64 = await tinyOnnxBase64();

@@ -61,7 +61,7 @@ async function tryItOf(t: ReturnType<typeof makeTestApp>, name: string) {
     html,
     config: attr === undefined ? null : (JSON.parse(unescape(attr)) as Config),
     curl: curl === undefined ? null : unescape(curl),
-    scripts: [...html.matchAll(/<script src="([^"]+)" defer(?:="")?><\/script>/g)].map((m) => m[1]),
+    scripts: [...html.matchAll(/<script src="([^"]+)"[^>]*><\/script>/g)].map((m) => m[1]),
   };
 }
 
@@ -84,8 +84,10 @@ describe("Try it on the model page", () => {
     });
     expect(page.html).toContain("prefilled with zeros (no sample rows were kept for this version)");
     expect(page.curl).toBe(`curl -X POST 'http://localhost/models/iris/predict' -H 'Content-Type: application/json' -d '{"inputs":[[0,0,0,0]]}'`);
-    // Alpine and the component load on this page only, after htmx, the component first; no inline script.
-    expect(page.scripts).toEqual(["/static/htmx.min.js", "/static/hx-sse.min.js", "/static/try-it.js", "/static/alpine.min.js"]);
+    // Alpine and the component load on this page only, the component first, deferred (so after htmx, which runs
+    // while the page parses, at the end of the body); no inline script.
+    expect(page.scripts).toEqual(["/static/try-it.js", "/static/alpine.min.js", "/static/htmx.min.js", "/static/hx-sse.min.js"]);
+    expect(page.html).toMatch(/<script src="\/static\/try-it.js" defer(="")?><\/script><script src="\/static\/alpine.min.js" defer/);
     expect(page.html).not.toMatch(/<script(?![^>]*src=)[^>]*>/);
     const res = await t.app.request("/models/iris/predict", postJson(bodyOf(page.curl!)));
     expect(res.status).toBe(200);
