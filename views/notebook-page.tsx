@@ -113,7 +113,7 @@ function Cell(props: { cell: CellView; pipelineId: number }) {
           <span class="badge">{t}</span>
         ))}
         {time && <span class="nb-time">{time}</span>}
-        {c.status && c.status !== "completed" && <span class={`nb-status nb-status-${c.status}`}>{c.status}</span>}
+        {c.status && c.status !== "completed" && !(c.failed && c.status === "failed") && <span class={`nb-status nb-status-${c.status}`}>{c.status}</span>}
         {c.failed && <span class="nb-status nb-status-failed">failed</span>}
       </div>
       {c.type === "markdown" ? (

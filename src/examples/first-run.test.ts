@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from "bun:test";
-import { startTestServer, waitForPipelines, type TestServer } from "../testing/e2e.ts";
+import { signIn, startTestServer, waitForPipelines, type TestServer } from "../testing/e2e.ts";
 import { EXAMPLES_REPO, offerExamples } from "./first-run.ts";
 import { eventually } from "../testing/eventually.ts";
 
@@ -13,10 +13,16 @@ test("--examples on a fresh data dir registers the examples, runs them, and prin
   servers.push(server);
   const lines: string[] = [];
   const ids = await offerExamples({ ...server, dataDir: server.dataDir, url: server.base, print: (l) => lines.push(l) });
-  expect(ids).toHaveLength(2);
-  const pipelines = await waitForPipelines(server, "", 2);
-  expect(pipelines.map((p) => p.status)).toEqual(["succeeded", "succeeded"]);
-  await eventually(() => lines.filter((l) => l.includes("/predict")).length >= 2, { what: "the two curl lines", timeoutMs: 4_000, everyMs: 100 });
+  expect(ids).toHaveLength(3);
+  const pipelines = await waitForPipelines(server, "", 3);
+  expect(pipelines.map((p) => p.status)).toEqual(["succeeded", "succeeded", "succeeded"]);
+  await eventually(() => lines.filter((l) => l.includes("/predict")).length >= 3, { what: "the three curl lines", timeoutMs: 4_000, everyMs: 100 });
+  // The report example's notebook page is printed too, and shows its plot and its table.
+  const report = pipelines.find((p) => p.notebook_path === "iris-report.ipynb")!;
+  expect(lines).toContain(`  its executed notebook (tables, plots): ${server.base}/pipelines/${report.id}/notebook`);
+  const page = await (await fetch(`${server.base}/pipelines/${report.id}/notebook`, { headers: { Cookie: await signIn(server.base) } })).text();
+  expect(page).toContain('src="data:image/png;base64,');
+  expect(page).toMatch(/<table[^>]*class="dataframe/);
   const curl = lines.find((l) => l.includes("/models/iris/predict"))!;
   expect(curl).toBeDefined();
   // run the printed command's request as a person would

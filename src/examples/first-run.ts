@@ -4,12 +4,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import joblibNotebook from "../../notebooks/iris-joblib.ipynb" with { type: "text" };
 import onnxNotebook from "../../notebooks/iris-onnx.ipynb" with { type: "text" };
+import reportNotebook from "../../notebooks/iris-report.ipynb" with { type: "text" };
 import type { PipelineService } from "../pipeline/pipeline-service.ts";
 import type { PipelineStore } from "../pipeline/pipeline-store.ts";
 import type { RepoStore } from "../repos/repo-store.ts";
 
 export const EXAMPLES_REPO = "local/examples";
-const EXAMPLES: Record<string, string> = { "iris-onnx.ipynb": onnxNotebook, "iris-joblib.ipynb": joblibNotebook };
+const EXAMPLES: Record<string, string> = { "iris-onnx.ipynb": onnxNotebook, "iris-joblib.ipynb": joblibNotebook, "iris-report.ipynb": reportNotebook };
 
 function git(cwd: string, args: string[]): void {
   const r = Bun.spawnSync(["git", "-c", "user.name=mlops", "-c", "user.email=mlops@localhost", ...args], { cwd, stderr: "pipe" });
@@ -63,6 +64,7 @@ async function watch(deps: { url: string; pipelineStore: PipelineStore; print: (
       }
       deps.print(`examples: ${p.modelName} version ${p.modelVersion} is ready (accuracy ${JSON.parse(p.metrics ?? "{}").accuracy ?? "?"}). Try:`);
       deps.print(`  curl -s -X POST ${deps.url}/models/${p.modelName}/predict -d '{"inputs": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}'`);
+      deps.print(`  its executed notebook (tables, plots): ${deps.url}/pipelines/${id}/notebook`);
     }
   }
 }
