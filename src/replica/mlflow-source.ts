@@ -12,6 +12,7 @@ import { DEPLOYED_ALIAS, MODEL_ARTIFACT, VERSION_TAG } from "../mlflow/mlflow-re
 import type { VersionSigner } from "../mlflow/model-signature.ts";
 import { checkState, type DesiredState, isModelName, type ModelState } from "./model-cache.ts";
 import { chunksOf } from "./sse-reader.ts";
+import { Reachability, WakeableWait } from "./source-reachability.ts";
 import { type DesiredStateSource, IntegrityError, type Refusal, type SourceStatus, type StateHandlers } from "./state-source.ts";
 
 export type MlflowSourceOptions = {
@@ -52,12 +53,22 @@ export class MlflowSource implements DesiredStateSource {
   private closed = false;
   // Aborts a download in flight when the replica stops.
   private readonly closing = new AbortController();
-  private wakeSleep?: () => void;
+  private readonly wait = new WakeableWait();
+  private readonly reachability: Reachability;
 
   constructor(private readonly opts: MlflowSourceOptions) {
     this.reads = new MlflowClient(opts.url, { timeoutMs: opts.timeoutMs?.read ?? 5_000 });
     this.downloads = new MlflowClient(opts.url, { timeoutMs: opts.timeoutMs?.download ?? 120_000 });
     this.state = { kind: "mlflow", url: this.reads.shownUrl, reachable: false, since: new Date().toISOString() };
+    this.reachability = new Reachability(
+      this.state,
+      opts.logger,
+      { mlflow: this.state.url },
+      {
+        up: "following MLflow's deployed aliases",
+        down: "MLflow cannot be read; serving what is loaded and retrying",
+      },
+    );
     this.retryMs = opts.retryMs ?? 60_000;
     this.revision = opts.firstRevision;
   }
@@ -74,7 +85,7 @@ export class MlflowSource implements DesiredStateSource {
   close(): void {
     this.closed = true;
     this.closing.abort(new Error("the replica is stopping"));
-    this.wakeSleep?.();
+    this.wait.wake();
   }
 
   /**
@@ -92,12 +103,13 @@ export class MlflowSource implements DesiredStateSource {
       read = { state: checkState({ revision, models }), refused, located, key };
     } catch (e) {
       const reason = errorLine(e);
-      this.down(reason);
+      this.reachability.down(reason, this.opts.pollMs);
       handlers?.onDown?.(reason);
       return;
     }
     const wasDown = !this.state.reachable;
-    this.up();
+    this.state.lastContactAt = Date.now();
+    this.reachability.up();
     this.located = read.located;
     const now = Date.now();
     if (this.last?.key === read.key && !wasDown && now - this.last.at < this.retryMs) return;
@@ -190,36 +202,8 @@ export class MlflowSource implements DesiredStateSource {
     while (!this.closed) {
       await this.poll();
       if (this.closed) break;
-      await this.sleep(this.opts.pollMs);
+      await this.wait.sleep(this.opts.pollMs);
     }
-  }
-
-  private up(): void {
-    this.state.lastContactAt = Date.now();
-    if (this.state.reachable) return;
-    this.state.reachable = true;
-    this.state.since = new Date().toISOString();
-    delete this.state.error;
-    this.opts.logger.info({ mlflow: this.state.url }, "following MLflow's deployed aliases");
-  }
-
-  private down(reason: string): void {
-    // Logged once per outage (and again when the reason changes), not at every poll.
-    if (this.state.reachable || this.state.error !== reason)
-      this.opts.logger.warn({ mlflow: this.state.url, reason, retry_in_ms: this.opts.pollMs }, "MLflow cannot be read; serving what is loaded and retrying");
-    if (this.state.reachable) this.state.since = new Date().toISOString();
-    this.state.reachable = false;
-    this.state.error = reason;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wakeSleep = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   }
 }
 

@@ -5,6 +5,7 @@ import { open, rm } from "node:fs/promises";
 import type { Logger } from "../lib/logger.ts";
 import { checkState, type ModelState } from "./model-cache.ts";
 import { chunksOf, readSse } from "./sse-reader.ts";
+import { Reachability, WakeableWait } from "./source-reachability.ts";
 import { type DesiredStateSource, IntegrityError, type SourceStatus, type StateHandlers } from "./state-source.ts";
 
 export type PrimaryClientOptions = {
@@ -27,12 +28,22 @@ export class PrimaryClient implements DesiredStateSource {
   private current?: AbortController;
   // Aborts downloads in flight when the replica stops (a reconnect of the stream leaves them alone).
   private readonly closing = new AbortController();
-  private wakeSleep?: () => void;
+  private readonly wait = new WakeableWait();
+  private readonly reachability: Reachability;
 
   constructor(private readonly opts: PrimaryClientOptions) {
     this.idleMs = opts.idleMs ?? 30_000;
     this.backoff = opts.backoffMs ?? { first: 500, max: 10_000 };
     this.state = { kind: "primary", url: opts.url, reachable: false, since: new Date().toISOString() };
+    this.reachability = new Reachability(
+      this.state,
+      opts.logger,
+      { primary: opts.url },
+      {
+        up: "following the primary's deployments",
+        down: "the primary cannot be reached; serving what is loaded and retrying",
+      },
+    );
   }
 
   /** A copy of what is known of the primary now. */
@@ -53,7 +64,7 @@ export class PrimaryClient implements DesiredStateSource {
     this.closed = true;
     this.current?.abort(new Error("the replica is stopping"));
     this.closing.abort(new Error("the replica is stopping"));
-    this.wakeSleep?.();
+    this.wait.wake();
   }
 
   /**
@@ -130,7 +141,7 @@ export class PrimaryClient implements DesiredStateSource {
           onMessage: (m) => {
             if (m.event !== "state") return;
             const state = checkState(JSON.parse(m.data));
-            this.up();
+            this.reachability.up();
             wait = this.backoff.first;
             handlers.onState(state);
           },
@@ -140,41 +151,14 @@ export class PrimaryClient implements DesiredStateSource {
         clearTimeout(idle);
         if (this.closed) break;
         const reason = ac.signal.aborted && ac.signal.reason instanceof Error ? ac.signal.reason.message : describe(e);
-        this.down(reason, wait);
+        this.reachability.down(reason, wait);
         handlers.onDown?.(reason);
-        await this.sleep(wait);
+        await this.wait.sleep(wait);
         wait = Math.min(wait * 2, this.backoff.max);
       } finally {
         clearTimeout(idle);
       }
     }
-  }
-
-  private up(): void {
-    if (this.state.reachable) return;
-    this.state.reachable = true;
-    this.state.since = new Date().toISOString();
-    delete this.state.error;
-    this.opts.logger.info({ primary: this.opts.url }, "following the primary's deployments");
-  }
-
-  private down(reason: string, retryInMs: number): void {
-    // Logged once per outage (and again when the reason changes), not at every retry.
-    if (this.state.reachable || this.state.error !== reason)
-      this.opts.logger.warn({ primary: this.opts.url, reason, retry_in_ms: retryInMs }, "the primary cannot be reached; serving what is loaded and retrying");
-    if (this.state.reachable) this.state.since = new Date().toISOString();
-    this.state.reachable = false;
-    this.state.error = reason;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wakeSleep = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   }
 }
 
