@@ -1,6 +1,7 @@
 // The executed notebook of a pipeline: the page (/pipelines/{id}/notebook), its cells as an htmx fragment polled while
 // the pipeline runs, and the raw .ipynb download. The notebook is hostile: its HTML was sanitized (src/notebooks), and
 // the page also goes out under a strict Content-Security-Policy in case anything got through.
+import { GoneError } from "../lib/errors.ts";
 import { zValidator } from "@hono/zod-validator";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { NotebookCells, NotebookPage, type NotebookState } from "../../views/notebook-page.tsx";
@@ -67,7 +68,7 @@ export function notebookPageRoutes(deps: Pick<PageDeps, "pipelineStore" | "versi
     const row = deps.pipelineStore.get(id);
     const file = openNotebookDownload(fileOf(id));
     if (file.kind === "missing" && row.filesRemovedAt)
-      return c.json({ error: `pipeline ${id}'s executed notebook was removed by retention (RETENTION_DAYS) on ${row.filesRemovedAt}` }, 410);
+      throw new GoneError(`pipeline ${id}'s executed notebook was removed by retention (RETENTION_DAYS) on ${row.filesRemovedAt}`);
     if (file.kind === "missing") return c.json({ error: `pipeline ${id} has no executed notebook (yet): it is written when its notebook runs` }, 404);
     if (file.kind === "unreadable") return c.json({ error: file.reason }, 404);
     return c.body(file.body, 200, {

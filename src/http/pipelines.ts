@@ -1,4 +1,5 @@
 // /api/pipelines: list, detail, log text, live events (SSE), cancel, retry.
+import { GoneError } from "../lib/errors.ts";
 import { zValidator } from "@hono/zod-validator";
 import { Hono } from "hono";
 import { z } from "zod";
@@ -53,7 +54,8 @@ export function pipelineRoutes(deps: {
     })
     .get("/:id/logs", zValidator("param", idParam, onInvalid), (c) => {
       const { id } = c.req.valid("param");
-      store.get(id);
+      const removedAt = store.get(id).filesRemovedAt;
+      if (removedAt) throw new GoneError(`pipeline ${id}'s log was removed by retention (RETENTION_DAYS) on ${removedAt}`);
       const text = store
         .logs(id)
         // Ray's own lines (its setup of the job) are marked, as the page marks them.

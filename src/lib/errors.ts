@@ -5,7 +5,7 @@ export type ErrorDetails = Record<string, unknown>;
 /** Base class: an error whose message a user can act on, with a status and optional details. */
 export class AppError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 410 | 413 | 415 | 422 | 503,
     message: string,
     readonly details: ErrorDetails = {},
   ) {
@@ -37,6 +37,12 @@ export class NotFoundError extends AppError {
 export class ConflictError extends AppError {
   constructor(message: string, details?: ErrorDetails) {
     super(409, message, details);
+  }
+}
+/** What was there is gone for good (retention removed it); the thing it belonged to still exists. */
+export class GoneError extends AppError {
+  constructor(message: string, details?: ErrorDetails) {
+    super(410, message, details);
   }
 }
 export class PayloadTooLargeError extends AppError {

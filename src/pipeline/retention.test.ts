@@ -204,5 +204,12 @@ describe("retention", () => {
     expect(kept).not.toContain("removed by retention");
     const json = (await (await s.app.request(`/api/pipelines/${old}`, { headers: s.auth })).json()) as { files_removed_at: string | null };
     expect(json.files_removed_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+    // The raw log says it is gone, and since when, rather than answering an empty text.
+    const logs = await s.app.request(`/api/pipelines/${old}/logs`, { headers: s.auth });
+    expect(logs.status).toBe(410);
+    expect(await logs.json()).toEqual({ error: `pipeline ${old}'s log was removed by retention (RETENTION_DAYS) on ${json.files_removed_at}` });
+    const recentLogs = await s.app.request(`/api/pipelines/${recent}/logs`, { headers: s.auth });
+    expect(recentLogs.status).toBe(200);
+    expect(await recentLogs.text()).toContain("line 1 of");
   });
 });
