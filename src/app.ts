@@ -26,6 +26,7 @@ import type { ArtifactUploads } from "./pipeline/artifact-upload.ts";
 import type { RepoStore } from "./repos/repo-store.ts";
 import type { SandboxStatus } from "./sandbox/notebook-sandbox.ts";
 import { RecentRequests } from "./serving/recent-requests.ts";
+import { withPageHeaders } from "./http/page-security.ts";
 
 /** Everything the HTTP layer uses; main.ts builds it, tests build it on a temp dir. */
 export type AppDeps = {
@@ -107,11 +108,12 @@ export function createApp(deps: AppDeps) {
 
   app.notFound((c) => {
     const message = `no route for ${c.req.method} ${new URL(c.req.url).pathname}`;
-    return wantsHtml(c) ? c.html(htmlError(deps.version, 404, message, c.req.header("hx-request") === "true"), 404) : c.json({ error: message }, 404);
+    if (!wantsHtml(c)) return c.json({ error: message }, 404);
+    return withPageHeaders(c.html(htmlError(deps.version, 404, message, c.req.header("hx-request") === "true"), 404));
   });
   app.onError((err, c) => {
     if (err instanceof AppError) {
-      if (wantsHtml(c)) return c.html(htmlError(deps.version, err.status, err.message, c.req.header("hx-request") === "true"), err.status);
+      if (wantsHtml(c)) return withPageHeaders(c.html(htmlError(deps.version, err.status, err.message, c.req.header("hx-request") === "true"), err.status));
       return c.json({ error: err.message, ...err.details }, err.status);
     }
     if (err instanceof HTTPException) return c.json({ error: err.message || "request failed" }, err.status);

@@ -29,7 +29,7 @@ declare module "*.txt" {
   const text: string;
   export default text;
 }
-declare module "alpinejs/dist/*" {
+declare module "@alpinejs/csp/dist/*" {
   const path: string;
   export default path;
 }

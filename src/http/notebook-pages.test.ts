@@ -7,7 +7,7 @@ import { RepoStore } from "../repos/repo-store.ts";
 import { makeTestApp, SIGNED_IN } from "../testing/test-app.ts";
 import { codeCell, everyOutputNotebook, executedNotebook, markdownCell, TINY_PNG, TINY_SVG, writeExecutedNotebook } from "../testing/executed-notebooks.ts";
 import { failure, FailureKind } from "../pipeline/pipeline-failure.ts";
-import { NOTEBOOK_PAGE_CSP } from "./notebook-pages.tsx";
+import { PAGE_CSP } from "./page-security.ts";
 
 const browser = { ...SIGNED_IN, Accept: "text/html" };
 
@@ -47,10 +47,10 @@ describe("GET /pipelines/{id}/notebook", () => {
     const { id } = s.ended(everyOutputNotebook());
     const res = await s.get(`/pipelines/${id}/notebook`);
     expect(res.status).toBe(200);
-    expect(res.headers.get("content-security-policy")).toBe(NOTEBOOK_PAGE_CSP);
+    expect(res.headers.get("content-security-policy")).toBe(PAGE_CSP);
     for (const part of ["script-src 'self'", "img-src 'self' data:", "connect-src 'self'", "form-action 'self'", "frame-ancestors 'none'", "base-uri 'none'"])
-      expect(NOTEBOOK_PAGE_CSP).toContain(part);
-    expect(NOTEBOOK_PAGE_CSP).not.toContain("unsafe-inline");
+      expect(PAGE_CSP).toContain(part);
+    expect(PAGE_CSP).not.toContain("unsafe-inline");
     const html = await res.text();
     // Markdown rendered (sanitized), links kept with rel.
     expect(article(html, "cell-1")).toContain("<h1>Iris training</h1>");
@@ -160,7 +160,7 @@ describe("GET /pipelines/{id}/notebook", () => {
     );
     const res = await s.get(`/pipelines/${p.id}/notebook/cells?v=running.none`, { ...browser, "HX-Request": "true" });
     expect(res.status).toBe(200);
-    expect(res.headers.get("content-security-policy")).toBe(NOTEBOOK_PAGE_CSP);
+    expect(res.headers.get("content-security-policy")).toBe(PAGE_CSP);
     const fragment = await res.text();
     expect(fragment.startsWith('<section id="notebook-cells"')).toBe(true);
     expect(fragment).toContain('hx-trigger="every 2s"');

@@ -1,6 +1,6 @@
 // The executed notebook of a pipeline: the page (/pipelines/{id}/notebook), its cells as an htmx fragment polled while
 // the pipeline runs, and the raw .ipynb download. The notebook is hostile: its HTML was sanitized (src/notebooks), and
-// the page also goes out under a strict Content-Security-Policy in case anything got through.
+// the page also goes out under the pages' strict Content-Security-Policy in case anything got through.
 import { GoneError } from "../lib/errors.ts";
 import { zValidator } from "@hono/zod-validator";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
@@ -13,22 +13,12 @@ import { pipelineDir } from "../pipeline/run-pipeline.ts";
 import type { PageDeps } from "./page-deps.ts";
 import { idParam, onInvalid } from "./validation.ts";
 
-/**
- * The notebook page's Content-Security-Policy: our own scripts and styles only (no inline script), images from us or
- * data: URIs, requests only to us, no forms elsewhere, no framing, no <base>.
- */
-export const NOTEBOOK_PAGE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; " +
-  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
 // The raw file is data, never a document: a browser that opened it anyway runs nothing.
 const DOWNLOAD_CSP = "default-src 'none'; sandbox";
 
-const secured = (c: Context) => {
-  c.header("Content-Security-Policy", NOTEBOOK_PAGE_CSP);
-  c.header("X-Content-Type-Options", "nosniff");
-  c.header("Cache-Control", "no-store");
-};
+// A notebook that runs changes under the same URL: never cached. (Its Content-Security-Policy is the one every page
+// gets, PAGE_CSP in src/http/page-security.ts.)
+const noStore = (c: Context) => c.header("Cache-Control", "no-store");
 
 /** Routes for /pipelines/{id}/notebook, …/notebook/cells and …/notebook.ipynb; `guard` (the page session) runs first on each. */
 export function notebookPageRoutes(deps: Pick<PageDeps, "pipelineStore" | "version" | "config">, guard: MiddlewareHandler) {
@@ -53,12 +43,12 @@ export function notebookPageRoutes(deps: Pick<PageDeps, "pipelineStore" | "versi
   const app = new Hono();
   app.get("/pipelines/:id/notebook", guard, zValidator("param", idParam, onInvalid), (c) => {
     const { row, cells } = load(c.req.valid("param").id);
-    secured(c);
+    noStore(c);
     return c.html(<NotebookPage version={deps.version} notebookPath={row.notebookPath} {...cells} />);
   });
   app.get("/pipelines/:id/notebook/cells", guard, zValidator("param", idParam, onInvalid), (c) => {
     const { id } = c.req.valid("param");
-    secured(c);
+    noStore(c);
     const seen = c.req.query("v");
     if (seen !== undefined && seen === stampOf(id, deps.pipelineStore.get(id).status)) return c.body(null, 204);
     return c.html(<NotebookCells {...load(id).cells} />);

@@ -1,7 +1,9 @@
 // Every page in Chromium on a server with real content (pipelines run through papermill, a failed one, a registered
 // repository, a serving model with traffic), at desktop (1280×800) and phone (390×844) width: a PNG of each is written
 // to a folder this test prints, and at phone width no page scrolls sideways as a whole (tables, code and the log
-// scroll or wrap inside their own boxes). Add a page to the `pages` list to have it screenshotted and checked too.
+// scroll or wrap inside their own boxes), and no page breaks its Content-Security-Policy or logs a script error (so
+// htmx, its SSE extension and Alpine's CSP build all run under it). Add a page to the `pages` list to have it
+// screenshotted and checked too.
 // Also: the home page's health part refreshes itself in the browser.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync } from "node:fs";
@@ -52,7 +54,8 @@ beforeAll(async () => {
     { name: "notebook", path: `/pipelines/${ok.id}/notebook`, ready: "#notebook-cells article" },
     { name: "notebook-failed", path: `/pipelines/${failed.id}/notebook`, ready: "#notebook-cells article.nb-failed" },
     { name: "models", path: "/models" },
-    { name: "model", path: "/models/iris-screens" },
+    // Its Try it rows are drawn by Alpine (x-for): there once Alpine has run.
+    { name: "model", path: "/models/iris-screens", ready: "#try-it tbody tr input" },
     { name: "repositories", path: "/repos" },
     { name: "login", path: "/login", signedOut: true },
   ];
@@ -63,12 +66,36 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function visit(context: BrowserContext, spec: PageSpec): Promise<Page> {
+/** What a page broke: Content-Security-Policy violations (the browser's event) and script errors, with the page's name. */
+type Complaint = { page: string; what: string };
+
+/** A context whose pages record their CSP violations in window.cspViolations, before any script of theirs runs. */
+async function recordingContext(viewport: { width: number; height: number }): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport });
+  await context.addInitScript(() => {
+    const seen: string[] = [];
+    (window as { cspViolations?: string[] }).cspViolations = seen;
+    document.addEventListener("securitypolicyviolation", (e) => seen.push(`${e.violatedDirective} blocked ${e.blockedURI || "inline"}`));
+  });
+  return context;
+}
+
+async function visit(context: BrowserContext, spec: PageSpec, complaints?: Complaint[]): Promise<Page> {
   const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error") complaints?.push({ page: spec.name, what: `console: ${m.text()}` });
+  });
+  page.on("pageerror", (e) => complaints?.push({ page: spec.name, what: `error: ${e.message}` }));
   const res = await page.goto(`${server.base}${spec.path}`);
   expect({ page: spec.name, status: res?.status() }).toEqual({ page: spec.name, status: 200 });
   if (spec.ready) await page.locator(spec.ready).first().waitFor({ state: "attached", timeout: 30_000 });
   return page;
+}
+
+/** The CSP violations a page recorded so far. */
+async function violationsOf(page: Page, name: string): Promise<Complaint[]> {
+  const seen = await page.evaluate(() => (window as { cspViolations?: string[] }).cspViolations ?? ["(the recorder did not run)"]);
+  return seen.map((what) => ({ page: name, what: `CSP: ${what}` }));
 }
 
 describe("the home page in Chromium", () => {
@@ -93,25 +120,28 @@ describe("the home page in Chromium", () => {
 
 describe("every page at desktop and phone width", () => {
   for (const size of SIZES) {
-    test(`${size.name} (${size.width}×${size.height}): a screenshot of each page; none scrolls sideways as a whole`, async () => {
+    test(`${size.name} (${size.width}×${size.height}): a screenshot of each page; none scrolls sideways as a whole or breaks its CSP`, async () => {
       const viewport = { width: size.width, height: size.height };
-      const signedIn = await browser.newContext({ viewport });
-      const signedOut = await browser.newContext({ viewport });
+      const signedIn = await recordingContext(viewport);
+      const signedOut = await recordingContext(viewport);
       const login = await signedIn.newPage();
       await signIn(login, server.base, ADMIN_TOKEN, "/");
       await login.close();
       const overflowing: { page: string; scrollWidth: number; innerWidth: number }[] = [];
+      const complaints: Complaint[] = [];
       for (const spec of pages) {
-        const page = await visit(spec.signedOut ? signedOut : signedIn, spec);
+        const page = await visit(spec.signedOut ? signedOut : signedIn, spec, complaints);
         await page.screenshot({ path: join(outDir, `${spec.name}-${size.name}.png`), fullPage: true });
         const widths = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
         if (widths.scrollWidth > widths.innerWidth) overflowing.push({ page: spec.name, ...widths });
+        complaints.push(...(await violationsOf(page, spec.name)));
         await page.close();
       }
       await signedIn.close();
       await signedOut.close();
       console.log(`screenshots (${size.name}): ${outDir}`);
       expect(overflowing).toEqual([]);
+      expect(complaints).toEqual([]);
       const written = readdirSync(outDir).filter((f) => f.endsWith(`-${size.name}.png`));
       expect(written.sort()).toEqual(pages.map((p) => `${p.name}-${size.name}.png`).sort());
     }, 180_000);

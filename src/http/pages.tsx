@@ -1,5 +1,6 @@
 // Server-rendered pages: sign-in, the home page, and (behind the page session) the pipeline and model pages.
 import { Hono, type Context } from "hono";
+import { every } from "hono/combine";
 import { deleteCookie, setCookie } from "hono/cookie";
 import { HomeHealth } from "../../views/home-health.tsx";
 import { HomePage } from "../../views/home-page.tsx";
@@ -15,14 +16,15 @@ import { modelPageRoutes } from "./model-pages.tsx";
 import { notebookPageRoutes } from "./notebook-pages.tsx";
 import { pipelinePageRoutes } from "./pipeline-pages.tsx";
 import { repoPageRoutes } from "./repo-pages.tsx";
+import { securePages } from "./page-security.ts";
 import { mountStaticAssets } from "./static-assets.ts";
 
 /** Routes for /login, /logout, /static/* and the pages; every page but /login needs a session. */
 export function pageRoutes(deps: PageDeps) {
   const app = new Hono();
   mountStaticAssets(app);
-  app.get("/login", (c) => c.html(<LoginPage version={deps.version} next={safeNext(c.req.query("next"))} />));
-  app.post("/login", async (c) => {
+  app.get("/login", securePages, (c) => c.html(<LoginPage version={deps.version} next={safeNext(c.req.query("next"))} />));
+  app.post("/login", securePages, async (c) => {
     const form = await c.req.parseBody();
     const token = typeof form.token === "string" ? form.token.trim() : "";
     const next = safeNext(typeof form.next === "string" ? form.next : undefined);
@@ -42,7 +44,8 @@ export function pageRoutes(deps: PageDeps) {
 
   // The guard goes on each page route, not use("*"): a catch-all middleware would also run for the API and
   // predict paths mounted beside the pages, and for unknown paths.
-  const guard = requirePageSession(deps.pageSessions);
+  // It also gives each page its Content-Security-Policy (securePages).
+  const guard = every(securePages, requirePageSession(deps.pageSessions));
   const overview = () => systemOverview(deps);
   app.get("/", guard, (c) => {
     const url = new URL(c.req.url);

@@ -1,10 +1,11 @@
 // The files pages load, embedded into the executable: our stylesheet, htmx and its SSE extension, Alpine.js and the
-// model page's Try it component.
+// model page's Try it component. Alpine is its CSP build (@alpinejs/csp): it parses its expressions itself instead of
+// compiling them, so the pages' Content-Security-Policy (page-security.ts) needs no 'unsafe-eval'.
 import type { Hono } from "hono";
 import cssPath from "../../public/app.css" with { type: "file" };
 import htmxPath from "htmx.org/dist/htmx.min.js" with { type: "file" };
 import ssePath from "htmx.org/dist/ext/hx-sse.min.js" with { type: "file" };
-import alpinePath from "alpinejs/dist/cdn.min.js" with { type: "file" };
+import alpinePath from "@alpinejs/csp/dist/cdn.min.js" with { type: "file" };
 import tryItPath from "../../public/try-it.js" with { type: "file" };
 
 const ASSETS: Record<string, { path: string; type: string }> = {
