@@ -30,8 +30,11 @@ export function HomeHealth(props: { overview: SystemOverview; windowMinutes: num
                 <th class="num" title={`averaged over the last ${props.windowMinutes} minutes`}>
                   requests/min
                 </th>
-                <th class="num" title={`over the last ${props.windowMinutes} minutes`}>
-                  error rate
+                <th class="num" title={`answered 5xx (the server failed), over the last ${props.windowMinutes} minutes`}>
+                  errors
+                </th>
+                <th class="num" title={`answered 4xx (bad input, no token), over the last ${props.windowMinutes} minutes`}>
+                  refused
                 </th>
                 <th>predict</th>
               </tr>
@@ -45,6 +48,7 @@ export function HomeHealth(props: { overview: SystemOverview; windowMinutes: num
                   <td class="ok">{m.version}</td>
                   <td class="num">{rate(m.perMinute)}</td>
                   <td class={m.failing ? "num error" : "num"}>{m.requests ? pct(m.errorRate) : <span class="muted">no requests</span>}</td>
+                  <td class={m.refusing ? "num error" : "num"}>{m.requests ? pct(m.refusedRate) : ""}</td>
                   <td>
                     <code>POST /models/{m.name}/predict</code>
                   </td>

@@ -52,18 +52,32 @@ describe("home page", () => {
     expect(res.headers.get("location")).toBe("/login?next=%2Fhome%2Fhealth");
   });
 
-  test("requests per minute and error rate per serving model come from its own predict requests, over a window that moves on", async () => {
+  test("requests per minute, errors and refusals per serving model come from its own predict requests, over a window that moves on", async () => {
     const clock = steppedClock();
-    const { app, deps } = makeTestApp({}, { recentRequests: new RecentRequests(clock) });
+    const recentRequests = new RecentRequests(clock);
+    const { app, deps } = makeTestApp({}, { recentRequests });
     await deployVersion(deps, "iris", model.onnxPath);
     for (let i = 0; i < 9; i++) expect((await app.request("/models/iris/predict", postJson({ inputs: model.expected.rows }))).status).toBe(200);
     expect((await app.request("/models/iris/predict", postJson({ inputs: [[1, 2]] }))).status).toBe(422); // wrong width
-    const html = await (await app.request("/home/health", { headers: SIGNED_IN })).text();
-    const row = html.match(/<table id="serving">[\s\S]*?<\/table>/)![0];
-    expect(row).toContain(">iris</a>");
-    expect(row).toContain(`<td class="num">${10 / RECENT_WINDOW_MINUTES}</td>`);
-    expect(row).toContain('<td class="num error">10%</td>');
-    expect(verdictOf(html)).toContain("iris: 10% of its requests failed");
+    const cellsOf = (html: string) => [...html.match(/<table id="serving">[\s\S]*?<\/table>/)![0].matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[0]);
+    let html = await (await app.request("/home/health", { headers: SIGNED_IN })).text();
+    // A client's bad request is refused (4xx), not a failure of the server: shown, and no problem at 10%.
+    expect(cellsOf(html)[0]).toContain(">iris</a>");
+    expect(cellsOf(html).slice(2, 5)).toEqual([`<td class="num">${10 / RECENT_WINDOW_MINUTES}</td>`, '<td class="num">0%</td>', '<td class="num">10%</td>']);
+    expect(verdictOf(html)).toContain("All fine");
+
+    // Most requests refused: the clients and the model disagree, a problem.
+    for (let i = 0; i < 15; i++) expect((await app.request("/models/iris/predict", postJson({ inputs: [[1, 2]] }))).status).toBe(422);
+    html = await (await app.request("/home/health", { headers: SIGNED_IN })).text();
+    expect(cellsOf(html).slice(3, 5)).toEqual(['<td class="num">0%</td>', '<td class="num error">64%</td>']);
+    expect(verdictOf(html)).toContain("iris: 64% of its requests were refused (4xx");
+
+    // Server errors (5xx, as the predict route counts them when a run fails) from 5% on.
+    recentRequests.record("iris", 500);
+    recentRequests.record("iris", 503);
+    html = await (await app.request("/home/health", { headers: SIGNED_IN })).text();
+    expect(cellsOf(html).slice(3, 5)).toEqual(['<td class="num error">7.4%</td>', '<td class="num error">59%</td>']);
+    expect(verdictOf(html)).toContain("iris: 7.4% of its requests failed (5xx)");
 
     clock.t += RECENT_WINDOW_MINUTES * 60_000;
     const later = await (await app.request("/home/health", { headers: SIGNED_IN })).text();

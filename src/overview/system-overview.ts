@@ -4,10 +4,15 @@ import type { CommitStatusHealth } from "../github/commit-status-health.ts";
 import type { MlflowSyncHealth } from "../mlflow/mlflow-sync-store.ts";
 import type { PipelineStore } from "../pipeline/pipeline-store.ts";
 import type { SandboxStatus } from "../sandbox/notebook-sandbox.ts";
-import type { RecentRequests } from "../serving/recent-requests.ts";
+import type { RecentRequests, RecentTraffic } from "../serving/recent-requests.ts";
 
-/** Error rate (over the request window) from which a serving model counts as a problem. */
+/** Error rate (5xx, over the request window) from which a serving model counts as a problem. */
 export const ERROR_RATE_PROBLEM = 0.05;
+/**
+ * Refused rate (4xx) from which it does too: a few bad requests are the clients' business, but most of them refused
+ * says the clients and the model disagree (a version deployed with other inputs, a PREDICT_TOKEN they do not send).
+ */
+export const REFUSED_RATE_PROBLEM = 0.5;
 
 /** What the overview reads; the optional parts are absent when that integration is not configured. */
 export type OverviewSources = {
@@ -29,8 +34,8 @@ export type Problem = { text: string; href?: string };
 
 export type SystemOverview = {
   problems: Problem[];
-  /** `failing`: its error rate over the window is at least ERROR_RATE_PROBLEM. */
-  serving: { name: string; version: number; requests: number; errors: number; perMinute: number; errorRate: number; failing: boolean }[];
+  /** `failing`: its error rate over the window is at least ERROR_RATE_PROBLEM; `refusing`: its refused rate is at least REFUSED_RATE_PROBLEM. */
+  serving: ({ name: string; version: number; failing: boolean; refusing: boolean } & RecentTraffic)[];
   running: { id: number; notebookPath: string; modelName: string | null; phase: string | null; elapsedMs: number | null }[];
   lastFailure: {
     id: number;
@@ -53,7 +58,8 @@ export function systemOverview(src: OverviewSources): SystemOverview {
   const now = (src.now ?? Date.now)();
   const serving = src.serving().map((m) => {
     const traffic = src.recentRequests.traffic(m.name);
-    return { ...m, ...traffic, failing: traffic.requests > 0 && traffic.errorRate >= ERROR_RATE_PROBLEM };
+    const seen = traffic.requests > 0;
+    return { ...m, ...traffic, failing: seen && traffic.errorRate >= ERROR_RATE_PROBLEM, refusing: seen && traffic.refusedRate >= REFUSED_RATE_PROBLEM };
   });
   const running = src.pipelineStore.runningNow().map((p) => ({
     id: p.id,
@@ -89,7 +95,12 @@ function problemsOf(o: SystemOverview, sandbox: SandboxStatus): Problem[] {
   for (const m of o.serving) {
     if (m.failing)
       problems.push({
-        text: `${m.name}: ${percent(m.errorRate)} of its requests failed in the last minutes`,
+        text: `${m.name}: ${percent(m.errorRate)} of its requests failed (5xx) in the last minutes`,
+        href: `/models/${encodeURIComponent(m.name)}`,
+      });
+    if (m.refusing)
+      problems.push({
+        text: `${m.name}: ${percent(m.refusedRate)} of its requests were refused (4xx: inputs it does not take, or no token) in the last minutes`,
         href: `/models/${encodeURIComponent(m.name)}`,
       });
   }
