@@ -72,6 +72,10 @@ async function pushAndOpen(name: string, notebookJson: string): Promise<{ page: 
 /** The non-blank lines under `locator` (papermill's log puts a blank line after each chunk of output). */
 const linesOf = async (locator: ReturnType<Page["locator"]>) => (await locator.locator("li").allTextContents()).filter((l) => l !== "");
 
+/** The lines under `locator` a person sees (its group unfolded), blank ones included. */
+const shownLinesOf = (locator: ReturnType<Page["locator"]>) =>
+  locator.locator("li").evaluateAll((items) => items.filter((li) => li.checkVisibility()).map((li) => li.textContent));
+
 /** The group of the log whose heading names `cell` ("Cell 5", "injected parameters"). */
 const group = (page: Page, cell: string) =>
   page.locator("#log details.cell-group").filter({ has: page.locator("summary .cell-name", { hasText: new RegExp(`^${cell}$`) }) });
@@ -105,6 +109,9 @@ describe("the log grouped by cell, in Chromium", () => {
       expect(await exportGroup.locator(".cell-tag").allTextContents()).toEqual(["mlops:export"]);
       expect(await trainingGroup.locator(".cell-duration").textContent()).toMatch(/^\d+(\.\d)? m?s$/);
       expect(await linesOf(trainingGroup)).toEqual(["train tick 0", "train tick 1", "train tick 2", "trained"]);
+      // Each print was a chunk of its own, which papermill logged with a blank line after it: none is shown.
+      expect((await trainingGroup.locator("li").allTextContents()).filter((l) => l === "").length).toBeGreaterThanOrEqual(4);
+      expect(await shownLinesOf(trainingGroup)).toEqual(["train tick 0", "train tick 1", "train tick 2", "trained"]);
 
       exporting.open();
       await page.locator("#status", { hasText: "succeeded" }).waitFor({ timeout: 60_000 });
@@ -133,6 +140,7 @@ describe("the log grouped by cell, in Chromium", () => {
       expect(await group(page, "Cell 5").locator("li").first().isVisible()).toBe(false);
       await group(page, "Cell 5").locator("summary").click();
       expect(await group(page, "Cell 5").locator("li").first().isVisible()).toBe(true);
+      expect(await shownLinesOf(group(page, "Cell 5"))).toEqual(["train tick 0", "train tick 1", "train tick 2", "trained"]);
       expect((await page.locator("#log").textContent())!).not.toContain("Executing Cell");
       // The raw log keeps papermill's lines.
       expect(await (await server.api(`/api/pipelines/${id}/logs`)).text()).toContain("Executing Cell 6");
