@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { launchChromium, signIn } from "../testing/browser.ts";
 import { ADMIN_TOKEN, makeRepo, sendPush, startTestServer, waitForStatus, type TestServer } from "../testing/e2e.ts";
-import { gate, registerRepo, tinyOnnxBase64, waitForCreated } from "../testing/pipeline-fixtures.ts";
+import { gate, registerRepo, tinyOnnxBase64, waitForCreated, waitForUrlPython } from "../testing/pipeline-fixtures.ts";
 
 let browser: Browser;
 let server: TestServer;
@@ -18,16 +18,7 @@ afterAll(async () => {
 });
 
 /** Python that waits (at most two minutes) until `url` answers 200. */
-const waitFor = (url: string) =>
-  [
-    "for _ in range(2400):",
-    "    try:",
-    `        if urllib.request.urlopen(${JSON.stringify(url)}, timeout=1).status == 200:`,
-    "            break",
-    "    except Exception:",
-    "        pass",
-    "    time.sleep(0.05)",
-  ].join("\n");
+const waitFor = (url: string) => waitForUrlPython(url, 120);
 
 /**
  * A notebook as pushed: 1 markdown, 2 config, 3 parameters (papermill's injected cell follows), 4 preprocessing,

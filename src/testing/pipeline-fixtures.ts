@@ -72,18 +72,21 @@ export function sleeperNotebook(modelName: string, marker: string, seconds = 300
  * sandboxed notebook sees no file of the test's, but it has the network (see gate()).
  */
 export function gatedNotebook(modelName: string, onnxB64: string, marker: string, goUrl: string, seconds = 120): string {
-  const wait = [
-    `import urllib.request`,
-    `print("${marker}", flush=True)`,
+  return modelNotebook(modelName, onnxB64, [`print("${marker}", flush=True)`, waitForUrlPython(goUrl, seconds)].join("\n"));
+}
+
+/** Python (at the top level of a cell) that waits until `url` answers 200, at most `seconds`: a gate()'s signal. */
+export function waitForUrlPython(url: string, seconds = 120): string {
+  return [
+    `import time, urllib.request`,
     `for _ in range(${seconds * 20}):`,
     `    try:`,
-    `        if urllib.request.urlopen(${JSON.stringify(goUrl)}, timeout=1).status == 200:`,
+    `        if urllib.request.urlopen(${JSON.stringify(url)}, timeout=1).status == 200:`,
     `            break`,
     `    except Exception:`,
     `        pass`,
     `    time.sleep(0.05)`,
   ].join("\n");
-  return modelNotebook(modelName, onnxB64, wait);
 }
 
 /** A loopback URL that answers 404 until `open()`, then 200: the go signal of gatedNotebook. */
