@@ -1,21 +1,13 @@
 // The pipeline page's log grouped by cell, in Debian's Chromium against a real server running real notebooks: groups
 // appear live while the notebook runs (it waits on gates the test opens), papermill's markers are never shown, and
 // the cell that raised is opened and highlighted.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium, signIn } from "../testing/browser.ts";
-import { ADMIN_TOKEN, makeRepo, sendPush, startTestServer, waitForStatus, type TestServer } from "../testing/e2e.ts";
+import { describe, expect, test } from "bun:test";
+import type { Page } from "playwright-core";
+import { chromiumAndServer, signIn } from "../testing/browser.ts";
+import { ADMIN_TOKEN, makeRepo, sendPush } from "../testing/e2e.ts";
 import { gate, registerRepo, tinyOnnxBase64, waitForCreated, waitForUrlPython } from "../testing/pipeline-fixtures.ts";
 
-let browser: Browser;
-let server: TestServer;
-beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startTestServer()]);
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const shared = chromiumAndServer();
 
 /** Python that waits (at most two minutes) until `url` answers 200. */
 const waitFor = (url: string) => waitForUrlPython(url, 120);
@@ -52,11 +44,11 @@ function gatedNotebook(modelName: string, onnxB64: string, training: string, bef
 /** Push `notebookJson` as a new repository and open its pipeline's page; returns the page and the pipeline id. */
 async function pushAndOpen(name: string, notebookJson: string): Promise<{ page: Page; id: number }> {
   const repo = makeRepo({ "model.ipynb": notebookJson });
-  const repoId = await registerRepo(server, `acme/${name}`, repo.dir);
-  await sendPush(server.base, { fullName: `acme/${name}`, cloneUrl: repo.dir, after: repo.sha });
-  const [created] = await waitForCreated(server, repoId);
-  const page = await browser.newPage();
-  await signIn(page, server.base, ADMIN_TOKEN, `/pipelines/${created!.id}`);
+  const repoId = await registerRepo(shared.server, `acme/${name}`, repo.dir);
+  await sendPush(shared.server.base, { fullName: `acme/${name}`, cloneUrl: repo.dir, after: repo.sha });
+  const [created] = await waitForCreated(shared.server, repoId);
+  const page = await shared.browser.newPage();
+  await signIn(page, shared.server.base, ADMIN_TOKEN, `/pipelines/${created!.id}`);
   return { page, id: created!.id };
 }
 
@@ -134,7 +126,7 @@ describe("the log grouped by cell, in Chromium", () => {
       expect(await shownLinesOf(group(page, "Cell 5"))).toEqual(["train tick 0", "train tick 1", "train tick 2", "trained"]);
       expect((await page.locator("#log").textContent())!).not.toContain("Executing Cell");
       // The raw log keeps papermill's lines.
-      expect(await (await server.api(`/api/pipelines/${id}/logs`)).text()).toContain("Executing Cell 6");
+      expect(await (await shared.server.api(`/api/pipelines/${id}/logs`)).text()).toContain("Executing Cell 6");
       await page.close();
     } finally {
       trained.stop();

@@ -1,40 +1,31 @@
 // The executed notebook page in Debian's Chromium against a real server: the example notebook's plot and table after a
 // real push through papermill, the page following a notebook while it runs, and a hostile notebook that runs nothing.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Browser, Page } from "playwright-core";
-import { launchChromium, signIn } from "../testing/browser.ts";
-import { ADMIN_TOKEN, exampleNotebook, makeRepo, sendPush, startTestServer, waitForStatus, type TestServer } from "../testing/e2e.ts";
+import { describe, expect, test } from "bun:test";
+import { chromiumAndServer, signIn } from "../testing/browser.ts";
+import { ADMIN_TOKEN, exampleNotebook, makeRepo, sendPush, waitForStatus } from "../testing/e2e.ts";
 import { codeCell, executedNotebook, markdownCell, TINY_PNG, writeExecutedNotebook } from "../testing/executed-notebooks.ts";
 import { gate, gatedNotebook, modelNotebook, predict, registerRepo, tinyOnnxBase64, waitForCreated, waitForLog } from "../testing/pipeline-fixtures.ts";
 
-let browser: Browser;
-let server: TestServer;
-beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startTestServer()]);
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const shared = chromiumAndServer();
 
 /** Push `files` as a new repository `name`; returns the id of the one pipeline it makes. */
 async function push(name: string, files: Record<string, string>): Promise<number> {
   const repo = makeRepo(files);
-  const repoId = await registerRepo(server, name, repo.dir);
-  await sendPush(server.base, { fullName: name, cloneUrl: repo.dir, after: repo.sha });
-  const [created] = await waitForCreated(server, repoId);
+  const repoId = await registerRepo(shared.server, name, repo.dir);
+  await sendPush(shared.server.base, { fullName: name, cloneUrl: repo.dir, after: repo.sha });
+  const [created] = await waitForCreated(shared.server, repoId);
   return created!.id;
 }
 
 describe("the notebook page in Chromium", () => {
   test("the example notebook, pushed through papermill, shows its matplotlib plot and its pandas table; its model deploys", async () => {
     const id = await push("acme/report", { "iris-report.ipynb": exampleNotebook("iris-report.ipynb") });
-    await waitForStatus(server, id, ["succeeded"], 120_000);
-    expect((await predict(server.base, "iris-report")).status).toBe(200);
+    await waitForStatus(shared.server, id, ["succeeded"], 120_000);
+    expect((await predict(shared.server.base, "iris-report")).status).toBe(200);
 
-    const page = await browser.newPage();
-    await signIn(page, server.base, ADMIN_TOKEN, `/pipelines/${id}`);
-    await Promise.all([page.waitForURL(`${server.base}/pipelines/${id}/notebook`), page.click(`a[href="/pipelines/${id}/notebook"]`)]);
+    const page = await shared.browser.newPage();
+    await signIn(page, shared.server.base, ADMIN_TOKEN, `/pipelines/${id}`);
+    await Promise.all([page.waitForURL(`${shared.server.base}/pipelines/${id}/notebook`), page.click(`a[href="/pipelines/${id}/notebook"]`)]);
     // The plot: a PNG that the browser decoded.
     const plot = page.locator(".nb-image img").first();
     await plot.waitFor();
@@ -60,9 +51,9 @@ describe("the notebook page in Chromium", () => {
       const gated = nb.cells.findIndex((c) => c.metadata.tags.includes("mlops:training"));
       nb.cells.splice(gated, 0, { ...nb.cells[gated]!, metadata: { tags: [] }, source: 'print("before the gate")' } as (typeof nb.cells)[number]);
       const id = await push("acme/live", { "live.ipynb": JSON.stringify(nb) });
-      await waitForLog(server, id, "waiting at the gate", 90_000);
-      const page = await browser.newPage();
-      await signIn(page, server.base, ADMIN_TOKEN, `/pipelines/${id}/notebook`);
+      await waitForLog(shared.server, id, "waiting at the gate", 90_000);
+      const page = await shared.browser.newPage();
+      await signIn(page, shared.server.base, ADMIN_TOKEN, `/pipelines/${id}/notebook`);
       await page.locator("#notebook-running").waitFor();
       const training = page.locator('.nb-cell:has(.badge:text-is("mlops:training"))');
       await training.locator(".nb-status-running").waitFor();
@@ -94,7 +85,7 @@ describe("the notebook page in Chromium", () => {
       const leak = (what: string) => `http://127.0.0.1:${listener.port}/${what}`;
       const onnx = await tinyOnnxBase64();
       const id = await push("acme/hostile", { "model.ipynb": modelNotebook("hostile-host", onnx) });
-      await waitForStatus(server, id, ["succeeded", "failed"], 120_000);
+      await waitForStatus(shared.server, id, ["succeeded", "failed"], 120_000);
 
       const hostileHtml = [
         "<script>alert(1)</script>",
@@ -134,10 +125,10 @@ describe("the notebook page in Chromium", () => {
           ],
         }),
       ]);
-      writeExecutedNotebook(server.dataDir, id, executed);
+      writeExecutedNotebook(shared.server.dataDir, id, executed);
 
-      const page = await browser.newPage();
-      await signIn(page, server.base, ADMIN_TOKEN, "/");
+      const page = await shared.browser.newPage();
+      await signIn(page, shared.server.base, ADMIN_TOKEN, "/");
       const dialogs: string[] = [];
       const requests: string[] = [];
       page.on("dialog", (d) => {
@@ -145,7 +136,7 @@ describe("the notebook page in Chromium", () => {
         void d.dismiss();
       });
       page.on("request", (r) => void requests.push(r.url()));
-      await page.goto(`${server.base}/pipelines/${id}/notebook`, { waitUntil: "networkidle" });
+      await page.goto(`${shared.server.base}/pipelines/${id}/notebook`, { waitUntil: "networkidle" });
       // htmx ran on this page (so hx-* attributes would have been acted on had they survived).
       expect(await page.evaluate(() => typeof (globalThis as { htmx?: unknown }).htmx)).toBe("object");
       await page.locator("#cell-1 h1", { hasText: "Hostile" }).waitFor();
@@ -155,7 +146,7 @@ describe("the notebook page in Chromium", () => {
 
       expect(dialogs).toEqual([]);
       expect(hits).toEqual([]);
-      expect(requests.filter((u) => !u.startsWith(`${server.base}/`) && !u.startsWith("data:"))).toEqual([]);
+      expect(requests.filter((u) => !u.startsWith(`${shared.server.base}/`) && !u.startsWith("data:"))).toEqual([]);
       expect(await page.locator("main script, main iframe, main object, main embed, main form, main svg, main style, main link").count()).toBe(0);
       expect(await page.locator("main [hx-get], main [x-data], main [x-init], main [style], main [onerror], main [onload]").count()).toBe(0);
       // The hostile text is shown as text.
@@ -163,7 +154,7 @@ describe("the notebook page in Chromium", () => {
 
       // Control: the same markup unsanitized, in this browser, does reach the listener and open a dialog, so the
       // zeros above are not blind.
-      const control = await browser.newPage();
+      const control = await shared.browser.newPage();
       control.on("dialog", (d) => {
         dialogs.push(d.message());
         void d.dismiss();

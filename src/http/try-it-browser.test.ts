@@ -1,33 +1,24 @@
 // The model page's Try it form in Debian's Chromium against a real server with PREDICT_TOKEN set: a joblib notebook
 // pushed through git and papermill, its version prefilled with the rows the conversion was checked on, predicted from
 // the page with the signed-in session (no token in the page), and an edited field answered with the API's error.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Browser } from "playwright-core";
-import { launchChromium, signIn } from "../testing/browser.ts";
-import { ADMIN_TOKEN, exampleNotebook, makeRepo, sendPush, startTestServer, waitForPipelines, type TestServer } from "../testing/e2e.ts";
+import { describe, expect, test } from "bun:test";
+import { chromiumAndServer, signIn } from "../testing/browser.ts";
+import { ADMIN_TOKEN, exampleNotebook, makeRepo, sendPush, waitForPipelines } from "../testing/e2e.ts";
 
 const PREDICT_TOKEN = "e2e-predict-token-0123456789";
-let browser: Browser;
-let server: TestServer;
-beforeAll(async () => {
-  [browser, server] = await Promise.all([launchChromium(), startTestServer({ PREDICT_TOKEN })]);
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const shared = chromiumAndServer({ PREDICT_TOKEN });
 
 describe("Try it in Chromium", () => {
   test("the form predicts what a direct predict answers, with a latency and the curl line; a bad field shows the API's error", async () => {
     const repo = makeRepo({ "iris-joblib.ipynb": exampleNotebook("iris-joblib.ipynb") });
-    const created = await server.api("/api/repos", { method: "POST", body: JSON.stringify({ full_name: "acme/tryit", clone_url: repo.dir }) });
+    const created = await shared.server.api("/api/repos", { method: "POST", body: JSON.stringify({ full_name: "acme/tryit", clone_url: repo.dir }) });
     const { id } = (await created.json()) as { id: number };
-    await sendPush(server.base, { fullName: "acme/tryit", cloneUrl: repo.dir, after: repo.sha });
-    const [pipeline] = await waitForPipelines(server, `repo=${id}`, 1);
+    await sendPush(shared.server.base, { fullName: "acme/tryit", cloneUrl: repo.dir, after: repo.sha });
+    const [pipeline] = await waitForPipelines(shared.server, `repo=${id}`, 1);
     expect(pipeline!.status).toBe("succeeded");
 
-    const version = ((await (await server.api("/api/models/iris-joblib")).json()) as { versions: { sample_rows: number[][] }[] }).versions[0]!;
-    const direct = await fetch(`${server.base}/models/iris-joblib/predict`, {
+    const version = ((await (await shared.server.api("/api/models/iris-joblib")).json()) as { versions: { sample_rows: number[][] }[] }).versions[0]!;
+    const direct = await fetch(`${shared.server.base}/models/iris-joblib/predict`, {
       method: "POST",
       headers: { Authorization: `Bearer ${PREDICT_TOKEN}` },
       body: JSON.stringify({ inputs: version.sample_rows }),
@@ -35,17 +26,17 @@ describe("Try it in Chromium", () => {
     expect(direct.status).toBe(200);
     const expected = (await direct.json()) as { predictions: unknown[]; probabilities: number[][] };
 
-    const page = await browser.newPage();
+    const page = await shared.browser.newPage();
     const requests: { url: string; headers: Record<string, string> }[] = [];
     page.on("request", (r) => requests.push({ url: r.url(), headers: r.headers() }));
-    await signIn(page, server.base, ADMIN_TOKEN, "/models/iris-joblib");
+    await signIn(page, shared.server.base, ADMIN_TOKEN, "/models/iris-joblib");
     // Alpine started the component: the fields hold the sample rows.
     const fields = page.locator("#try-it tbody input");
     await fields.first().waitFor();
     expect(await fields.count()).toBe(3 * 4);
     expect(Number(await fields.first().inputValue())).toBe(version.sample_rows[0]![0]!);
     const curl = await page.locator("#try-it-curl").textContent();
-    expect(curl).toContain(`curl -X POST '${server.base}/models/iris-joblib/predict'`);
+    expect(curl).toContain(`curl -X POST '${shared.server.base}/models/iris-joblib/predict'`);
     expect(curl).toContain(`-H "Authorization: Bearer $PREDICT_TOKEN"`);
     expect(await page.content()).not.toContain(PREDICT_TOKEN);
 
@@ -68,7 +59,7 @@ describe("Try it in Chromium", () => {
     await page.click("#try-it-send");
     const error = page.locator("#try-it-error");
     await error.waitFor({ state: "visible", timeout: 15_000 });
-    const api = await fetch(`${server.base}/models/iris-joblib/predict`, {
+    const api = await fetch(`${shared.server.base}/models/iris-joblib/predict`, {
       method: "POST",
       headers: { Authorization: `Bearer ${PREDICT_TOKEN}` },
       body: JSON.stringify({ inputs: [[version.sample_rows[0]![0], "abc", ...version.sample_rows[0]!.slice(2)], ...version.sample_rows.slice(1)] }),

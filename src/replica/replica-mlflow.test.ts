@@ -16,7 +16,7 @@ import { eventually } from "../testing/eventually.ts";
 import { type MlflowServer, startMlflowServer } from "../testing/mlflow-server.ts";
 import { modelNotebook, predict, registerRepo, tinyOnnxBase64, waitForCreated } from "../testing/pipeline-fixtures.ts";
 import { seedCache, startMlflowTestReplica, type TestReplica } from "../testing/replica-support.ts";
-import { freePort, type MlopsProcess, spawnMlops } from "../testing/server-process.ts";
+import { freePort, type MlopsProcess, runMlopsCommand, spawnMlops } from "../testing/server-process.ts";
 import { makeTestRegressor } from "../testing/test-models.ts";
 
 const MODEL = "followed";
@@ -287,13 +287,7 @@ describe("mlops replica --follow-mlflow as a process", () => {
       ],
     ];
     for (const [args, env, line] of cases) {
-      const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), ...args], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATA_DIR: dir, ...env },
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      const { code, err } = await runMlopsCommand(args, { DATA_DIR: dir, ...env });
       expect({ args, code }).toEqual({ args, code: 2 });
       expect(err.trim().split("\n")).toEqual([expect.stringContaining(line)]);
     }
@@ -301,16 +295,7 @@ describe("mlops replica --follow-mlflow as a process", () => {
   }, 60_000);
 
   test("mlops mlflow-signature-key prints the key derived from the primary's webhook secret, and refuses without one", async () => {
-    const run = async (env: Record<string, string>) => {
-      const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), "mlflow-signature-key"], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATA_DIR: mkdtempSync(join(tmpdir(), "mlops-keyed-")), ...env },
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-      return { code, out, err };
-    };
+    const run = (env: Record<string, string>) => runMlopsCommand(["mlflow-signature-key"], { DATA_DIR: mkdtempSync(join(tmpdir(), "mlops-keyed-")), ...env });
     const keyed = await run({ GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET });
     expect(keyed.code).toBe(0);
     expect(keyed.out.trim().split("\n").at(-1)).toBe(KEY);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ROOT } from "../testing/e2e.ts";
 import { eventually } from "../testing/eventually.ts";
 import { seedCache, spawnReplica, startTestReplica, type TestReplica } from "../testing/replica-support.ts";
-import { freePort } from "../testing/server-process.ts";
+import { freePort, runMlopsCommand } from "../testing/server-process.ts";
 import { makeServingFixtures, type ServingFixtures } from "../testing/serving-test-support.ts";
 
 const TOKEN = "replica-token-0123456789abcdef";
@@ -177,13 +177,7 @@ describe("mlops replica as a process", () => {
       [["replica"], { REPLICA_TOKEN: TOKEN }, "usage: mlops replica <primary URL>"],
     ];
     for (const [args, env, line] of cases) {
-      const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), ...args], {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", DATA_DIR: dir, ...env },
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      const { code, err } = await runMlopsCommand(args, { DATA_DIR: dir, ...env });
       expect(code).toBe(2);
       expect(err.trim().split("\n")).toEqual([expect.stringContaining(line)]);
     }

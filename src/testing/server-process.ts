@@ -19,6 +19,21 @@ export function freePort(): number {
   return port;
 }
 
+/**
+ * Run `bun src/main.ts <args>` to its end with only PATH and `env` in its environment (a command that should start, or
+ * refuse to, on what it is given); returns its exit code and what it printed.
+ */
+export async function runMlopsCommand(args: string[], env: Record<string, string>): Promise<{ code: number; out: string; err: string }> {
+  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "main.ts"), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [code, out, err] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+  return { code, out, err };
+}
+
 /** A command of mlops running as a child process, its output in files of its data dir. */
 export type MlopsProcess = {
   proc: Bun.Subprocess;
